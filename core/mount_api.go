@@ -1,0 +1,182 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+)
+
+// NormalizeMountPath trims slashes and checks a mount path: segments of
+// letters, digits and "-_.", no ".." or empty segment.
+func NormalizeMountPath(path string) (string, error) {
+	p := strings.Trim(path, "/")
+	if p == "" {
+		return "", fmt.Errorf("%w: mount path is empty", ErrInvalidRequest)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("%w: mount path %q has an empty or dot segment", ErrInvalidRequest, path)
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r)) {
+				return "", fmt.Errorf("%w: mount path %q has a character outside [A-Za-z0-9._-]", ErrInvalidRequest, path)
+			}
+		}
+	}
+	return p + "/", nil
+}
+
+// Mounts returns the mount table, including the built-in sys/ mount.
+func (c *Core) Mounts(ctx context.Context) ([]MountEntry, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
+	}
+	c.router.mu.RLock()
+	defer c.router.mu.RUnlock()
+	return append(c.router.entriesLocked(), systemMount), nil
+}
+
+// Mount enables a secrets engine at path.
+func (c *Core) Mount(ctx context.Context, me MountEntry) error {
+	path, err := NormalizeMountPath(me.Path)
+	if err != nil {
+		return err
+	}
+	me.Path = path
+	if me.Type == "kv-v2" {
+		me.Type = "kv"
+		me.Options = maps.Clone(me.Options)
+		if me.Options == nil {
+			me.Options = map[string]string{}
+		}
+		me.Options["version"] = "2"
+	}
+	for _, r := range reservedMountPaths {
+		if strings.HasPrefix(path, r) {
+			return fmt.Errorf("%w: cannot mount under reserved path %q", ErrInvalidRequest, r)
+		}
+	}
+	if me.UUID, err = randomID(); err != nil {
+		return err
+	}
+	accessor, err := randomID()
+	if err != nil {
+		return err
+	}
+	me.Accessor = me.Type + "_" + accessor[:8]
+
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return ErrSealed
+	}
+	r := c.router
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for existing := range r.mounts {
+		if strings.HasPrefix(path, existing) || strings.HasPrefix(existing, path) {
+			return fmt.Errorf("%w: path is already in use at %s", ErrInvalidRequest, existing)
+		}
+	}
+	m, err := c.startMount(ctx, me)
+	if err != nil {
+		return err
+	}
+	entries := append(r.entriesLocked(), me)
+	if err := saveMountTable(ctx, c.barrier, entries); err != nil {
+		return err
+	}
+	r.mounts[path] = m
+	c.log.Info("secrets engine enabled", "path", path, "type", me.Type)
+	return nil
+}
+
+// Unmount disables the mount at path and deletes its data.
+func (c *Core) Unmount(ctx context.Context, path string) error {
+	path, err := NormalizeMountPath(path)
+	if err != nil {
+		return err
+	}
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return ErrSealed
+	}
+	r := c.router
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mounts[path]
+	if !ok {
+		// Like Vault, disabling what is not mounted is not an error.
+		return nil
+	}
+	delete(r.mounts, path)
+	if err := saveMountTable(ctx, c.barrier, r.entriesLocked()); err != nil {
+		r.mounts[path] = m
+		return err
+	}
+	// The table no longer names the mount, so its data is unreachable even
+	// if clearing stops halfway.
+	if err := clearViewData(ctx, m); err != nil {
+		c.log.Warn("clearing data of disabled mount", "path", path, "error", err)
+	}
+	c.log.Info("secrets engine disabled", "path", path)
+	return nil
+}
+
+// MountInfo returns the mount that serves path (for sys/internal/ui/mounts
+// and tune), or ErrNoMount.
+func (c *Core) MountInfo(ctx context.Context, path string) (MountEntry, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return MountEntry{}, ErrSealed
+	}
+	if p := strings.Trim(path, "/") + "/"; p == systemMount.Path || strings.HasPrefix(p, systemMount.Path) {
+		return systemMount, nil
+	}
+	m := c.router.match(strings.TrimPrefix(path, "/"))
+	if m == nil {
+		return MountEntry{}, ErrNoMount
+	}
+	return m.entry, nil
+}
+
+// Tune changes a mount's TTLs and description.
+func (c *Core) Tune(ctx context.Context, path string, tune MountTune, description *string) error {
+	path, err := NormalizeMountPath(path)
+	if err != nil {
+		return err
+	}
+	if tune.DefaultLeaseTTL < 0 || tune.MaxLeaseTTL < 0 {
+		return fmt.Errorf("%w: lease TTLs cannot be negative", ErrInvalidRequest)
+	}
+	if tune.MaxLeaseTTL != 0 && tune.DefaultLeaseTTL > tune.MaxLeaseTTL {
+		return fmt.Errorf("%w: default_lease_ttl cannot be larger than max_lease_ttl", ErrInvalidRequest)
+	}
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return ErrSealed
+	}
+	r := c.router
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mounts[path]
+	if !ok {
+		return fmt.Errorf("%w: no mount at %s", ErrInvalidRequest, path)
+	}
+	old := m.entry
+	m.entry.Config.DefaultLeaseTTL, m.entry.Config.MaxLeaseTTL = tune.DefaultLeaseTTL, tune.MaxLeaseTTL
+	if description != nil {
+		m.entry.Description = *description
+	}
+	if err := saveMountTable(ctx, c.barrier, r.entriesLocked()); err != nil {
+		m.entry = old
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package core
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/arca-secrets/arca/secmem"
+)
+
+// rekeyState is a rekey in progress: the new configuration and the current
+// shares given so far. c.rekeyLock guards it.
+type rekeyState struct {
+	nonce     string
+	shares    int
+	threshold int
+	given     []*secmem.Buffer
+}
+
+func (r *rekeyState) wipe() {
+	if r == nil {
+		return
+	}
+	for _, b := range r.given {
+		b.Destroy()
+	}
+	r.given = nil
+}
+
+// RekeyStatus describes a rekey in progress.
+type RekeyStatus struct {
+	Started   bool
+	Nonce     string
+	Shares    int // new shares
+	Threshold int // new threshold
+	Progress  int
+	Required  int // current threshold
+	// Complete and Keys are set by the update that finishes the rekey.
+	Complete bool
+	Keys     [][]byte
+}
+
+// RekeyInit starts replacing the unseal key with one split into shares
+// with threshold. The root key and data are untouched.
+func (c *Core) RekeyInit(ctx context.Context, shares, threshold int) (RekeyStatus, error) {
+	if err := validateShares(shares, threshold); err != nil {
+		return RekeyStatus{}, err
+	}
+	if c.Sealed() {
+		return RekeyStatus{}, ErrSealed
+	}
+	c.rekeyLock.Lock()
+	defer c.rekeyLock.Unlock()
+	if c.rekey != nil {
+		return RekeyStatus{}, ErrRekeyInProgress
+	}
+	nonce, err := randomID()
+	if err != nil {
+		return RekeyStatus{}, err
+	}
+	c.rekey = &rekeyState{nonce: nonce, shares: shares, threshold: threshold}
+	c.log.Info("rekey started", "shares", shares, "threshold", threshold)
+	return c.rekeyStatusLocked(ctx)
+}
+
+// RekeyStatus reports the rekey in progress, if any.
+func (c *Core) RekeyStatus(ctx context.Context) (RekeyStatus, error) {
+	if c.Sealed() {
+		return RekeyStatus{}, ErrSealed
+	}
+	c.rekeyLock.Lock()
+	defer c.rekeyLock.Unlock()
+	return c.rekeyStatusLocked(ctx)
+}
+
+func (c *Core) rekeyStatusLocked(ctx context.Context) (RekeyStatus, error) {
+	conf, err := c.readSealConfig(ctx)
+	if err != nil {
+		return RekeyStatus{}, err
+	}
+	if conf == nil {
+		return RekeyStatus{}, ErrNotInitialized
+	}
+	st := RekeyStatus{Required: conf.Threshold}
+	if c.rekey != nil {
+		st.Started, st.Nonce = true, c.rekey.nonce
+		st.Shares, st.Threshold = c.rekey.shares, c.rekey.threshold
+		st.Progress = len(c.rekey.given)
+	}
+	return st, nil
+}
+
+// RekeyCancel abandons the rekey in progress.
+func (c *Core) RekeyCancel() {
+	c.rekeyLock.Lock()
+	defer c.rekeyLock.Unlock()
+	c.rekey.wipe()
+	c.rekey = nil
+}
+
+// RekeyUpdate takes one current unseal key share. When the current
+// threshold is reached and the shares open the root key, a new unseal key
+// is generated, the root key re-sealed with it, and the new shares
+// returned. Wrong shares cancel nothing but reset the progress.
+func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (RekeyStatus, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return RekeyStatus{}, ErrSealed
+	}
+	c.rekeyLock.Lock()
+	defer c.rekeyLock.Unlock()
+	if c.rekey == nil {
+		return RekeyStatus{}, ErrNoRekey
+	}
+	if subtle.ConstantTimeCompare([]byte(nonce), []byte(c.rekey.nonce)) != 1 {
+		return RekeyStatus{}, ErrNonceMismatch
+	}
+	conf, err := c.readSealConfig(ctx)
+	if err != nil {
+		return RekeyStatus{}, err
+	}
+	if len(share) != shareLen(conf) {
+		return RekeyStatus{}, fmt.Errorf("%w: a key share is %d bytes, got %d", ErrInvalidUnsealKey, shareLen(conf), len(share))
+	}
+	for _, b := range c.rekey.given {
+		if subtle.ConstantTimeCompare(b.Bytes(), share) == 1 {
+			return c.rekeyStatusLocked(ctx)
+		}
+	}
+	buf, err := secmem.New(len(share), c.memory)
+	if err != nil {
+		return RekeyStatus{}, fmt.Errorf("locking key share: %w", err)
+	}
+	copy(buf.Bytes(), share)
+	c.rekey.given = append(c.rekey.given, buf)
+	if len(c.rekey.given) < conf.Threshold {
+		return c.rekeyStatusLocked(ctx)
+	}
+	keys, err := c.finishRekey(ctx, conf)
+	if err != nil {
+		c.rekey.wipe()
+		return RekeyStatus{}, err
+	}
+	st := RekeyStatus{Started: false, Nonce: c.rekey.nonce, Shares: c.rekey.shares, Threshold: c.rekey.threshold, Required: c.rekey.threshold, Complete: true, Keys: keys}
+	c.rekey.wipe()
+	c.rekey = nil
+	c.log.Info("rekey complete", "shares", st.Shares, "threshold", st.Threshold)
+	return st, nil
+}
+
+func (c *Core) finishRekey(ctx context.Context, conf *sealConfig) ([][]byte, error) {
+	shares := make([][]byte, len(c.rekey.given))
+	for i, b := range c.rekey.given {
+		shares[i] = b.Bytes()
+	}
+	oldKey, err := combineShares(shares, conf.Threshold)
+	if err != nil {
+		return nil, ErrUnsealFailed
+	}
+	defer clear(oldKey)
+	rootKey, err := conf.openRootKey(oldKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(rootKey)
+	newKey, err := randomKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(newKey)
+	split, err := splitUnsealKey(newKey, c.rekey.shares, c.rekey.threshold)
+	if err != nil {
+		return nil, err
+	}
+	next, err := newSealConfig(c.rekey.shares, c.rekey.threshold, newKey, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.writeSealConfig(ctx, next); err != nil {
+		return nil, err
+	}
+	return split, nil
+}

@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/config"
+	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/secmem"
+	"github.com/arca-secrets/arca/secrets/kv"
+	"github.com/arca-secrets/arca/server"
+	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/storage/bolt"
+	"github.com/arca-secrets/arca/storage/inmem"
+)
+
+// lockProbeSize is how much locked memory the server checks for at start:
+// room for the root key, several keyring terms and unseal shares.
+const lockProbeSize = 32 << 10
+
+type serverFlags struct {
+	configPath       string
+	dev              bool
+	devRootTokenID   string
+	devListenAddress string
+}
+
+// runServer implements "arca server".
+func runServer(args []string, stdout, stderr io.Writer) int {
+	var f serverFlags
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configPath, "config", "", "path to the server's HCL configuration file")
+	fs.BoolVar(&f.dev, "dev", false, "start an unsealed in-memory development server (never for production)")
+	fs.StringVar(&f.devRootTokenID, "dev-root-token-id", os.Getenv("ARCA_DEV_ROOT_TOKEN_ID"), "root token of the dev server")
+	fs.StringVar(&f.devListenAddress, "dev-listen-address", "127.0.0.1:8200", "address of the dev server's plain-HTTP listener")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: arca server -config=FILE | -dev [-dev-root-token-id=ID] [-dev-listen-address=HOST:PORT]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "arca server: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !f.dev && f.configPath == "" {
+		fmt.Fprintln(stderr, "arca server: give -config=FILE, or -dev for a development server")
+		return 2
+	}
+	conf, err := serverConfig(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error loading configuration: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, f, conf, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serverConfig(f serverFlags) (*config.Config, error) {
+	if f.dev {
+		if _, _, err := net.SplitHostPort(f.devListenAddress); err != nil {
+			return nil, fmt.Errorf("-dev-listen-address %q: %w", f.devListenAddress, err)
+		}
+		return &config.Config{
+			Storage:      config.Storage{Type: "inmem"},
+			Listeners:    []config.Listener{{Type: "tcp", Address: f.devListenAddress, TLSDisable: true}},
+			LogLevel:     "info",
+			DisableMlock: true,
+		}, nil
+	}
+	return config.ParseFile(f.configPath)
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	switch level {
+	case "trace", "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// memoryMode checks that key memory can be locked. Without disable_mlock a
+// failure stops the server: keys that may be swapped to disk are a leak.
+func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
+	err := secmem.CheckLock(lockProbeSize)
+	switch {
+	case err == nil:
+		return secmem.RequireLock, nil
+	case conf.DisableMlock:
+		log.Warn("key memory cannot be locked and disable_mlock is set: keys may be swapped to disk", "error", err)
+		return secmem.BestEffort, nil
+	}
+	return 0, err
+}
+
+func openStorage(conf config.Storage) (storage.Backend, func() error, error) {
+	switch conf.Type {
+	case "inmem":
+		return inmem.New(), func() error { return nil }, nil
+	case "bolt":
+		b, err := bolt.Open(conf.Path, bolt.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, b.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown storage type %q", conf.Type)
+}
+
+func engines() map[string]logical.Factory {
+	return map[string]logical.Factory{"kv": kv.Factory}
+}
+
+func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(conf.LogLevel, stderr)
+	if err := secmem.Harden(); err != nil {
+		return fmt.Errorf("hardening the process (non-dumpable, no core dumps): %w", err)
+	}
+	mode, err := memoryMode(conf, log)
+	if err != nil {
+		return err
+	}
+	backend, closeStorage, err := openStorage(conf.Storage)
+	if err != nil {
+		return fmt.Errorf("opening storage: %w", err)
+	}
+	defer func() {
+		if err := closeStorage(); err != nil {
+			log.Error("closing storage", "error", err)
+		}
+	}()
+	c := core.New(core.Config{Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), Memory: mode, Logger: log})
+	listeners, err := listen(conf.Listeners)
+	if err != nil {
+		return err
+	}
+	if f.dev {
+		res, err := c.DevInit(ctx, f.devRootTokenID)
+		if err != nil {
+			return fmt.Errorf("starting dev server: %w", err)
+		}
+		printDevBanner(stdout, conf.Listeners[0].Address, res)
+	}
+	srv := server.New(server.Config{Core: c, Logger: log})
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
+		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
+	}
+	var first error
+	for range listeners {
+		if err := <-errc; err != nil && first == nil && !errors.Is(err, context.Canceled) {
+			first = err
+			stopAll(ctx, listeners)
+		}
+	}
+	_ = c.Seal(context.Background())
+	return first
+}
+
+func stopAll(_ context.Context, ls []boundListener) {
+	for _, l := range ls {
+		_ = l.listener.Close()
+	}
+}
+
+type boundListener struct {
+	listener net.Listener
+	tls      *tls.Config
+}
+
+func listen(confs []config.Listener) ([]boundListener, error) {
+	var out []boundListener
+	for _, lc := range confs {
+		var tc *tls.Config
+		if !lc.TLSDisable {
+			cert, err := tls.LoadX509KeyPair(lc.TLSCertFile, lc.TLSKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Address, err)
+			}
+			tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		l, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", lc.Address, err)
+		}
+		out = append(out, boundListener{listener: l, tls: tc})
+	}
+	return out, nil
+}
+
+func printDevBanner(w io.Writer, addr string, res *core.InitResult) {
+	var b strings.Builder
+	fmt.Fprintln(&b, "WARNING! dev mode is enabled! In this mode, Arca runs entirely in-memory,")
+	fmt.Fprintln(&b, "starts unsealed with a single unseal key, and listens without TLS.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "You may need to set the following environment variables:")
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "    $ export ARCA_ADDR='http://%s'\n", addr)
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "The unseal key and root token are displayed below in case you want to")
+	fmt.Fprintln(&b, "seal/unseal the server or re-authenticate.")
+	fmt.Fprintln(&b)
+	hexKeys, _ := encodeShareHex(res.Shares)
+	fmt.Fprintf(&b, "Unseal Key: %s\n", hexKeys[0])
+	fmt.Fprintf(&b, "Root Token: %s\n", res.RootToken)
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "Development mode should NOT be used in production installations!")
+	fmt.Fprint(w, b.String())
+}
+
+func encodeShareHex(shares [][]byte) ([]string, error) {
+	out := make([]string, len(shares))
+	for i, s := range shares {
+		out[i] = fmt.Sprintf("%x", s)
+		clear(s)
+	}
+	return out, nil
+}

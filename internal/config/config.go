@@ -1,0 +1,170 @@
+// Package config reads the server's HCL configuration file, in the shape
+// Vault operators know, into typed values. Validation is strict: an unknown
+// key, a wrong type or a bad value is an error that names the file, line
+// and key, and every error in the file is reported at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl"
+	"github.com/hashicorp/hcl/hcl/ast"
+	hclparser "github.com/hashicorp/hcl/hcl/parser"
+	"github.com/hashicorp/hcl/hcl/token"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// Storage is where data lives; exactly one storage block is required.
+	Storage Storage
+	// Listeners are the API listeners; at least one.
+	Listeners []Listener
+	// APIAddr is the address clients are told to use (http or https URL).
+	APIAddr string
+	// DisableMlock lets the server run when key pages cannot be locked.
+	DisableMlock bool
+	// LogLevel is trace, debug, info (default), warn or error.
+	LogLevel string
+}
+
+// Storage is a storage block.
+type Storage struct {
+	// Type is "bolt" or "inmem".
+	Type string
+	// Path is the bbolt file (bolt only, required).
+	Path string
+}
+
+// Listener is a listener block.
+type Listener struct {
+	// Type is "tcp".
+	Type string
+	// Address is host:port; default "127.0.0.1:8200".
+	Address string
+	// TLSCertFile and TLSKeyFile are required unless TLSDisable.
+	TLSCertFile, TLSKeyFile string
+	// TLSDisable serves plain HTTP.
+	TLSDisable bool
+}
+
+// Error is one problem in a configuration file.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// ParseFile reads and parses the file at path.
+func ParseFile(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse parses src, naming it name in errors.
+func Parse(name string, src []byte) (*Config, error) {
+	f, err := hcl.ParseBytes(src)
+	if err != nil {
+		return nil, &Error{File: name, Line: syntaxLine(err), Msg: "syntax error: " + err.Error()}
+	}
+	p := &parser{file: name}
+	conf := p.root(f.Node)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return conf, nil
+}
+
+// syntaxLine returns the line of an hcl syntax error, which carries its
+// position as a typed error.
+func syntaxLine(err error) int {
+	var pe *hclparser.PosError
+	if errors.As(err, &pe) {
+		return pe.Pos.Line
+	}
+	return 0
+}
+
+type parser struct {
+	file string
+	errs []error
+}
+
+func (p *parser) errorf(pos token.Pos, key, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: pos.Line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func keyName(k *ast.ObjectKey) string {
+	if v, ok := k.Token.Value().(string); ok {
+		return v
+	}
+	return k.Token.Text
+}
+
+func (p *parser) root(node ast.Node) *Config {
+	conf := &Config{LogLevel: "info"}
+	list, ok := node.(*ast.ObjectList)
+	if !ok {
+		p.errorf(node.Pos(), "", "the file must be a list of settings and blocks")
+		return conf
+	}
+	storages := 0
+	for _, item := range list.Items {
+		key := keyName(item.Keys[0])
+		pos := item.Keys[0].Pos()
+		switch key {
+		case "storage":
+			storages++
+			if storages > 1 {
+				p.errorf(pos, key, "only one storage block is allowed")
+				continue
+			}
+			conf.Storage = p.storage(item)
+		case "listener":
+			if l, ok := p.listener(item); ok {
+				conf.Listeners = append(conf.Listeners, l)
+			}
+		case "api_addr":
+			conf.APIAddr = p.str(item, key)
+			if u, err := url.Parse(conf.APIAddr); conf.APIAddr != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				p.errorf(pos, key, "must be an http:// or https:// URL, got %q", conf.APIAddr)
+			}
+		case "disable_mlock":
+			conf.DisableMlock = p.boolean(item, key)
+		case "log_level":
+			conf.LogLevel = strings.ToLower(p.str(item, key))
+			switch conf.LogLevel {
+			case "trace", "debug", "info", "warn", "error":
+			default:
+				p.errorf(pos, key, "must be one of trace, debug, info, warn, error; got %q", conf.LogLevel)
+			}
+		default:
+			p.errorf(pos, key, "unknown key")
+		}
+	}
+	if storages == 0 {
+		p.errorf(token.Pos{}, "storage", "a storage block is required, such as storage \"bolt\" { path = \"/var/lib/arca/arca.db\" }")
+	}
+	if len(conf.Listeners) == 0 && len(p.errs) == 0 {
+		p.errorf(token.Pos{}, "listener", "at least one listener block is required")
+	}
+	return conf
+}

@@ -1,0 +1,66 @@
+// Package logical holds the request and response types that pass between
+// core and the engines (secrets engines and auth methods). An engine answers
+// requests for the paths under its mount against its own storage view; it
+// knows nothing of tokens, policies, audit or HTTP.
+package logical
+
+import (
+	"context"
+
+	"github.com/arca-secrets/arca/storage"
+)
+
+// Operation is what a request does to a path.
+type Operation string
+
+const (
+	ReadOperation   Operation = "read"
+	CreateOperation Operation = "create"
+	UpdateOperation Operation = "update"
+	PatchOperation  Operation = "patch"
+	DeleteOperation Operation = "delete"
+	ListOperation   Operation = "list"
+)
+
+// Request is one call to an engine.
+type Request struct {
+	Operation Operation
+	// Path is relative to the mount point, without a leading slash
+	// ("data/app" for a request to "secret/data/app").
+	Path string
+	// Data is the decoded JSON body (for writes) or query parameters (for
+	// reads and lists), never nil.
+	Data map[string]any
+	// Storage is the engine's own view of the barrier.
+	Storage storage.Backend
+	// MountPoint is where the engine is mounted, with a trailing slash.
+	MountPoint string
+}
+
+// Response is an engine's answer. A nil *Response with a nil error means
+// "nothing here" and becomes 404 for reads and 204 for writes.
+type Response struct {
+	Data     map[string]any
+	Warnings []string
+	// NotFound marks a response that carries data but still means "not
+	// here" (404): KV v2 answers a read of a deleted or destroyed version
+	// with its metadata and a 404, and clients rely on both.
+	NotFound bool
+}
+
+// Engine answers requests for the paths under one mount.
+type Engine interface {
+	HandleRequest(ctx context.Context, req *Request) (*Response, error)
+}
+
+// MountConfig is what an engine is created with when it is mounted or the
+// mount table is loaded at unseal.
+type MountConfig struct {
+	// Options are the mount's options, such as {"version": "2"} for kv.
+	Options map[string]string
+	// Storage is the engine's own view of the barrier.
+	Storage storage.Backend
+}
+
+// Factory creates an engine for a mount.
+type Factory func(ctx context.Context, conf MountConfig) (Engine, error)

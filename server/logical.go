@@ -1,0 +1,121 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/logical"
+)
+
+// operation maps an HTTP request to an engine operation, as Vault does:
+// GET reads (or lists with ?list=true), LIST lists, POST and PUT write,
+// PATCH patches, DELETE deletes.
+func operation(r *http.Request) (logical.Operation, bool) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if l := r.URL.Query().Get("list"); l == "true" || l == "1" {
+			return logical.ListOperation, true
+		}
+		return logical.ReadOperation, true
+	case "LIST":
+		return logical.ListOperation, true
+	case http.MethodPost, http.MethodPut:
+		return logical.UpdateOperation, true
+	case http.MethodPatch:
+		return logical.PatchOperation, true
+	case http.MethodDelete:
+		return logical.DeleteOperation, true
+	}
+	return "", false
+}
+
+func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path string) {
+	op, ok := operation(r)
+	if !ok {
+		respondError(w, http.StatusMethodNotAllowed, errors.New("unsupported operation"))
+		return
+	}
+	if path == "" || strings.Contains(path, "//") || hasDotSegment(path) {
+		respondError(w, http.StatusBadRequest, errors.New("invalid request path"))
+		return
+	}
+	data, err := requestData(r, op)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	req := &logical.Request{Operation: op, Path: path, Data: data}
+	resp, err := s.core.HandleRequest(r.Context(), token(r), req)
+	if err != nil {
+		if errors.Is(err, core.ErrNoMount) {
+			err = logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q: route entry not found", path)
+		}
+		s.respondErr(w, r, err)
+		return
+	}
+	s.respondLogical(w, r, op, resp)
+}
+
+func hasDotSegment(path string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// requestData is the JSON body for writes and the query parameters for
+// reads, lists and deletes (Vault passes ?version=2 and the like that way).
+func requestData(r *http.Request, op logical.Operation) (map[string]any, error) {
+	switch op {
+	case logical.UpdateOperation, logical.PatchOperation:
+		return decodeBody(r)
+	}
+	data := map[string]any{}
+	for k, v := range r.URL.Query() {
+		if k == "list" || len(v) == 0 {
+			continue
+		}
+		data[k] = v[0]
+	}
+	if op == logical.DeleteOperation {
+		body, err := decodeBody(r)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range body {
+			data[k] = v
+		}
+	}
+	return data, nil
+}
+
+func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, resp *logical.Response) {
+	if resp == nil {
+		if op == logical.ReadOperation || op == logical.ListOperation {
+			respondError(w, http.StatusNotFound, nil)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	body := envelope(resp.Data)
+	if len(resp.Warnings) > 0 {
+		body["warnings"] = resp.Warnings
+	}
+	status := http.StatusOK
+	if resp.NotFound {
+		status = http.StatusNotFound
+	}
+	if resp.Data == nil && len(resp.Warnings) == 0 && !resp.NotFound {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	respondJSON(w, status, body)
+}

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// sysHandler answers one sys/ endpoint; sub is what follows its route
+// prefix (for "mounts/secret/tune", route "mounts/" gets "secret/tune").
+type sysHandler func(w http.ResponseWriter, r *http.Request, sub string)
+
+func (s *Server) sysRoutes() map[string]sysHandler {
+	return map[string]sysHandler{
+		"init":                s.handleInit,
+		"unseal":              s.handleUnseal,
+		"seal":                s.handleSeal,
+		"seal-status":         s.handleSealStatus,
+		"health":              s.handleHealth,
+		"rotate":              s.handleRotate,
+		"key-status":          s.handleKeyStatus,
+		"rekey/init":          s.handleRekeyInit,
+		"rekey/update":        s.handleRekeyUpdate,
+		"mounts":              s.handleMounts,
+		"mounts/":             s.handleMount,
+		"internal/ui/mounts/": s.handleUIMount,
+	}
+}
+
+func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, path string) {
+	if h, ok := s.sys[path]; ok {
+		h(w, r, "")
+		return
+	}
+	// Prefix routes: the longest that matches.
+	best := ""
+	for route := range s.sys {
+		if strings.HasSuffix(route, "/") && strings.HasPrefix(path, route) && len(route) > len(best) {
+			best = route
+		}
+	}
+	if best == "" {
+		respondError(w, http.StatusNotFound, errors.New("unsupported path: sys/"+path))
+		return
+	}
+	s.sys[best](w, r, strings.TrimPrefix(path, best))
+}
+
+// allow answers 405 and returns false unless r's method is one of methods.
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	respondError(w, http.StatusMethodNotAllowed, errors.New("unsupported operation"))
+	return false
+}
+
+// authorize checks the request's token and answers the error itself when
+// it fails.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := s.core.CheckToken(r.Context(), token(r)); err != nil {
+		s.respondErr(w, r, err)
+		return false
+	}
+	return true
+}
+
+// envelope is Vault's response shape for secret-like answers.
+func envelope(data any) map[string]any {
+	return map[string]any{
+		"request_id":     newRequestID(),
+		"lease_id":       "",
+		"renewable":      false,
+		"lease_duration": 0,
+		"data":           data,
+		"wrap_info":      nil,
+		"warnings":       nil,
+		"auth":           nil,
+	}
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/version"
+)
+
+func sealStatusJSON(st core.SealStatus) map[string]any {
+	return map[string]any{
+		"type":          st.Type,
+		"initialized":   st.Initialized,
+		"sealed":        st.Sealed,
+		"t":             st.Threshold,
+		"n":             st.Shares,
+		"progress":      st.Progress,
+		"nonce":         st.Nonce,
+		"version":       version.Version,
+		"build_date":    "",
+		"commit_date":   "",
+		"migration":     false,
+		"recovery_seal": false,
+		"storage_type":  st.StorageType,
+	}
+}
+
+func (s *Server) handleSealStatus(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	st, err := s.core.SealStatus(r.Context())
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodGet, http.MethodPut, http.MethodPost) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		ok, err := s.core.Initialized(r.Context())
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		respondJSON(w, http.StatusOK, map[string]bool{"initialized": ok})
+		return
+	}
+	var req struct {
+		SecretShares    int      `json:"secret_shares"`
+		SecretThreshold int      `json:"secret_threshold"`
+		PGPKeys         []string `json:"pgp_keys"`
+		RootTokenPGPKey string   `json:"root_token_pgp_key"`
+	}
+	if err := decodeInto(r, &req); err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	if len(req.PGPKeys) > 0 || req.RootTokenPGPKey != "" {
+		s.respondErr(w, r, &badRequest{"PGP-encrypted key shares are not supported"})
+		return
+	}
+	res, err := s.core.Init(r.Context(), req.SecretShares, req.SecretThreshold)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	hexKeys, b64Keys := encodeShares(res.Shares)
+	respondJSON(w, http.StatusOK, map[string]any{
+		"keys":        hexKeys,
+		"keys_base64": b64Keys,
+		"root_token":  res.RootToken,
+	})
+}
+
+func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodPut, http.MethodPost) {
+		return
+	}
+	var req struct {
+		Key   string `json:"key"`
+		Reset bool   `json:"reset"`
+	}
+	if err := decodeInto(r, &req); err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	var st core.SealStatus
+	var err error
+	switch {
+	case req.Reset:
+		st, err = s.core.ResetUnseal(r.Context())
+	case req.Key == "":
+		err = &badRequest{"'key' must be specified in request body as JSON, or 'reset' set to true"}
+	default:
+		var share []byte
+		share, err = core.DecodeKey(req.Key)
+		if err == nil {
+			st, err = s.core.Unseal(r.Context(), share)
+			clear(share)
+		}
+	}
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+func (s *Server) handleSeal(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodPut, http.MethodPost) || !s.authorize(w, r) {
+		return
+	}
+	if err := s.core.Seal(r.Context()); err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleHealth answers like Vault's sys/health: the status code says the
+// state, and query parameters may change each code.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	q := r.URL.Query()
+	code := func(name string, def int) (int, error) {
+		v := q.Get(name)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 599 {
+			return 0, &badRequest{"invalid value for " + name + ": must be an HTTP status code"}
+		}
+		return n, nil
+	}
+	st, err := s.core.SealStatus(r.Context())
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	var status int
+	switch {
+	case !st.Initialized:
+		status, err = code("uninitcode", http.StatusNotImplemented)
+	case st.Sealed:
+		status, err = code("sealedcode", http.StatusServiceUnavailable)
+	default:
+		status, err = code("activecode", http.StatusOK)
+	}
+	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode"} {
+		if err == nil {
+			_, err = code(name, 0)
+		}
+	}
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	body := map[string]any{
+		"initialized":                  st.Initialized,
+		"sealed":                       st.Sealed,
+		"standby":                      false,
+		"performance_standby":          false,
+		"replication_performance_mode": "disabled",
+		"replication_dr_mode":          "disabled",
+		"server_time_utc":              time.Now().Unix(),
+		"version":                      version.Version,
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	respondJSON(w, status, body)
+}
