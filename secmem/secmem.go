@@ -1,8 +1,17 @@
-// Package secmem: STUB to be replaced by the secmem helper. The API below is
-// the contract; the bodies are placeholders.
+// Package secmem keeps key material in memory that is locked in RAM (never
+// swapped), excluded from core dumps, fenced by guard pages, and wiped when
+// freed; and it hardens the process (not dumpable, no core files).
+//
+// It locks only the pages that hold keys, never the whole process
+// (mlockall), so Arca runs under the small RLIMIT_MEMLOCK that containers
+// give (LXD, Docker, Kubernetes). When a lock fails it says exactly what
+// could not be locked and how to fix it, and never hangs or panics.
 package secmem
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Mode says what to do when memory cannot be locked.
 type Mode int
@@ -15,32 +24,36 @@ const (
 	BestEffort
 )
 
-// Buffer is a fixed-size region of memory for key material.
-type Buffer struct{ b []byte }
+// ErrLockFailed is wrapped by every *LockError.
+var ErrLockFailed = errors.New("secmem: cannot lock memory")
 
-// New allocates a zeroed buffer of size bytes.
-func New(size int, mode Mode) (*Buffer, error) {
-	if size <= 0 {
-		return nil, errors.New("secmem: size must be positive")
+// LockError says how much memory could not be locked, under what limit.
+type LockError struct {
+	// Size is the number of bytes that were to be locked.
+	Size int
+	// Limit is RLIMIT_MEMLOCK's soft limit in bytes, when known.
+	Limit uint64
+	// Err is the system's error.
+	Err error
+}
+
+func (e *LockError) Error() string {
+	return fmt.Sprintf("cannot lock %d bytes of memory for keys (lock limit %s): %v. "+
+		"Keys must not be swapped to disk: raise the limit with `ulimit -l` or LimitMEMLOCK= in the systemd unit "+
+		"(or give the process CAP_IPC_LOCK), or set disable_mlock = true in the configuration to accept that keys may be swapped",
+		e.Size, limitString(e.Limit), e.Err)
+}
+
+func (e *LockError) Unwrap() []error { return []error{ErrLockFailed, e.Err} }
+
+func limitString(l uint64) string {
+	if l == ^uint64(0) {
+		return "unlimited"
 	}
-	return &Buffer{b: make([]byte, size)}, nil
+	return fmt.Sprintf("%d bytes", l)
 }
 
-// Bytes returns the buffer's memory; valid until Destroy.
-func (b *Buffer) Bytes() []byte { return b.b }
-
-// Locked reports whether the buffer's pages are locked in RAM.
-func (b *Buffer) Locked() bool { return false }
-
-// Destroy wipes and frees the buffer. It is safe to call more than once.
-func (b *Buffer) Destroy() {
-	clear(b.b)
-	b.b = nil
+// wipe zeroes b in a way the compiler keeps.
+func wipe(b []byte) {
+	clear(b)
 }
-
-// Harden makes the process non-dumpable and disables core dumps.
-func Harden() error { return nil }
-
-// CheckLock reports whether size bytes of key buffers can be locked now,
-// with an error whose message says what could not be locked and how to fix it.
-func CheckLock(size int) error { return nil }
