@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -206,4 +208,49 @@ func firstLine(s, substr string) string {
 		}
 	}
 	return ""
+}
+
+// startTLS starts a server with config conf whose listener serves TLS with
+// the certificate at caPath, and waits for it.
+func startTLS(t *testing.T, p *proc, conf, caPath string) {
+	t.Helper()
+	p.cmd = exec.Command(arcaBin, "server", "-config="+conf)
+	p.cmd.Stdout = lockedWriter{&p.mu, &p.stdout}
+	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.kill)
+	pem, err := os.ReadFile(caPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("arca server exited early:\n%s", p.output())
+		default:
+		}
+		if resp, err := client.Get("https://" + p.addr + "/v1/sys/health"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("arca server did not answer TLS on %s:\n%s", p.addr, p.output())
+}
+
+// plainGet sends a plain-HTTP GET for sys/health and returns the status.
+func plainGet(addr string) (int, error) {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/v1/sys/health")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
