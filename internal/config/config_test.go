@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestExampleFile(t *testing.T) {
+	got, err := ParseFile(filepath.Join("testdata", "example.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Storage:   Storage{Type: "bolt", Path: "/var/lib/arca/arca.db"},
+		Listeners: []Listener{{Type: "tcp", Address: "0.0.0.0:8200", TLSCertFile: "/etc/arca/tls.crt", TLSKeyFile: "/etc/arca/tls.key"}},
+		APIAddr:   "https://arca.example.com:8200",
+		LogLevel:  "warn",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("config mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidForms(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want *Config
+	}{
+		{
+			name: "inmem with defaults",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n",
+			want: &Config{Storage: Storage{Type: "inmem"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true}}, LogLevel: "info"},
+		},
+		{
+			name: "booleans as strings and numbers",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = \"true\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:2\"\n tls_disable = 1\n}\ndisable_mlock = \"true\"\n",
+			want: &Config{Storage: Storage{Type: "inmem"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:1", TLSDisable: true}, {Type: "tcp", Address: "127.0.0.1:2", TLSDisable: true}}, DisableMlock: true, LogLevel: "info"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse("arca.hcl", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBadForms(t *testing.T) {
+	const ok = "storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n"
+	tests := []struct {
+		name     string
+		src      string
+		wantLine int
+		wantKey  string
+	}{
+		{"unknown top-level key", ok + "ui = true\n", 3, "ui"},
+		{"unknown listener key", "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls_disable = true\n  tls_cert = \"x\"\n}\n", 4, "listener \"tcp\""},
+		{"unknown storage key", "storage \"bolt\" {\n path = \"/x\"\n size = 3\n}\nlistener \"tcp\" { tls_disable = true }\n", 3, "storage \"bolt\""},
+		{"unknown storage type", "storage \"etcd\" {}\nlistener \"tcp\" { tls_disable = true }\n", 1, "storage"},
+		{"two storage blocks", ok + "storage \"inmem\" {}\n", 3, "storage"},
+		{"bolt without path", "storage \"bolt\" {}\nlistener \"tcp\" { tls_disable = true }\n", 1, "storage \"bolt\""},
+		{"tls without files", "storage \"inmem\" {}\nlistener \"tcp\" {}\n", 2, "listener \"tcp\""},
+		{"bad address", "storage \"inmem\" {}\nlistener \"tcp\" {\n tls_disable = true\n address = \"nope\"\n}\n", 4, "listener \"tcp\": address"},
+		{"unknown listener type", "storage \"inmem\" {}\nlistener \"udp\" {}\n", 2, "listener"},
+		{"bad log level", ok + "log_level = \"loud\"\n", 3, "log_level"},
+		{"log level not a string", ok + "log_level = 3\n", 3, "log_level"},
+		{"bad bool", ok + "disable_mlock = \"maybe\"\n", 3, "disable_mlock"},
+		{"api_addr not a url", ok + "api_addr = \"arca:8200\"\n", 3, "api_addr"},
+		{"syntax error", ok + "log_level = \"info\" }\n", 3, ""},
+		{"no storage", "listener \"tcp\" { tls_disable = true }\n", 0, "storage"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("arca.hcl", []byte(tc.src))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *config.Error", err)
+			}
+			if ce.File != "arca.hcl" || ce.Line != tc.wantLine || ce.Key != tc.wantKey {
+				t.Fatalf("got file %q line %d key %q (%v), want arca.hcl line %d key %q", ce.File, ce.Line, ce.Key, err, tc.wantLine, tc.wantKey)
+			}
+			if !strings.Contains(err.Error(), "arca.hcl") {
+				t.Fatalf("message %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	_, err := Parse("arca.hcl", []byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\nfoo = 1\nbar = 2\n"))
+	for _, want := range []string{"arca.hcl:3: foo", "arca.hcl:4: bar"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := ParseFile(filepath.Join(t.TempDir(), "none.hcl"))
+	if err == nil || !strings.Contains(err.Error(), "none.hcl") {
+		t.Fatalf("got %v, want an error naming the file", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n"))
+	f.Add([]byte("storage \"bolt\" { path = \"/x\" }\nlistener \"tcp\" { address = \"1.2.3.4:1\" tls_cert_file = \"a\" tls_key_file = \"b\" }\napi_addr = \"https://x\"\n"))
+	f.Add([]byte("a = [1, {b = 2}]\nstorage { }\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		conf, err := Parse("fuzz.hcl", src)
+		if err == nil && (conf.Storage.Type == "" || len(conf.Listeners) == 0) {
+			t.Fatalf("accepted a config without storage or listener: %+v", conf)
+		}
+	})
+}

@@ -1,0 +1,14 @@
+# A production configuration: bbolt storage and a TLS listener.
+storage "bolt" {
+  path = "/var/lib/arca/arca.db"
+}
+
+listener "tcp" {
+  address       = "0.0.0.0:8200"
+  tls_cert_file = "/etc/arca/tls.crt"
+  tls_key_file  = "/etc/arca/tls.key"
+}
+
+api_addr      = "https://arca.example.com:8200"
+disable_mlock = false
+log_level     = "warn"
