@@ -35,6 +35,8 @@ type Request struct {
 	Storage storage.Backend
 	// MountPoint is where the engine is mounted, with a trailing slash.
 	MountPoint string
+	// ClientAddr is the client's IP address (for CIDR bindings).
+	ClientAddr string
 }
 
 // Response is an engine's answer. A nil *Response with a nil error means
@@ -46,6 +48,8 @@ type Response struct {
 	// here" (404): KV v2 answers a read of a deleted or destroyed version
 	// with its metadata and a 404, and clients rely on both.
 	NotFound bool
+	// Auth is set by an auth method's login: core creates a token from it.
+	Auth *Auth
 }
 
 // Engine answers requests for the paths under one mount.
