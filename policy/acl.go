@@ -308,4 +308,3 @@ func globValue(pattern, v string) bool {
 	}
 	return pattern == v
 }
-
