@@ -1,0 +1,201 @@
+package token
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/arca-secrets/arca/storage"
+)
+
+const (
+	saltPath       = "salt"
+	idPrefix       = "id/"
+	accessorPrefix = "accessor/"
+	parentPrefix   = "parent/"
+)
+
+// Config is what a Store is built from.
+type Config struct {
+	// Storage is the store's own view of the barrier.
+	Storage storage.Backend
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// DefaultTTL and MaxTTL are the system defaults (768h each when zero).
+	DefaultTTL, MaxTTL time.Duration
+	// OnRevoke is called for every token revoked, before its entry goes
+	// (to drop its cubbyhole and, later, its leases). Nil means nothing.
+	OnRevoke func(ctx context.Context, e *Entry) error
+}
+
+// Store keeps token entries.
+type Store struct {
+	view       storage.Backend
+	salt       []byte
+	now        func() time.Time
+	defaultTTL time.Duration
+	maxTTL     time.Duration
+	onRevoke   func(ctx context.Context, e *Entry) error
+
+	// mu serialises changes to entries (use counts, renewals, revocation),
+	// so a token with one use left is used once.
+	mu sync.Mutex
+}
+
+// DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
+const DefaultSystemTTL = 768 * time.Hour
+
+// Open loads the store's salt, creating it on first use.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s := &Store{view: cfg.Storage, now: cfg.Now, defaultTTL: cfg.DefaultTTL, maxTTL: cfg.MaxTTL, onRevoke: cfg.OnRevoke}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.defaultTTL == 0 {
+		s.defaultTTL = DefaultSystemTTL
+	}
+	if s.maxTTL == 0 {
+		s.maxTTL = DefaultSystemTTL
+	}
+	e, err := s.view.Get(ctx, saltPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading token salt: %w", err)
+	}
+	if e != nil {
+		s.salt = e.Value
+		return s, nil
+	}
+	s.salt = make([]byte, 32)
+	if _, err := rand.Read(s.salt); err != nil {
+		return nil, err
+	}
+	if err := s.view.Put(ctx, &storage.Entry{Key: saltPath, Value: s.salt}); err != nil {
+		return nil, fmt.Errorf("writing token salt: %w", err)
+	}
+	return s, nil
+}
+
+// Wipe clears the salt from memory (at seal).
+func (s *Store) Wipe() {
+	if s != nil {
+		clear(s.salt)
+	}
+}
+
+// Hash returns the storage key of token.
+func (s *Store) Hash(token string) string {
+	m := hmac.New(sha256.New, s.salt)
+	m.Write([]byte(token))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+func (s *Store) put(ctx context.Context, e *Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.view.Put(ctx, &storage.Entry{Key: idPrefix + e.Hash, Value: b})
+}
+
+func (s *Store) getByHash(ctx context.Context, hash string) (*Entry, error) {
+	raw, err := s.view.Get(ctx, idPrefix+hash)
+	if err != nil {
+		return nil, fmt.Errorf("reading token: %w", err)
+	}
+	if raw == nil {
+		return nil, ErrNotFound
+	}
+	var e Entry
+	if err := json.Unmarshal(raw.Value, &e); err != nil {
+		return nil, fmt.Errorf("decoding token: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(hash)) != 1 {
+		return nil, ErrNotFound
+	}
+	return &e, nil
+}
+
+// Lookup returns the entry of a live token (with ID set), or ErrNotFound
+// for an unknown or expired one.
+func (s *Store) Lookup(ctx context.Context, token string) (*Entry, error) {
+	if token == "" || len(token) > 1024 {
+		return nil, ErrNotFound
+	}
+	e, err := s.getByHash(ctx, s.Hash(token))
+	if err != nil {
+		return nil, err
+	}
+	if e.Expired(s.now()) {
+		return nil, ErrNotFound
+	}
+	e.ID = token
+	return e, nil
+}
+
+// LookupAccessor returns the entry an accessor names (without ID).
+func (s *Store) LookupAccessor(ctx context.Context, accessor string) (*Entry, error) {
+	if accessor == "" || !storage.ValidKey(accessorPrefix+accessor) || len(accessor) > 128 {
+		return nil, ErrNotFound
+	}
+	raw, err := s.view.Get(ctx, accessorPrefix+accessor)
+	if err != nil {
+		return nil, fmt.Errorf("reading accessor: %w", err)
+	}
+	if raw == nil {
+		return nil, ErrNotFound
+	}
+	e, err := s.getByHash(ctx, string(raw.Value))
+	if err != nil {
+		return nil, err
+	}
+	if e.Expired(s.now()) {
+		return nil, ErrNotFound
+	}
+	return e, nil
+}
+
+// Accessors lists every token's accessor.
+func (s *Store) Accessors(ctx context.Context) ([]string, error) {
+	return s.view.List(ctx, accessorPrefix)
+}
+
+// Use counts one use of a token with a use limit; the use that exhausts it
+// revokes it (the request it was used for still proceeds). It returns
+// ErrNotFound when no use is left.
+func (s *Store) Use(ctx context.Context, e *Entry) error {
+	if e.NumUses == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.getByHash(ctx, e.Hash)
+	if err != nil {
+		return err
+	}
+	if cur.NumUses <= 0 {
+		return ErrNotFound
+	}
+	cur.NumUses--
+	if cur.NumUses == 0 {
+		return s.revokeTreeLocked(ctx, cur.Accessor)
+	}
+	return s.put(ctx, cur)
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,190 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arca-secrets/arca/storage/inmem"
+)
+
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+func newStore(t *testing.T) (*Store, *clock) {
+	t.Helper()
+	c := &clock{}
+	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s, err := Open(context.Background(), Config{Storage: inmem.New(), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func create(t *testing.T, s *Store, req CreateRequest) *Entry {
+	t.Helper()
+	e, err := s.Create(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestCreateLookup(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	e := create(t, s, CreateRequest{Policies: []string{"b", "a", "b", ""}, TTL: time.Hour, Renewable: true, DisplayName: "x"})
+	if e.ID == "" || e.Accessor == "" || len(e.ID) != 26 {
+		t.Fatalf("entry: %+v", e)
+	}
+	got, err := s.Lookup(ctx, e.ID)
+	if err != nil || got.Accessor != e.Accessor || len(got.Policies) != 2 || got.Policies[0] != "a" {
+		t.Fatalf("lookup: %+v, %v", got, err)
+	}
+	if _, err := s.Lookup(ctx, e.ID+"x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	byAcc, err := s.LookupAccessor(ctx, e.Accessor)
+	if err != nil || byAcc.ID != "" || byAcc.Hash != e.Hash {
+		t.Fatalf("lookup accessor: %+v, %v", byAcc, err)
+	}
+	// The token itself is not in storage.
+	raw, _ := s.view.Get(ctx, idPrefix+e.Hash)
+	if raw == nil || contains(raw.Value, e.ID) {
+		t.Fatal("the stored entry holds the token")
+	}
+}
+
+func contains(b []byte, s string) bool { return len(s) > 0 && string(b) != "" && indexOf(string(b), s) >= 0 }
+func indexOf(a, b string) int {
+	for i := 0; i+len(b) <= len(a); i++ {
+		if a[i:i+len(b)] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestExpiryAndRenew(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	e := create(t, s, CreateRequest{TTL: time.Hour, ExplicitMaxTTL: 90 * time.Minute, Renewable: true})
+	c.advance(50 * time.Minute)
+	r, err := s.Renew(ctx, e, time.Hour)
+	if err != nil || r.Remaining(c.now()) != 40*time.Minute {
+		t.Fatalf("renew capped by explicit max: remaining %v, %v; want 40m", r.Remaining(c.now()), err)
+	}
+	c.advance(40 * time.Minute)
+	if _, err := s.Lookup(ctx, e.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired token: %v, want ErrNotFound", err)
+	}
+	if n, err := s.Tidy(ctx); err != nil || n != 1 {
+		t.Fatalf("tidy: %d, %v; want 1", n, err)
+	}
+	if acc, _ := s.Accessors(ctx); len(acc) != 0 {
+		t.Fatalf("accessors after tidy: %v", acc)
+	}
+	nr := create(t, s, CreateRequest{TTL: time.Hour})
+	if _, err := s.Renew(ctx, nr, 0); !errors.Is(err, ErrNotRenewable) {
+		t.Fatalf("non-renewable: %v", err)
+	}
+	// A periodic token renews forever, a period at a time.
+	p := create(t, s, CreateRequest{Period: time.Hour, Renewable: true})
+	for range 30 {
+		c.advance(50 * time.Minute)
+		if _, err := s.Renew(ctx, p, 10*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.Lookup(ctx, p.ID); got == nil || got.Remaining(c.now()) != time.Hour {
+		t.Fatalf("periodic token: %+v", got)
+	}
+}
+
+func TestTreeRevocation(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	root := create(t, s, CreateRequest{Policies: []string{"root"}, NoExpiry: true})
+	a := create(t, s, CreateRequest{Parent: root, TTL: time.Hour})
+	b := create(t, s, CreateRequest{Parent: a, TTL: time.Hour})
+	c := create(t, s, CreateRequest{Parent: b, TTL: time.Hour})
+	other := create(t, s, CreateRequest{Parent: root, TTL: time.Hour})
+	if err := s.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Entry{a, b, c} {
+		if _, err := s.Lookup(ctx, e.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("descendant %s survived its ancestor's revocation", e.Accessor)
+		}
+	}
+	if _, err := s.Lookup(ctx, other.ID); err != nil {
+		t.Fatalf("sibling revoked: %v", err)
+	}
+	// revoke-orphan keeps children, as orphans.
+	p := create(t, s, CreateRequest{Parent: root, TTL: time.Hour})
+	ch := create(t, s, CreateRequest{Parent: p, TTL: time.Hour})
+	if err := s.RevokeOrphan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Lookup(ctx, ch.ID)
+	if err != nil || !got.Orphan || got.Parent != "" {
+		t.Fatalf("orphaned child: %+v, %v", got, err)
+	}
+	// A child cannot outlive its parent.
+	short := create(t, s, CreateRequest{TTL: time.Minute})
+	long := create(t, s, CreateRequest{Parent: short, TTL: time.Hour})
+	if !long.ExpireTime.Equal(short.ExpireTime) {
+		t.Fatalf("child expires %v after parent %v", long.ExpireTime, short.ExpireTime)
+	}
+}
+
+func TestUseLimit(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	e := create(t, s, CreateRequest{TTL: time.Hour, NumUses: 5})
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.Use(ctx, e) == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 5 {
+		t.Fatalf("%d uses succeeded, want 5", ok.Load())
+	}
+	if _, err := s.Lookup(ctx, e.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatal("exhausted token still valid")
+	}
+	limited := create(t, s, CreateRequest{TTL: time.Hour, NumUses: 2})
+	if _, err := s.Create(ctx, CreateRequest{Parent: limited}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("child of a limited token: %v, want ErrInvalid", err)
+	}
+}
+
+func TestRevokeByMountAndOnRevoke(t *testing.T) {
+	var revoked []string
+	s, err := Open(context.Background(), Config{Storage: inmem.New(), OnRevoke: func(_ context.Context, e *Entry) error {
+		revoked = append(revoked, e.Accessor)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := create(t, s, CreateRequest{MountAccessor: "userpass_1"})
+	create(t, s, CreateRequest{MountAccessor: "approle_1"})
+	n, err := s.RevokeByMount(context.Background(), "userpass_1")
+	if err != nil || n != 1 || len(revoked) != 1 || revoked[0] != a.Accessor {
+		t.Fatalf("revoke by mount: %d %v %v", n, err, revoked)
+	}
+}
