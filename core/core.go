@@ -26,6 +26,7 @@ import (
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/token"
 )
 
 // Config is what a Core is built from.
@@ -36,6 +37,8 @@ type Config struct {
 	StorageType string
 	// Engines maps a secrets engine type ("kv") to its factory.
 	Engines map[string]logical.Factory
+	// AuthMethods maps an auth method type ("userpass") to its factory.
+	AuthMethods map[string]logical.Factory
 	// Memory is how key buffers are allocated: RequireLock (default) or,
 	// with disable_mlock, BestEffort.
 	Memory secmem.Mode
@@ -51,6 +54,7 @@ type Core struct {
 	storageType string
 	barrier     *barrier.Barrier
 	engines     map[string]logical.Factory
+	authMethods map[string]logical.Factory
 	memory      secmem.Mode
 	log         *slog.Logger
 	now         func() time.Time
@@ -61,7 +65,8 @@ type Core struct {
 	sealed    bool
 	unseal    unsealProgress
 	router    *router
-	tokens    *tokenStore
+	tokens    *token.Store
+	policies  policyCache
 
 	rekeyLock sync.Mutex
 	rekey     *rekeyState
@@ -82,6 +87,7 @@ func New(cfg Config) *Core {
 		storageType: cfg.StorageType,
 		barrier:     barrier.New(barrier.Config{Backend: cfg.Storage, Memory: cfg.Memory, Now: now}),
 		engines:     cfg.Engines,
+		authMethods: cfg.AuthMethods,
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
@@ -104,3 +110,6 @@ func (c *Core) Initialized(ctx context.Context) (bool, error) {
 	}
 	return conf != nil, nil
 }
+
+// Now is the core's clock reading.
+func (c *Core) Now() time.Time { return c.now() }

@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
+
+	"github.com/arca-secrets/arca/token"
 )
 
 // DevInit initialises with a single unseal key, unseals, replaces the root
@@ -18,10 +20,13 @@ func (c *Core) DevInit(ctx context.Context, rootTokenID string) (*InitResult, er
 	}
 	if rootTokenID != "" {
 		c.stateLock.RLock()
-		generated := res.RootToken
-		res.RootToken, err = c.tokens.createRoot(ctx, rootTokenID)
+		var generated *token.Entry
+		generated, err = c.tokens.Lookup(ctx, res.RootToken)
 		if err == nil {
-			err = c.tokens.revoke(ctx, generated)
+			res.RootToken, err = createRootToken(ctx, c.tokens, rootTokenID)
+		}
+		if err == nil {
+			err = c.tokens.Revoke(ctx, generated)
 		}
 		c.stateLock.RUnlock()
 		if err != nil {

@@ -57,14 +57,18 @@ func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, er
 		return nil, err
 	}
 	defer c.barrier.Seal()
-	tokens, err := openTokenStore(ctx, c.barrier, c.now)
+	tokens, err := c.openTokens(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer tokens.Wipe()
 	if err := writeDefaultMounts(ctx, c.barrier); err != nil {
 		return nil, err
 	}
-	rootToken, err := tokens.createRoot(ctx, "")
+	if err := writeDefaultPolicy(ctx, c.barrier); err != nil {
+		return nil, err
+	}
+	rootToken, err := createRootToken(ctx, tokens, "")
 	if err != nil {
 		return nil, err
 	}

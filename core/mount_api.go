@@ -27,8 +27,9 @@ func NormalizeMountPath(path string) (string, error) {
 	return p + "/", nil
 }
 
-// Mounts returns the mount table, including the built-in sys/ mount.
-func (c *Core) Mounts(ctx context.Context) ([]MountEntry, error) {
+// Mounts returns the secrets engines (table "") or the auth methods
+// (AuthTable), including the built-in sys/ and auth/token/ mounts.
+func (c *Core) Mounts(ctx context.Context, table string) ([]MountEntry, error) {
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
 	if c.sealed {
@@ -36,12 +37,35 @@ func (c *Core) Mounts(ctx context.Context) ([]MountEntry, error) {
 	}
 	c.router.mu.RLock()
 	defer c.router.mu.RUnlock()
-	return append(c.router.entriesLocked(), systemMount), nil
+	var out []MountEntry
+	for _, me := range c.router.entriesLocked() {
+		if me.Table == table {
+			out = append(out, me)
+		}
+	}
+	if table == AuthTable {
+		return append(out, tokenMount), nil
+	}
+	return append(out, systemMount), nil
 }
 
-// Mount enables a secrets engine at path.
+// tablePath returns the router path of a mount: auth methods live under
+// "auth/".
+func tablePath(path, table string) (string, error) {
+	p, err := NormalizeMountPath(path)
+	if err != nil {
+		return "", err
+	}
+	if table == AuthTable {
+		return "auth/" + p, nil
+	}
+	return p, nil
+}
+
+// Mount enables a secrets engine, or with me.Table = AuthTable an auth
+// method, at me.Path (relative to "auth/" for auth methods).
 func (c *Core) Mount(ctx context.Context, me MountEntry) error {
-	path, err := NormalizeMountPath(me.Path)
+	path, err := tablePath(me.Path, me.Table)
 	if err != nil {
 		return err
 	}
@@ -54,9 +78,15 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 		}
 		me.Options["version"] = "2"
 	}
-	for _, r := range reservedMountPaths {
-		if strings.HasPrefix(path, r) {
-			return fmt.Errorf("%w: cannot mount under reserved path %q", ErrInvalidRequest, r)
+	if me.Table == AuthTable {
+		if path == tokenMount.Path {
+			return fmt.Errorf("%w: the token auth method is built in", ErrInvalidRequest)
+		}
+	} else {
+		for _, r := range reservedMountPaths {
+			if strings.HasPrefix(path, r) {
+				return fmt.Errorf("%w: cannot mount under reserved path %q", ErrInvalidRequest, r)
+			}
 		}
 	}
 	if me.UUID, err = randomID(); err != nil {
@@ -90,15 +120,19 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 		return err
 	}
 	r.mounts[path] = m
-	c.log.Info("secrets engine enabled", "path", path, "type", me.Type)
+	c.log.Info("mount enabled", "path", path, "type", me.Type)
 	return nil
 }
 
-// Unmount disables the mount at path and deletes its data.
-func (c *Core) Unmount(ctx context.Context, path string) error {
-	path, err := NormalizeMountPath(path)
+// Unmount disables the mount at path (in table) and deletes its data.
+// Disabling an auth method first revokes every token it issued.
+func (c *Core) Unmount(ctx context.Context, path, table string) error {
+	path, err := tablePath(path, table)
 	if err != nil {
 		return err
+	}
+	if path == tokenMount.Path {
+		return fmt.Errorf("%w: the token auth method cannot be disabled", ErrInvalidRequest)
 	}
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
@@ -109,9 +143,16 @@ func (c *Core) Unmount(ctx context.Context, path string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, ok := r.mounts[path]
-	if !ok {
+	if !ok || m.entry.Table != table {
 		// Like Vault, disabling what is not mounted is not an error.
 		return nil
+	}
+	if table == AuthTable {
+		n, err := c.tokens.RevokeByMount(ctx, m.entry.Accessor)
+		if err != nil {
+			return fmt.Errorf("revoking the tokens of %s: %w", path, err)
+		}
+		c.log.Info("revoked tokens of disabled auth method", "path", path, "count", n)
 	}
 	delete(r.mounts, path)
 	if err := saveMountTable(ctx, c.barrier, r.entriesLocked()); err != nil {
@@ -123,7 +164,7 @@ func (c *Core) Unmount(ctx context.Context, path string) error {
 	if err := clearViewData(ctx, m); err != nil {
 		c.log.Warn("clearing data of disabled mount", "path", path, "error", err)
 	}
-	c.log.Info("secrets engine disabled", "path", path)
+	c.log.Info("mount disabled", "path", path)
 	return nil
 }
 
@@ -146,8 +187,8 @@ func (c *Core) MountInfo(ctx context.Context, path string) (MountEntry, error) {
 }
 
 // Tune changes a mount's TTLs and description.
-func (c *Core) Tune(ctx context.Context, path string, tune MountTune, description *string) error {
-	path, err := NormalizeMountPath(path)
+func (c *Core) Tune(ctx context.Context, path, table string, tune MountTune, description *string) error {
+	path, err := tablePath(path, table)
 	if err != nil {
 		return err
 	}
@@ -166,8 +207,8 @@ func (c *Core) Tune(ctx context.Context, path string, tune MountTune, descriptio
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, ok := r.mounts[path]
-	if !ok {
-		return fmt.Errorf("%w: no mount at %s", ErrInvalidRequest, path)
+	if !ok || m.entry.Table != table || m.engine == nil {
+		return fmt.Errorf("%w: no tunable mount at %s", ErrInvalidRequest, path)
 	}
 	old := m.entry
 	m.entry.Config.DefaultLeaseTTL, m.entry.Config.MaxLeaseTTL = tune.DefaultLeaseTTL, tune.MaxLeaseTTL

@@ -30,7 +30,19 @@ type MountEntry struct {
 	Config      MountTune         `json:"config"`
 	Local       bool              `json:"local"`
 	SealWrap    bool              `json:"seal_wrap"`
+	// Table is "auth" for auth methods (Path then starts with "auth/"),
+	// empty for secrets engines.
+	Table string `json:"table,omitempty"`
 }
+
+// AuthTable marks auth method mounts.
+const AuthTable = "auth"
+
+// tokenMountType is the built-in token auth method, answered by core.
+const tokenMountType = "token"
+
+// tokenMount is always mounted at auth/token/.
+var tokenMount = MountEntry{Path: "auth/token/", Type: tokenMountType, Description: "token based credentials", UUID: "token", Accessor: "auth_token", Table: AuthTable}
 
 // MountTune holds the tunable settings of a mount, in seconds (0 = system
 // default).
@@ -103,7 +115,7 @@ func (c *Core) loadMounts(ctx context.Context) (*router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading mount table: %w", err)
 	}
-	r := &router{mounts: map[string]*mount{}}
+	r := &router{mounts: map[string]*mount{tokenMount.Path: {entry: tokenMount}}}
 	if e == nil {
 		return r, nil
 	}
@@ -122,9 +134,13 @@ func (c *Core) loadMounts(ctx context.Context) (*router, error) {
 }
 
 func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
-	factory, ok := c.engines[me.Type]
+	factories, kind := c.engines, "secrets engine"
+	if me.Table == AuthTable {
+		factories, kind = c.authMethods, "auth method"
+	}
+	factory, ok := factories[me.Type]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown secrets engine type %q", ErrInvalidRequest, me.Type)
+		return nil, fmt.Errorf("%w: unknown %s type %q", ErrInvalidRequest, kind, me.Type)
 	}
 	view := storage.NewView(c.barrier, mountDataRoot+me.UUID+"/")
 	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view})
@@ -138,7 +154,9 @@ func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
 func (r *router) entriesLocked() []MountEntry {
 	out := make([]MountEntry, 0, len(r.mounts))
 	for _, m := range r.mounts {
-		out = append(out, m.entry)
+		if m.entry.Type != tokenMountType {
+			out = append(out, m.entry)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out

@@ -2,37 +2,142 @@ package core
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/token"
 )
 
 func clearViewData(ctx context.Context, m *mount) error {
 	return storage.ClearView(ctx, m.view)
 }
 
-// HandleRequest checks token and routes req (whose Path is the full path
-// after /v1/, such as "secret/data/app") to the engine mounted there.
-func (c *Core) HandleRequest(ctx context.Context, token string, req *logical.Request) (*logical.Response, error) {
+// Result is an engine's response and, after a login, the token core
+// issued for it.
+type Result struct {
+	Response *logical.Response
+	Issued   *token.Entry
+}
+
+// HandleRequest checks the token and the policy, then routes req (whose
+// Path is the full path after /v1/, such as "secret/data/app") to the
+// engine mounted there. Login paths of auth methods need no token.
+func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.Request) (*Result, error) {
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
 	if c.sealed {
 		return nil, ErrSealed
 	}
-	if _, err := c.tokens.lookup(ctx, token); err != nil {
-		return nil, err
-	}
 	m := c.router.match(req.Path)
-	if m == nil {
-		return nil, ErrNoMount
-	}
 	r := *req
-	r.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
-	r.Storage = m.view
-	r.MountPoint = m.entry.Path
 	if r.Data == nil {
 		r.Data = map[string]any{}
 	}
-	return m.engine.HandleRequest(ctx, &r)
+	if m != nil {
+		r.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
+		r.Storage = m.view
+		r.MountPoint = m.entry.Path
+	}
+	var caller *Caller
+	if m == nil || !m.isLoginPath(r.Path) {
+		op, err := c.policyOperation(ctx, m, &r)
+		if err != nil {
+			return nil, err
+		}
+		if caller, err = c.authorizeLocked(ctx, tokenID, req.Path, op, r.Data, req.ClientAddr); err != nil {
+			return nil, err
+		}
+	}
+	if m == nil {
+		return nil, ErrNoMount
+	}
+	if m.entry.Type == tokenMountType {
+		return c.handleTokenAPI(ctx, caller, m, &r)
+	}
+	resp, err := m.engine.HandleRequest(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Response: resp}
+	if resp != nil && resp.Auth != nil {
+		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, req.Path); err != nil {
+			return nil, err
+		}
+		resp.Auth = nil
+	}
+	return res, nil
+}
+
+// policyOperation is the operation the ACL checks: a write is "create"
+// when the engine says the target does not exist yet, else "update".
+func (c *Core) policyOperation(ctx context.Context, m *mount, r *logical.Request) (string, error) {
+	if r.Operation != logical.UpdateOperation && r.Operation != logical.CreateOperation {
+		return string(r.Operation), nil
+	}
+	if m == nil || m.engine == nil {
+		return string(logical.UpdateOperation), nil
+	}
+	ec, ok := m.engine.(logical.ExistenceChecker)
+	if !ok {
+		return string(logical.UpdateOperation), nil
+	}
+	exists, err := ec.Exists(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	if exists {
+		return string(logical.UpdateOperation), nil
+	}
+	return string(logical.CreateOperation), nil
+}
+
+func (m *mount) isLoginPath(rel string) bool {
+	lp, ok := m.engine.(logical.LoginPaths)
+	if !ok {
+		return false
+	}
+	for _, p := range lp.LoginPaths() {
+		if prefix, glob := strings.CutSuffix(p, "*"); glob && strings.HasPrefix(rel, prefix) || p == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// issueToken turns a login's Auth into a token.
+func (c *Core) issueToken(ctx context.Context, m *mount, a *logical.Auth, path string) (*token.Entry, error) {
+	if slices.Contains(a.Policies, "root") {
+		return nil, fmt.Errorf("%w: a login cannot grant the root policy", ErrPermissionDenied)
+	}
+	if a.TokenType != "" && a.TokenType != "service" && a.TokenType != "default" && a.TokenType != "default-service" {
+		return nil, fmt.Errorf("%w: token type %q is not supported", ErrInvalidRequest, a.TokenType)
+	}
+	policies := slices.Clone(a.Policies)
+	if !a.NoDefaultPolicy {
+		policies = append(policies, "default")
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(m.entry.Path, "auth/"), "/")
+	if a.DisplayName != "" {
+		name += "-" + a.DisplayName
+	}
+	return c.tokens.Create(ctx, token.CreateRequest{
+		Policies:        policies,
+		TTL:             a.TTL,
+		ExplicitMaxTTL:  a.MaxTTL,
+		Period:          a.Period,
+		MountDefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
+		MountMaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
+		NumUses:         a.NumUses,
+		Renewable:       a.Renewable,
+		DisplayName:     name,
+		Path:            path,
+		Meta:            a.Metadata,
+		BoundCIDRs:      a.BoundCIDRs,
+		MountAccessor:   m.entry.Accessor,
+		InternalData:    a.InternalData,
+	})
 }

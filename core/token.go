@@ -2,148 +2,38 @@ package core
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"time"
+	"errors"
 
 	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/token"
 )
 
-const (
-	tokenSaltPath   = "sys/token/salt"
-	tokenIDPrefix   = "sys/token/id/"
-	serviceTokenTag = "s."
-)
+// tokenStorePrefix is the token store's view inside the barrier.
+const tokenStorePrefix = "sys/token/"
 
-// TokenEntry is what a token grants. The token itself is never stored:
-// entries are keyed by an HMAC of it.
-type TokenEntry struct {
-	// Hash is HMAC-SHA256(salt, token), hex.
-	Hash        string    `json:"hash"`
-	Accessor    string    `json:"accessor"`
-	Policies    []string  `json:"policies"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
+func (c *Core) openTokens(ctx context.Context) (*token.Store, error) {
+	return token.Open(ctx, token.Config{
+		Storage:  storage.NewView(c.barrier, tokenStorePrefix),
+		Now:      c.now,
+		OnRevoke: c.onTokenRevoke,
+	})
 }
 
-// tokenStore keeps token entries in the barrier.
-type tokenStore struct {
-	store storage.Backend
-	salt  []byte
-	now   func() time.Time
-}
-
-func openTokenStore(ctx context.Context, store storage.Backend, now func() time.Time) (*tokenStore, error) {
-	e, err := store.Get(ctx, tokenSaltPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading token salt: %w", err)
-	}
-	var salt []byte
-	if e != nil {
-		salt = e.Value
-	} else {
-		salt = make([]byte, 32)
-		if _, err := rand.Read(salt); err != nil {
-			return nil, err
-		}
-		if err := store.Put(ctx, &storage.Entry{Key: tokenSaltPath, Value: salt}); err != nil {
-			return nil, fmt.Errorf("writing token salt: %w", err)
-		}
-	}
-	return &tokenStore{store: store, salt: salt, now: now}, nil
-}
-
-func (ts *tokenStore) wipe() {
-	if ts != nil {
-		clear(ts.salt)
-	}
-}
-
-func (ts *tokenStore) hash(token string) string {
-	m := hmac.New(sha256.New, ts.salt)
-	m.Write([]byte(token))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// createRoot stores a root token and returns it. An empty id means a new
-// random one.
-func (ts *tokenStore) createRoot(ctx context.Context, id string) (string, error) {
-	if id == "" {
-		var err error
-		if id, err = newToken(); err != nil {
-			return "", err
-		}
-	}
-	accessor, err := randomID()
-	if err != nil {
-		return "", err
-	}
-	entry := TokenEntry{
-		Hash:        ts.hash(id),
-		Accessor:    accessor,
+// createRootToken makes a root token (id empty: a random one).
+func createRootToken(ctx context.Context, ts *token.Store, id string) (string, error) {
+	e, err := ts.Create(ctx, token.CreateRequest{
+		ID:          id,
 		Policies:    []string{"root"},
+		NoExpiry:    true,
 		DisplayName: "root",
-		CreatedAt:   ts.now().UTC(),
-	}
-	b, err := json.Marshal(entry)
+		Path:        "auth/token/root",
+	})
 	if err != nil {
 		return "", err
 	}
-	if err := ts.store.Put(ctx, &storage.Entry{Key: tokenIDPrefix + entry.Hash, Value: b}); err != nil {
-		return "", fmt.Errorf("writing token: %w", err)
-	}
-	return id, nil
-}
-
-// lookup returns the entry for token, or ErrPermissionDenied.
-func (ts *tokenStore) lookup(ctx context.Context, token string) (*TokenEntry, error) {
-	if token == "" || len(token) > 512 {
-		return nil, ErrPermissionDenied
-	}
-	h := ts.hash(token)
-	e, err := ts.store.Get(ctx, tokenIDPrefix+h)
-	if err != nil {
-		return nil, fmt.Errorf("reading token: %w", err)
-	}
-	if e == nil {
-		return nil, ErrPermissionDenied
-	}
-	var entry TokenEntry
-	if err := json.Unmarshal(e.Value, &entry); err != nil {
-		return nil, fmt.Errorf("decoding token: %w", err)
-	}
-	if subtle.ConstantTimeCompare([]byte(entry.Hash), []byte(h)) != 1 {
-		return nil, ErrPermissionDenied
-	}
-	return &entry, nil
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newToken returns "s." and 24 base62 characters (about 143 bits).
-func newToken() (string, error) {
-	return randomString(serviceTokenTag, 24)
-}
-
-func randomString(prefix string, n int) (string, error) {
-	out := make([]byte, 0, len(prefix)+n)
-	out = append(out, prefix...)
-	buf := make([]byte, 1)
-	for len(out) < len(prefix)+n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		// Rejection sampling keeps the distribution uniform.
-		if buf[0] < 248 {
-			out = append(out, base62[buf[0]%62])
-		}
-	}
-	return string(out), nil
+	return e.ID, nil
 }
 
 // randomID returns a random UUID (version 4) string.
@@ -158,17 +48,41 @@ func randomID() (string, error) {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 
-// CheckToken returns the entry for token, or ErrPermissionDenied.
-func (c *Core) CheckToken(ctx context.Context, token string) (*TokenEntry, error) {
+// lookupToken returns the entry of a live token or ErrPermissionDenied.
+// c.stateLock must be held.
+func (c *Core) lookupToken(ctx context.Context, id string) (*token.Entry, error) {
+	e, err := c.tokens.Lookup(ctx, id)
+	if errors.Is(err, token.ErrNotFound) {
+		return nil, ErrPermissionDenied
+	}
+	return e, err
+}
+
+// CheckToken returns the entry for a live token, or ErrPermissionDenied.
+func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) {
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
 	if c.sealed {
 		return nil, ErrSealed
 	}
-	return c.tokens.lookup(ctx, token)
+	return c.lookupToken(ctx, id)
 }
 
-// revoke deletes token's entry.
-func (ts *tokenStore) revoke(ctx context.Context, token string) error {
-	return ts.store.Delete(ctx, tokenIDPrefix+ts.hash(token))
+// onTokenRevoke cleans up what belongs to a token when it goes.
+func (c *Core) onTokenRevoke(ctx context.Context, e *token.Entry) error {
+	return nil
+}
+
+// LookupAccessor returns the entry an accessor names.
+func (c *Core) LookupAccessor(ctx context.Context, accessor string) (*token.Entry, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
+	}
+	e, err := c.tokens.LookupAccessor(ctx, accessor)
+	if errors.Is(err, token.ErrNotFound) {
+		return nil, ErrPermissionDenied
+	}
+	return e, err
 }

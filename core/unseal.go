@@ -156,7 +156,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
 		return fmt.Errorf("opening barrier: %w", err)
 	}
-	tokens, err := openTokenStore(ctx, c.barrier, c.now)
+	tokens, err := c.openTokens(ctx)
 	if err != nil {
 		c.barrier.Seal()
 		return err
@@ -185,8 +185,9 @@ func (c *Core) Seal(ctx context.Context) error {
 func (c *Core) sealLocked() {
 	c.barrier.Seal()
 	c.unseal.reset()
-	c.tokens.wipe()
+	c.tokens.Wipe()
 	c.tokens, c.router, c.sealed = nil, nil, true
+	c.policies.reset()
 	c.rekeyLock.Lock()
 	c.rekey.wipe()
 	c.rekey = nil

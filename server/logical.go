@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/token"
 )
 
 // operation maps an HTTP request to an engine operation, as Vault does:
@@ -49,8 +51,8 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
 		path += "/"
 	}
-	req := &logical.Request{Operation: op, Path: path, Data: data}
-	resp, err := s.core.HandleRequest(r.Context(), token(r), req)
+	req := &logical.Request{Operation: op, Path: path, Data: data, ClientAddr: clientAddr(r)}
+	res, err := s.core.HandleRequest(r.Context(), requestToken(r), req)
 	if err != nil {
 		if errors.Is(err, core.ErrNoMount) {
 			err = logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q: route entry not found", path)
@@ -58,7 +60,7 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 		s.respondErr(w, r, err)
 		return
 	}
-	s.respondLogical(w, r, op, resp)
+	s.respondLogical(w, r, op, res)
 }
 
 func hasDotSegment(path string) bool {
@@ -96,7 +98,17 @@ func requestData(r *http.Request, op logical.Operation) (map[string]any, error) 
 	return data, nil
 }
 
-func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, resp *logical.Response) {
+func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, res *core.Result) {
+	resp := res.Response
+	if res.Issued != nil {
+		body := envelope(nil)
+		body["auth"] = authJSON(res.Issued, s.core.Now())
+		if resp != nil && len(resp.Warnings) > 0 {
+			body["warnings"] = resp.Warnings
+		}
+		respondJSON(w, http.StatusOK, body)
+		return
+	}
 	if resp == nil {
 		if op == logical.ReadOperation || op == logical.ListOperation {
 			respondError(w, http.StatusNotFound, nil)
@@ -118,4 +130,31 @@ func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logic
 		return
 	}
 	respondJSON(w, status, body)
+}
+
+// authJSON is the "auth" block of a login or token creation.
+func authJSON(e *token.Entry, now time.Time) map[string]any {
+	var tokenPolicies []string
+	for _, p := range e.Policies {
+		tokenPolicies = append(tokenPolicies, p)
+	}
+	meta := any(nil)
+	if len(e.Meta) > 0 {
+		meta = e.Meta
+	}
+	return map[string]any{
+		"client_token":      e.ID,
+		"accessor":          e.Accessor,
+		"policies":          e.Policies,
+		"token_policies":    tokenPolicies,
+		"identity_policies": nil,
+		"metadata":          meta,
+		"lease_duration":    int64(e.Remaining(now) / time.Second),
+		"renewable":         e.Renewable,
+		"entity_id":         "",
+		"token_type":        e.Type,
+		"orphan":            e.Orphan,
+		"mfa_requirement":   nil,
+		"num_uses":          e.NumUses,
+	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // token returns the client token from X-Vault-Token or a Bearer header.
-func token(r *http.Request) string {
+func requestToken(r *http.Request) string {
 	if t := r.Header.Get("X-Vault-Token"); t != "" {
 		return t
 	}
@@ -28,7 +28,7 @@ func decodeBody(r *http.Request) (map[string]any, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &badRequest{fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+			return nil, errTooLarge
 		}
 		return nil, &badRequest{"reading request body failed"}
 	}
@@ -69,6 +69,10 @@ func jsonProblem(err error) string {
 func decodeInto(r *http.Request, v any) error {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errTooLarge
+		}
 		return &badRequest{"reading request body failed"}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
@@ -79,3 +83,6 @@ func decodeInto(r *http.Request, v any) error {
 	}
 	return nil
 }
+
+// errTooLarge is answered with 413.
+var errTooLarge = fmt.Errorf("request body is larger than %d bytes", maxRequestSize)

@@ -29,6 +29,8 @@ func respondError(w http.ResponseWriter, status int, err error) {
 // statusOf maps an error to its HTTP status: the one place that does.
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, core.ErrPermissionDenied), errors.Is(err, logical.ErrPermissionDenied):

@@ -57,6 +57,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respondError(w, http.StatusNotFound, errors.New("unsupported path: the API lives under /v1/"))
 		return
 	}
+	if r.ContentLength > maxRequestSize {
+		// Refused before a byte of the body is read.
+		respondError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestSize)
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok || path == "sys" {
 		s.serveSys(w, r, rest)

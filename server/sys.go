@@ -2,9 +2,12 @@ package server
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/arca-secrets/arca/core"
 )
 
 // sysHandler answers one sys/ endpoint; sub is what follows its route
@@ -13,18 +16,27 @@ type sysHandler func(w http.ResponseWriter, r *http.Request, sub string)
 
 func (s *Server) sysRoutes() map[string]sysHandler {
 	return map[string]sysHandler{
-		"init":                s.handleInit,
-		"unseal":              s.handleUnseal,
-		"seal":                s.handleSeal,
-		"seal-status":         s.handleSealStatus,
-		"health":              s.handleHealth,
-		"rotate":              s.handleRotate,
-		"key-status":          s.handleKeyStatus,
-		"rekey/init":          s.handleRekeyInit,
-		"rekey/update":        s.handleRekeyUpdate,
-		"mounts":              s.handleMounts,
-		"mounts/":             s.handleMount,
-		"internal/ui/mounts/": s.handleUIMount,
+		"init":                  s.handleInit,
+		"unseal":                s.handleUnseal,
+		"seal":                  s.handleSeal,
+		"seal-status":           s.handleSealStatus,
+		"health":                s.handleHealth,
+		"rotate":                s.handleRotate,
+		"key-status":            s.handleKeyStatus,
+		"rekey/init":            s.handleRekeyInit,
+		"rekey/update":          s.handleRekeyUpdate,
+		"mounts":                s.handleMounts,
+		"mounts/":               s.handleMount,
+		"auth":                  s.handleAuths,
+		"auth/":                 s.handleAuth,
+		"policy":                s.handlePolicyList,
+		"policy/":               s.handlePolicyLegacy,
+		"policies/acl":          s.handlePolicyList,
+		"policies/acl/":         s.handlePolicy,
+		"capabilities":          s.handleCapabilities,
+		"capabilities-self":     s.handleCapabilities,
+		"capabilities-accessor": s.handleCapabilities,
+		"internal/ui/mounts/":   s.handleUIMount,
 	}
 }
 
@@ -57,14 +69,43 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	return false
 }
 
-// authorize checks the request's token and answers the error itself when
-// it fails.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
-	if _, err := s.core.CheckToken(r.Context(), token(r)); err != nil {
+// authorize checks that the request's token may perform op on the ACL
+// path (such as "sys/mounts/secret"), and answers the error itself when
+// it may not.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, path, op string) (*core.Caller, bool) {
+	caller, err := s.core.Authorize(r.Context(), requestToken(r), path, op, nil, clientAddr(r))
+	if err != nil {
 		s.respondErr(w, r, err)
-		return false
+		return nil, false
 	}
-	return true
+	return caller, true
+}
+
+// methodOp maps an HTTP method to a policy operation for sys endpoints.
+func methodOp(r *http.Request) string {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if r.URL.Query().Get("list") == "true" {
+			return "list"
+		}
+		return "read"
+	case "LIST":
+		return "list"
+	case http.MethodDelete:
+		return "delete"
+	case http.MethodPatch:
+		return "patch"
+	}
+	return "update"
+}
+
+// clientAddr is the client's IP address.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // envelope is Vault's response shape for secret-like answers.

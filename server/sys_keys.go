@@ -31,7 +31,10 @@ func newRequestID() string {
 }
 
 func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPut, http.MethodPost) || !s.authorize(w, r) {
+	if !allow(w, r, http.MethodPut, http.MethodPost) {
+		return
+	}
+	if _, ok := s.authorize(w, r, "sys/rotate", "update"); !ok {
 		return
 	}
 	if _, err := s.core.Rotate(r.Context()); err != nil {
@@ -42,7 +45,10 @@ func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request, _ string) 
 }
 
 func (s *Server) handleKeyStatus(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodGet) || !s.authorize(w, r) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	if _, ok := s.authorize(w, r, "sys/key-status", "read"); !ok {
 		return
 	}
 	ks, err := s.core.KeyStatus()

@@ -34,19 +34,58 @@ func mountJSON(me core.MountEntry) map[string]any {
 	}
 }
 
-// handleMounts lists the mount table: GET sys/mounts.
-func (s *Server) handleMounts(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodGet) || !s.authorize(w, r) {
+// tables: sys/mounts serves secrets engines, sys/auth auth methods.
+type table struct {
+	name string // core table: "" or core.AuthTable
+	api  string // "sys/mounts" or "sys/auth"
+	kind string // for messages
+}
+
+var (
+	secretsTable = table{name: "", api: "sys/mounts", kind: "secrets engine"}
+	authTable    = table{name: core.AuthTable, api: "sys/auth", kind: "auth method"}
+)
+
+// displayPath is a mount's path as its table's API shows it.
+func (t table) displayPath(p string) string {
+	if t.name == core.AuthTable {
+		return strings.TrimPrefix(p, "auth/")
+	}
+	return p
+}
+
+func (s *Server) handleMounts(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleTable(w, r, secretsTable)
+}
+
+func (s *Server) handleMount(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleTableEntry(w, r, secretsTable, sub)
+}
+
+func (s *Server) handleAuths(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleTable(w, r, authTable)
+}
+
+func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleTableEntry(w, r, authTable, sub)
+}
+
+// handleTable lists a mount table: GET sys/mounts or sys/auth.
+func (s *Server) handleTable(w http.ResponseWriter, r *http.Request, t table) {
+	if !allow(w, r, http.MethodGet) {
 		return
 	}
-	mounts, err := s.core.Mounts(r.Context())
+	if _, ok := s.authorize(w, r, t.api, "read"); !ok {
+		return
+	}
+	mounts, err := s.core.Mounts(r.Context(), t.name)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
 	data := map[string]any{}
 	for _, me := range mounts {
-		data[me.Path] = mountJSON(me)
+		data[t.displayPath(me.Path)] = mountJSON(me)
 	}
 	body := envelope(data)
 	// Vault also puts each mount at the top level, for older clients.
@@ -56,56 +95,76 @@ func (s *Server) handleMounts(w http.ResponseWriter, r *http.Request, _ string) 
 	respondJSON(w, http.StatusOK, body)
 }
 
-// handleMount serves sys/mounts/<path> (enable, read, disable) and
-// sys/mounts/<path>/tune.
-func (s *Server) handleMount(w http.ResponseWriter, r *http.Request, sub string) {
-	if !s.authorize(w, r) {
-		return
+// routerPath is where a mount of table t at path lives in the router.
+func (t table) routerPath(path string) (string, error) {
+	p, err := core.NormalizeMountPath(path)
+	if err != nil {
+		return "", err
 	}
+	if t.name == core.AuthTable {
+		return "auth/" + p, nil
+	}
+	return p, nil
+}
+
+// handleTableEntry serves sys/mounts/<path> and sys/auth/<path> (enable,
+// read, disable) and their /tune.
+func (s *Server) handleTableEntry(w http.ResponseWriter, r *http.Request, t table, sub string) {
 	if path, ok := strings.CutSuffix(strings.TrimSuffix(sub, "/"), "/tune"); ok {
-		s.handleTune(w, r, path)
+		s.handleTune(w, r, t, path)
 		return
 	}
 	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete) {
 		return
 	}
+	if _, ok := s.authorize(w, r, t.api+"/"+strings.Trim(sub, "/"), methodOp(r)); !ok {
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
-		path, err := core.NormalizeMountPath(sub)
-		if err != nil {
-			s.respondErr(w, r, err)
-			return
+		me, ok := s.mountAt(w, r, t, sub)
+		if ok {
+			respondJSON(w, http.StatusOK, envelope(mountJSON(me)))
 		}
-		me, err := s.core.MountInfo(r.Context(), path)
-		if err != nil || me.Path != path {
-			s.respondErr(w, r, &badRequest{"no secrets engine is mounted at " + path})
-			return
-		}
-		respondJSON(w, http.StatusOK, envelope(mountJSON(me)))
 	case http.MethodDelete:
-		if err := s.core.Unmount(r.Context(), sub); err != nil {
+		if err := s.core.Unmount(r.Context(), sub, t.name); err != nil {
 			s.respondErr(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		s.enableMount(w, r, sub)
+		s.enableMount(w, r, t, sub)
 	}
 }
 
-func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, path string) {
+// mountAt returns the mount of table t at exactly path, or answers 400.
+func (s *Server) mountAt(w http.ResponseWriter, r *http.Request, t table, path string) (core.MountEntry, bool) {
+	norm, err := t.routerPath(path)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return core.MountEntry{}, false
+	}
+	me, err := s.core.MountInfo(r.Context(), norm)
+	if err != nil || me.Path != norm || me.Table != t.name {
+		s.respondErr(w, r, &badRequest{"no " + t.kind + " is mounted at " + t.displayPath(norm)})
+		return core.MountEntry{}, false
+	}
+	return me, true
+}
+
+func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, t table, path string) {
 	body, err := decodeBody(r)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
-	me := core.MountEntry{Path: path}
+	me := core.MountEntry{Path: path, Table: t.name}
 	if me.Type, err = stringParam(body, "type"); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
 	if me.Type == "" {
-		s.respondErr(w, r, &badRequest{"'type' must be given: the secrets engine to enable, such as kv"})
+		s.respondErr(w, r, &badRequest{"'type' must be given: the " + t.kind + " to enable"})
 		return
 	}
 	if me.Description, err = stringParam(body, "description"); err != nil {
@@ -155,18 +214,15 @@ func tuneFrom(data map[string]any, cur core.MountTune) (core.MountTune, error) {
 	return cur, nil
 }
 
-func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, path string) {
+func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, t table, path string) {
 	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut) {
 		return
 	}
-	norm, err := core.NormalizeMountPath(path)
-	if err != nil {
-		s.respondErr(w, r, err)
+	if _, ok := s.authorize(w, r, t.api+"/"+strings.Trim(path, "/")+"/tune", methodOp(r)); !ok {
 		return
 	}
-	me, err := s.core.MountInfo(r.Context(), norm)
-	if err != nil || me.Path != norm {
-		s.respondErr(w, r, &badRequest{"no secrets engine is mounted at " + norm})
+	me, ok := s.mountAt(w, r, t, path)
+	if !ok {
 		return
 	}
 	if r.Method == http.MethodGet {
@@ -199,7 +255,7 @@ func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, path string)
 		}
 		desc = &d
 	}
-	if err := s.core.Tune(r.Context(), norm, tune, desc); err != nil {
+	if err := s.core.Tune(r.Context(), path, t.name, tune, desc); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
@@ -209,7 +265,10 @@ func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, path string)
 // handleUIMount tells a client which mount serves a path and its options
 // (the vault/bao CLIs ask this first to learn a KV mount's version).
 func (s *Server) handleUIMount(w http.ResponseWriter, r *http.Request, path string) {
-	if !allow(w, r, http.MethodGet) || !s.authorize(w, r) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	if _, ok := s.authorize(w, r, "sys/internal/ui/mounts/"+path, "read"); !ok {
 		return
 	}
 	me, err := s.core.MountInfo(r.Context(), path)

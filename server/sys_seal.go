@@ -114,7 +114,10 @@ func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) 
 }
 
 func (s *Server) handleSeal(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPut, http.MethodPost) || !s.authorize(w, r) {
+	if !allow(w, r, http.MethodPut, http.MethodPost) {
+		return
+	}
+	if _, ok := s.authorize(w, r, "sys/seal", "update"); !ok {
 		return
 	}
 	if err := s.core.Seal(r.Context()); err != nil {

@@ -1,0 +1,114 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/arca-secrets/arca/policy"
+	"github.com/arca-secrets/arca/token"
+)
+
+// Caller is who made a request, after the token and policy checks.
+type Caller struct {
+	Token *token.Entry
+	ACL   *policy.ACL
+}
+
+// sudoPaths need the sudo capability besides the operation's own, as
+// Vault's root-protected paths do. A trailing "*" matches any suffix.
+var sudoPaths = []string{
+	"sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
+	"sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*",
+	"auth/token/accessors/", "auth/token/revoke-orphan", "auth/token/tidy",
+}
+
+func needsSudo(path string) bool {
+	for _, p := range sudoPaths {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(path, prefix) {
+				return true
+			}
+		} else if path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Authorize checks that tokenID may perform op on path with params, from
+// clientAddr, and counts one use of the token. Errors: ErrSealed,
+// ErrPermissionDenied.
+func (c *Core) Authorize(ctx context.Context, tokenID, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
+	}
+	return c.authorizeLocked(ctx, tokenID, path, op, params, clientAddr)
+}
+
+func (c *Core) authorizeLocked(ctx context.Context, tokenID, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
+	te, err := c.lookupToken(ctx, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if !cidrAllows(te.BoundCIDRs, clientAddr) {
+		return nil, fmt.Errorf("%w: the token cannot be used from this address", ErrPermissionDenied)
+	}
+	acl, err := c.aclFor(ctx, te.Policies)
+	if err != nil {
+		return nil, err
+	}
+	d := acl.Check(path, op, params)
+	if !d.Allowed || (needsSudo(path) && !d.Sudo) {
+		c.log.Debug("request refused by policy", "path", path, "operation", op, "accessor", te.Accessor)
+		return nil, ErrPermissionDenied
+	}
+	if err := c.tokens.Use(ctx, te); err != nil {
+		if errors.Is(err, token.ErrNotFound) {
+			return nil, ErrPermissionDenied
+		}
+		return nil, err
+	}
+	return &Caller{Token: te, ACL: acl}, nil
+}
+
+// cidrAllows reports whether addr is inside one of cidrs (or cidrs is
+// empty). An unparsable address is refused when there are bindings.
+func cidrAllows(cidrs []string, addr string) bool {
+	if len(cidrs) == 0 {
+		return true
+	}
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return false
+	}
+	for _, c := range cidrs {
+		if !strings.Contains(c, "/") {
+			if other := net.ParseIP(c); other != nil && other.Equal(ip) {
+				return true
+			}
+			continue
+		}
+		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Capabilities returns what the token may do on each path.
+func (c *Core) Capabilities(ctx context.Context, te *token.Entry, paths []string) (map[string][]string, error) {
+	acl, err := c.aclFor(ctx, te.Policies)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(paths))
+	for _, p := range paths {
+		out[p] = acl.Capabilities(strings.TrimPrefix(p, "/"))
+	}
+	return out, nil
+}

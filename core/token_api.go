@@ -1,0 +1,223 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/token"
+)
+
+// handleTokenAPI answers auth/token/*, the built-in token auth method. The
+// caller has passed the ACL for the path already.
+func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *logical.Request) (*Result, error) {
+	path := strings.Trim(r.Path, "/")
+	op := r.Operation
+	write := op == logical.UpdateOperation || op == logical.CreateOperation
+	switch {
+	case path == "create" && write:
+		return c.tokenCreate(ctx, caller, r.Data, false, m)
+	case path == "create-orphan" && write:
+		return c.tokenCreate(ctx, caller, r.Data, true, m)
+	case path == "lookup-self" && (op == logical.ReadOperation || write):
+		return tokenData(caller.Token, caller.Token.ID, c.now()), nil
+	case path == "lookup" && (write || op == logical.ReadOperation):
+		te, err := c.tokenParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		return tokenData(te, te.ID, c.now()), nil
+	case path == "lookup-accessor" && write:
+		te, err := c.accessorParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		return tokenData(te, "", c.now()), nil
+	case path == "renew-self" && write:
+		return c.tokenRenew(ctx, caller.Token, r.Data)
+	case path == "renew" && write:
+		te, err := c.tokenParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		return c.tokenRenew(ctx, te, r.Data)
+	case path == "renew-accessor" && write:
+		te, err := c.accessorParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		return c.tokenRenew(ctx, te, r.Data)
+	case path == "revoke-self" && write:
+		return nil, c.tokens.Revoke(ctx, caller.Token)
+	case (path == "revoke" || path == "revoke-orphan") && write:
+		te, err := c.tokenParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		if path == "revoke-orphan" {
+			return nil, c.tokens.RevokeOrphan(ctx, te)
+		}
+		return nil, c.tokens.Revoke(ctx, te)
+	case path == "revoke-accessor" && write:
+		te, err := c.accessorParam(ctx, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		return nil, c.tokens.Revoke(ctx, te)
+	case path == "accessors" && op == logical.ListOperation:
+		keys, err := c.tokens.Accessors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Response: &logical.Response{Data: map[string]any{"keys": keys}}}, nil
+	case path == "tidy" && write:
+		n, err := c.tokens.Tidy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.log.Info("token tidy", "removed", n)
+		return &Result{Response: &logical.Response{Warnings: []string{fmt.Sprintf("tidy removed %d expired tokens", n)}}}, nil
+	}
+	switch path {
+	case "create", "create-orphan", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self",
+		"renew-accessor", "revoke", "revoke-self", "revoke-orphan", "revoke-accessor", "accessors", "tidy":
+		return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation %s on auth/token/%s", op, path)
+	}
+	return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path auth/token/%s", path)
+}
+
+func (c *Core) tokenParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
+	id, _ := data["token"].(string)
+	if id == "" {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing token")
+	}
+	te, err := c.tokens.Lookup(ctx, id)
+	if err != nil {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "bad token")
+	}
+	return te, nil
+}
+
+func (c *Core) accessorParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
+	acc, _ := data["accessor"].(string)
+	if acc == "" {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing accessor")
+	}
+	te, err := c.tokens.LookupAccessor(ctx, acc)
+	if err != nil {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid accessor")
+	}
+	return te, nil
+}
+
+func (c *Core) tokenRenew(ctx context.Context, te *token.Entry, data map[string]any) (*Result, error) {
+	inc, _, err := logical.DurationParam(data, "increment")
+	if err != nil {
+		return nil, err
+	}
+	renewed, err := c.tokens.Renew(ctx, te, inc)
+	if err != nil {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
+	}
+	return &Result{Response: &logical.Response{}, Issued: renewed}, nil
+}
+
+// tokenCreate creates a child (or orphan) token. A non-root creator can
+// only hand out a subset of its own policies; only root or a sudo holder
+// may create orphans through create, choose the ID, or set a period.
+func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]any, orphan bool, m *mount) (*Result, error) {
+	parent := caller.Token
+	privileged := parent.IsRoot() || caller.ACL.Check("auth/token/create", "update", nil).Sudo
+	p, err := parseCreateParams(data)
+	if err != nil {
+		return nil, err
+	}
+	if p.tokenType != "" && p.tokenType != "service" && p.tokenType != "default" {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "token type %q is not supported yet; use service", p.tokenType)
+	}
+	if (p.noParent || p.id != "" || p.period > 0) && !privileged {
+		return nil, logical.Errorf(logical.ErrPermissionDenied, "root or sudo privileges are required to set no_parent, id or period")
+	}
+	policies := p.policies
+	if len(policies) == 0 {
+		policies = slices.DeleteFunc(slices.Clone(parent.Policies), func(s string) bool { return s == "default" })
+	}
+	if !parent.IsRoot() {
+		for _, pol := range policies {
+			if pol != "default" && !slices.Contains(parent.Policies, pol) {
+				return nil, logical.Errorf(logical.ErrPermissionDenied, "child policies must be a subset of the parent's: %q is not held by the creating token", pol)
+			}
+		}
+	}
+	if slices.Contains(policies, "root") {
+		policies = []string{"root"}
+	} else if !p.noDefaultPolicy && !slices.Contains(policies, "default") {
+		policies = append(policies, "default")
+	}
+	req := token.CreateRequest{
+		ID:              p.id,
+		Parent:          parent,
+		Policies:        policies,
+		TTL:             p.ttl,
+		ExplicitMaxTTL:  p.explicitMaxTTL,
+		Period:          p.period,
+		NumUses:         p.numUses,
+		Renewable:       p.renewable,
+		DisplayName:     "token",
+		Path:            "auth/token/create",
+		Meta:            p.meta,
+		MountDefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
+		MountMaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
+	}
+	if p.displayName != "" {
+		req.DisplayName = "token-" + p.displayName
+	}
+	if orphan || p.noParent {
+		req.Parent = nil
+		req.Path = "auth/token/create-orphan"
+	}
+	if slices.Contains(policies, "root") && !parent.IsRoot() {
+		return nil, logical.Errorf(logical.ErrPermissionDenied, "only a root token can create root tokens")
+	}
+	e, err := c.tokens.Create(ctx, req)
+	if err != nil {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
+	}
+	return &Result{Response: &logical.Response{}, Issued: e}, nil
+}
+
+// tokenData is the lookup answer, in Vault's shape.
+func tokenData(e *token.Entry, id string, now time.Time) *Result {
+	var expire any
+	if !e.ExpireTime.IsZero() {
+		expire = e.ExpireTime.UTC().Format(time.RFC3339Nano)
+	}
+	meta := any(nil)
+	if len(e.Meta) > 0 {
+		meta = e.Meta
+	}
+	return &Result{Response: &logical.Response{Data: map[string]any{
+		"id":               id,
+		"accessor":         e.Accessor,
+		"policies":         e.Policies,
+		"path":             e.Path,
+		"display_name":     e.DisplayName,
+		"meta":             meta,
+		"num_uses":         e.NumUses,
+		"orphan":           e.Orphan,
+		"renewable":        e.Renewable,
+		"creation_time":    e.CreationTime.Unix(),
+		"creation_ttl":     int64(e.TTL / time.Second),
+		"explicit_max_ttl": int64(e.ExplicitMaxTTL / time.Second),
+		"period":           int64(e.Period / time.Second),
+		"expire_time":      expire,
+		"issue_time":       e.CreationTime.UTC().Format(time.RFC3339Nano),
+		"ttl":              int64(e.Remaining(now) / time.Second),
+		"type":             e.Type,
+		"entity_id":        "",
+		"bound_cidrs":      e.BoundCIDRs,
+	}}}
+}
