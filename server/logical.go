@@ -99,6 +99,9 @@ func requestData(r *http.Request, op logical.Operation) (map[string]any, error) 
 }
 
 func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, res *core.Result) {
+	if res == nil {
+		res = &core.Result{}
+	}
 	resp := res.Response
 	if res.Issued != nil {
 		body := envelope(nil)

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/base64"
 	"net/http"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -23,9 +22,6 @@ func (s *Server) handlePolicyList(w http.ResponseWriter, r *http.Request, _ stri
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
-	}
-	if api == "sys/policies/acl" {
-		names = slices.DeleteFunc(names, func(n string) bool { return n == "root" })
 	}
 	data := map[string]any{"keys": names, "policies": names}
 	body := envelope(data)
