@@ -43,6 +43,10 @@ func commands() map[string]command {
 		"write":    {"Write data to a path", runWrite},
 		"list":     {"List the names under a path", runList},
 		"delete":   {"Delete data at a path", runDelete},
+		"policy":   {"Write, read, list, delete and format ACL policies", runPolicy},
+		"token":    {"Create, look up, renew and revoke tokens", runToken},
+		"login":    {"Authenticate and store the token", runLogin},
+		"auth":     {"Enable, list and disable auth methods", runAuth},
 	}
 }
 

@@ -70,6 +70,8 @@ func (e *env) client(c *commonFlags) (*api.Client, error) {
 	client.ClearNamespace()
 	if t := e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN"); t != "" {
 		client.SetToken(t)
+	} else if t := e.storedToken(); t != "" {
+		client.SetToken(t)
 	} else {
 		client.ClearToken()
 	}
