@@ -214,3 +214,23 @@ func TestHugeBodyRefused(t *testing.T) {
 		t.Fatalf("33 MiB body: got %d %s, want 413", code, body)
 	}
 }
+
+// TestCreateWithoutUpdate: a policy with "create" but not "update" lets a
+// token write a new secret once and not overwrite it, as in Vault's KV.
+func TestCreateWithoutUpdate(t *testing.T) {
+	_, root := startDev(t, "root")
+	if err := root.Sys().PutPolicy("once", `path "secret/data/drop/*" { capabilities = ["create"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"once"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tokenClient(t, root, sec.Auth.ClientToken)
+	if _, err := c.KVv2("secret").Put(t.Context(), "drop/x", map[string]any{"v": "1"}); err != nil {
+		t.Fatalf("first write (create): %v", err)
+	}
+	if _, err := c.KVv2("secret").Put(t.Context(), "drop/x", map[string]any{"v": "2"}); statusOf(err) != 403 {
+		t.Fatalf("overwrite without update: got %v, want 403", err)
+	}
+}
