@@ -55,6 +55,11 @@ func (c *Core) authorizeLocked(ctx context.Context, tokenID, path, op string, pa
 	if err != nil {
 		return nil, err
 	}
+	return c.authorizeEntry(ctx, te, path, op, params, clientAddr)
+}
+
+// authorizeEntry is authorizeLocked for a token already looked up.
+func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
 	if !cidrAllows(te.BoundCIDRs, clientAddr) {
 		return nil, fmt.Errorf("%w: the token cannot be used from this address", ErrPermissionDenied)
 	}

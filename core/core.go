@@ -68,6 +68,9 @@ type Core struct {
 	tokens    *token.Store
 	policies  policyCache
 
+	// wrapMu makes unwrapping single-use under concurrency.
+	wrapMu sync.Mutex
+
 	rekeyLock sync.Mutex
 	rekey     *rekeyState
 }

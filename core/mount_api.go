@@ -46,6 +46,9 @@ func (c *Core) Mounts(ctx context.Context, table string) ([]MountEntry, error) {
 	if table == AuthTable {
 		return append(out, tokenMount), nil
 	}
+	if _, ok := c.router.mounts[cubbyholeMount.Path]; ok {
+		out = append(out, cubbyholeMount)
+	}
 	return append(out, systemMount), nil
 }
 
@@ -131,8 +134,8 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 	if err != nil {
 		return err
 	}
-	if path == tokenMount.Path {
-		return fmt.Errorf("%w: the token auth method cannot be disabled", ErrInvalidRequest)
+	if path == tokenMount.Path || path == cubbyholeMount.Path {
+		return fmt.Errorf("%w: %s is built in and cannot be disabled", ErrInvalidRequest, path)
 	}
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()

@@ -116,6 +116,13 @@ func (c *Core) loadMounts(ctx context.Context) (*router, error) {
 		return nil, fmt.Errorf("reading mount table: %w", err)
 	}
 	r := &router{mounts: map[string]*mount{tokenMount.Path: {entry: tokenMount}}}
+	cubby, err := c.startCubbyhole(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cubby != nil {
+		r.mounts[cubbyholeMount.Path] = cubby
+	}
 	if e == nil {
 		return r, nil
 	}
@@ -154,7 +161,7 @@ func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
 func (r *router) entriesLocked() []MountEntry {
 	out := make([]MountEntry, 0, len(r.mounts))
 	for _, m := range r.mounts {
-		if m.entry.Type != tokenMountType {
+		if m.entry.Type != tokenMountType && m.entry.Type != cubbyholeType {
 			out = append(out, m.entry)
 		}
 	}

@@ -32,6 +32,22 @@ path "sys/capabilities-self" {
   capabilities = ["update"]
 }
 
+# Allow a token to use its own cubbyhole.
+path "cubbyhole/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+
+# Allow a token to wrap and unwrap responses.
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+
 # Allow a token to find the mount of a path (the CLI asks first).
 path "sys/internal/ui/mounts/*" {
   capabilities = ["read"]

@@ -44,11 +44,20 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 	}
 	var caller *Caller
 	if m == nil || !m.isLoginPath(r.Path) {
+		te, err := c.lookupToken(ctx, tokenID)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil && m.entry.Type == cubbyholeType {
+			// The token decides which cubbyhole the request sees, before
+			// the existence check looks into it.
+			r.Storage = c.cubbyholeView(te)
+		}
 		op, err := c.policyOperation(ctx, m, &r)
 		if err != nil {
 			return nil, err
 		}
-		if caller, err = c.authorizeLocked(ctx, tokenID, req.Path, op, r.Data, req.ClientAddr); err != nil {
+		if caller, err = c.authorizeEntry(ctx, te, req.Path, op, r.Data, req.ClientAddr); err != nil {
 			return nil, err
 		}
 	}

@@ -70,7 +70,7 @@ func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) 
 
 // onTokenRevoke cleans up what belongs to a token when it goes.
 func (c *Core) onTokenRevoke(ctx context.Context, e *token.Entry) error {
-	return nil
+	return c.dropCubbyhole(ctx, e)
 }
 
 // LookupAccessor returns the entry an accessor names.

@@ -60,7 +60,7 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 		s.respondErr(w, r, err)
 		return
 	}
-	s.respondLogical(w, r, op, res)
+	s.respondLogical(w, r, path, op, res)
 }
 
 func hasDotSegment(path string) bool {
@@ -98,7 +98,7 @@ func requestData(r *http.Request, op logical.Operation) (map[string]any, error) 
 	return data, nil
 }
 
-func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, res *core.Result) {
+func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, path string, op logical.Operation, res *core.Result) {
 	if res == nil {
 		res = &core.Result{}
 	}
@@ -109,7 +109,7 @@ func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logic
 		if resp != nil && len(resp.Warnings) > 0 {
 			body["warnings"] = resp.Warnings
 		}
-		respondJSON(w, http.StatusOK, body)
+		s.respondMaybeWrapped(w, r, path, body)
 		return
 	}
 	if resp == nil {
@@ -124,15 +124,15 @@ func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, op logic
 	if len(resp.Warnings) > 0 {
 		body["warnings"] = resp.Warnings
 	}
-	status := http.StatusOK
-	if resp.NotFound {
-		status = http.StatusNotFound
-	}
 	if resp.Data == nil && len(resp.Warnings) == 0 && !resp.NotFound {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	respondJSON(w, status, body)
+	if resp.NotFound {
+		respondJSON(w, http.StatusNotFound, body)
+		return
+	}
+	s.respondMaybeWrapped(w, r, path, body)
 }
 
 // authJSON is the "auth" block of a login or token creation.

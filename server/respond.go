@@ -43,7 +43,8 @@ func statusOf(err error) int {
 		errors.Is(err, core.ErrInvalidUnsealKey), errors.Is(err, core.ErrUnsealFailed),
 		errors.Is(err, core.ErrAlreadyInitialized), errors.Is(err, core.ErrNotInitialized),
 		errors.Is(err, core.ErrNoRekey), errors.Is(err, core.ErrRekeyInProgress),
-		errors.Is(err, core.ErrNonceMismatch), errors.Is(err, errBadRequest):
+		errors.Is(err, core.ErrNonceMismatch), errors.Is(err, errBadRequest),
+		errors.Is(err, core.ErrInvalidWrapping):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,6 +52,14 @@ func New(cfg Config) *Server {
 // ServeHTTP routes /v1/sys/... to the system handlers and every other
 // /v1/ path to the mounted engines.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// A bug must cost one request a 500, not the connection, and the
+		// panic value (which may hold request data) stays in the log.
+		if v := recover(); v != nil {
+			s.log.Error("panic serving request", "path", r.URL.Path, "method", r.Method, "panic", fmt.Sprint(v))
+			respondError(w, http.StatusInternalServerError, errors.New("internal error"))
+		}
+	}()
 	w.Header().Set("Cache-Control", "no-store")
 	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {

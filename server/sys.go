@@ -33,6 +33,7 @@ func (s *Server) sysRoutes() map[string]sysHandler {
 		"policy/":               s.handlePolicyLegacy,
 		"policies/acl":          s.handlePolicyList,
 		"policies/acl/":         s.handlePolicy,
+		"wrapping/":             s.handleWrapping,
 		"capabilities":          s.handleCapabilities,
 		"capabilities-self":     s.handleCapabilities,
 		"capabilities-accessor": s.handleCapabilities,
