@@ -4,15 +4,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
 
-// readmeCommands returns the shell lines of the README section under
-// heading that run arca (or pipe into it), without comments and without
-// the lines that start a server.
-func readmeCommands(t *testing.T, heading string) []string {
+// readmeScript returns the sh code blocks of the README section under
+// heading, as one script, without the lines that start a server or set
+// the address (the test provides both).
+func readmeScript(t *testing.T, heading string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -27,40 +26,47 @@ func readmeCommands(t *testing.T, heading string) []string {
 	if end := strings.Index(section, "\n## "); end >= 0 {
 		section = section[:end]
 	}
-	comment := regexp.MustCompile(`\s+#\s.*$`)
-	var out []string
+	var script []string
+	in := false
 	for _, line := range strings.Split(section, "\n") {
-		line = comment.ReplaceAllString(line, "")
-		if (strings.HasPrefix(line, "./arca ") || strings.HasPrefix(line, "echo ")) && !strings.Contains(line, "arca server") {
-			out = append(out, line)
+		switch {
+		case strings.HasPrefix(line, "```sh"):
+			in = true
+		case strings.HasPrefix(line, "```"):
+			in = false
+		case in && !strings.Contains(line, "arca server") && !strings.HasPrefix(line, "export ") && !strings.HasPrefix(line, "go build"):
+			script = append(script, line)
 		}
 	}
-	if len(out) == 0 {
-		t.Fatalf("README section %q has no arca commands", heading)
+	if len(script) == 0 {
+		t.Fatalf("README section %q has no sh block", heading)
 	}
-	return out
+	return strings.Join(script, "\n")
 }
 
-// TestREADMECommands runs the README's quick start and KV commands, as
-// written, against a dev server: the README must stay true.
+// TestREADMECommands runs the README's command blocks, as written and in
+// order, against one dev server: the README must stay true.
 func TestREADMECommands(t *testing.T) {
-	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets"} {
+	p, _ := startDev(t, "root")
+	dir := t.TempDir()
+	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
+		t.Fatal(err)
+	}
+	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping"} {
 		t.Run(heading, func(t *testing.T) {
-			p, _ := startDev(t, "root")
-			dir := t.TempDir()
-			if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
-				t.Fatal(err)
+			script := readmeScript(t, heading)
+			if strings.Contains(script, "<wrapping token>") {
+				// The placeholder stands for the token the previous line
+				// printed; take it from there.
+				script = strings.ReplaceAll(script, "curl -s -H \"X-Vault-Token: $ARCA_TOKEN\" -H \"X-Vault-Wrap-TTL: 5m\"", "WRAP=$(curl -sf -H \"X-Vault-Token: $ARCA_TOKEN\" -H \"X-Vault-Wrap-TTL: 5m\"")
+				script = strings.ReplaceAll(script, "$ARCA_ADDR/v1/secret/data/app/db\n", "$ARCA_ADDR/v1/secret/data/app/db | sed -n 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/p')\n")
+				script = strings.ReplaceAll(script, "<wrapping token>", "$WRAP")
 			}
-			for _, line := range readmeCommands(t, heading) {
-				if strings.HasPrefix(line, "export ") {
-					continue
-				}
-				cmd := exec.Command("/bin/bash", "-e", "-o", "pipefail", "-c", line)
-				cmd.Dir = dir
-				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir}
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("README command %q failed: %v\n%s", line, err, out)
-				}
+			cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("README section %q failed: %v\n%s\nscript:\n%s", heading, err, out, script)
 			}
 		})
 	}
