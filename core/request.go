@@ -48,6 +48,9 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 		if err != nil {
 			return nil, err
 		}
+		if m != nil && m.entry.Type == cubbyholeType && te.Type == "batch" {
+			return nil, fmt.Errorf("%w: batch tokens have no cubbyhole", ErrInvalidRequest)
+		}
 		if m != nil && m.entry.Type == cubbyholeType {
 			// The token decides which cubbyhole the request sees, before
 			// the existence check looks into it.
@@ -122,7 +125,12 @@ func (c *Core) issueToken(ctx context.Context, m *mount, a *logical.Auth, path s
 	if slices.Contains(a.Policies, "root") {
 		return nil, fmt.Errorf("%w: a login cannot grant the root policy", ErrPermissionDenied)
 	}
-	if a.TokenType != "" && a.TokenType != "service" && a.TokenType != "default" && a.TokenType != "default-service" {
+	create := c.tokens.Create
+	switch a.TokenType {
+	case "", "service", "default", "default-service":
+	case "batch", "default-batch":
+		create = c.tokens.CreateBatch
+	default:
 		return nil, fmt.Errorf("%w: token type %q is not supported", ErrInvalidRequest, a.TokenType)
 	}
 	policies := slices.Clone(a.Policies)
@@ -133,7 +141,7 @@ func (c *Core) issueToken(ctx context.Context, m *mount, a *logical.Auth, path s
 	if a.DisplayName != "" {
 		name += "-" + a.DisplayName
 	}
-	return c.tokens.Create(ctx, token.CreateRequest{
+	return create(ctx, token.CreateRequest{
 		Policies:        policies,
 		TTL:             a.TTL,
 		ExplicitMaxTTL:  a.MaxTTL,

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,22 +52,22 @@ func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *
 		}
 		return c.tokenRenew(ctx, te, r.Data)
 	case path == "revoke-self" && write:
-		return nil, c.tokens.Revoke(ctx, caller.Token)
+		return nil, tokenErr(c.tokens.Revoke(ctx, caller.Token))
 	case (path == "revoke" || path == "revoke-orphan") && write:
 		te, err := c.tokenParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
 		if path == "revoke-orphan" {
-			return nil, c.tokens.RevokeOrphan(ctx, te)
+			return nil, tokenErr(c.tokens.RevokeOrphan(ctx, te))
 		}
-		return nil, c.tokens.Revoke(ctx, te)
+		return nil, tokenErr(c.tokens.Revoke(ctx, te))
 	case path == "revoke-accessor" && write:
 		te, err := c.accessorParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return nil, c.tokens.Revoke(ctx, te)
+		return nil, tokenErr(c.tokens.Revoke(ctx, te))
 	case path == "accessors" && op == logical.ListOperation:
 		keys, err := c.tokens.Accessors(ctx)
 		if err != nil {
@@ -135,8 +136,10 @@ func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]
 	if err != nil {
 		return nil, err
 	}
-	if p.tokenType != "" && p.tokenType != "service" && p.tokenType != "default" {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "token type %q is not supported yet; use service", p.tokenType)
+	switch p.tokenType {
+	case "", "service", "default", "batch":
+	default:
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "token type %q is unknown: use service or batch", p.tokenType)
 	}
 	if (p.noParent || p.id != "" || p.period > 0) && !privileged {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "root or sudo privileges are required to set no_parent, id or period")
@@ -182,7 +185,12 @@ func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]
 	if slices.Contains(policies, "root") && !parent.IsRoot() {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "only a root token can create root tokens")
 	}
-	e, err := c.tokens.Create(ctx, req)
+	create := c.tokens.Create
+	if p.tokenType == "batch" {
+		req.Renewable = false
+		create = c.tokens.CreateBatch
+	}
+	e, err := create(ctx, req)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
@@ -220,4 +228,15 @@ func tokenData(e *token.Entry, id string, now time.Time) *Result {
 		"entity_id":        "",
 		"bound_cidrs":      e.BoundCIDRs,
 	}}}
+}
+
+// tokenErr turns the token store's refusals into client errors.
+func tokenErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, token.ErrInvalid), errors.Is(err, token.ErrNotRenewable), errors.Is(err, token.ErrNotFound):
+		return logical.Errorf(logical.ErrInvalidRequest, "%v", err)
+	}
+	return err
 }

@@ -68,6 +68,9 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	if req.Parent != nil && req.Parent.NumUses > 0 {
 		return nil, fmt.Errorf("%w: a token with a use limit cannot create child tokens", ErrInvalid)
 	}
+	if req.Parent != nil && req.Parent.Type == "batch" {
+		return nil, fmt.Errorf("%w: a batch token cannot create tokens", ErrInvalid)
+	}
 	id := req.ID
 	if id == "" {
 		var err error
@@ -188,6 +191,9 @@ func normalisePolicies(in []string) []string {
 // Renew extends a token's expiry by increment (or its original TTL, or
 // its period), up to its maximum. It returns the updated entry.
 func (s *Store) Renew(ctx context.Context, e *Entry, increment time.Duration) (*Entry, error) {
+	if e.Type == "batch" {
+		return nil, ErrNotRenewable
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.getByHash(ctx, e.Hash)

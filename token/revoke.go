@@ -20,6 +20,9 @@ func (s *Store) lookupAccessorLocked(ctx context.Context, accessor string) (*Ent
 
 // Revoke revokes a token and every token below it.
 func (s *Store) Revoke(ctx context.Context, e *Entry) error {
+	if e.Type == "batch" {
+		return fmt.Errorf("%w: batch tokens cannot be revoked; they expire", ErrInvalid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.revokeTreeLocked(ctx, e.Accessor)
@@ -27,6 +30,9 @@ func (s *Store) Revoke(ctx context.Context, e *Entry) error {
 
 // RevokeOrphan revokes a token alone; its children become orphans.
 func (s *Store) RevokeOrphan(ctx context.Context, e *Entry) error {
+	if e.Type == "batch" {
+		return fmt.Errorf("%w: batch tokens cannot be revoked; they expire", ErrInvalid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	children, err := s.view.List(ctx, parentPrefix+e.Accessor+"/")
@@ -112,6 +118,9 @@ func (s *Store) deleteLocked(ctx context.Context, accessor string) error {
 // RevokeByMount revokes every token issued through the auth mount with
 // the given accessor (when the mount is disabled).
 func (s *Store) RevokeByMount(ctx context.Context, mountAccessor string) (int, error) {
+	s.mu.Lock()
+	s.revokedMounts[mountAccessor] = true
+	s.mu.Unlock()
 	return s.revokeWhere(ctx, func(e *Entry) bool { return e.MountAccessor == mountAccessor })
 }
 

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -47,6 +48,12 @@ type Store struct {
 	// mu serialises changes to entries (use counts, renewals, revocation),
 	// so a token with one use left is used once.
 	mu sync.Mutex
+
+	// batch seals batch tokens.
+	batch cipher.AEAD
+	// revokedMounts are auth mounts disabled since unseal: their batch
+	// tokens, which cannot be found to revoke, stop working.
+	revokedMounts map[string]bool
 }
 
 // DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
@@ -70,14 +77,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if e != nil {
 		s.salt = e.Value
-		return s, nil
+	} else {
+		s.salt = make([]byte, 32)
+		if _, err := rand.Read(s.salt); err != nil {
+			return nil, err
+		}
+		if err := s.view.Put(ctx, &storage.Entry{Key: saltPath, Value: s.salt}); err != nil {
+			return nil, fmt.Errorf("writing token salt: %w", err)
+		}
 	}
-	s.salt = make([]byte, 32)
-	if _, err := rand.Read(s.salt); err != nil {
+	s.revokedMounts = map[string]bool{}
+	if err := s.loadBatchKey(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.view.Put(ctx, &storage.Entry{Key: saltPath, Value: s.salt}); err != nil {
-		return nil, fmt.Errorf("writing token salt: %w", err)
 	}
 	return s, nil
 }
@@ -128,8 +139,11 @@ func (s *Store) getByHash(ctx context.Context, hash string) (*Entry, error) {
 // Lookup returns the entry of a live token (with ID set), or ErrNotFound
 // for an unknown or expired one.
 func (s *Store) Lookup(ctx context.Context, token string) (*Entry, error) {
-	if token == "" || len(token) > 1024 {
+	if token == "" || len(token) > 4096 {
 		return nil, ErrNotFound
+	}
+	if IsBatch(token) {
+		return s.lookupBatch(ctx, token)
 	}
 	e, err := s.getByHash(ctx, s.Hash(token))
 	if err != nil {

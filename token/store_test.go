@@ -190,3 +190,56 @@ func TestRevokeByMountAndOnRevoke(t *testing.T) {
 		t.Fatalf("revoke by mount: %d %v %v", n, err, revoked)
 	}
 }
+
+func TestBatchTokens(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	parent := create(t, s, CreateRequest{TTL: 2 * time.Hour})
+	b, err := s.CreateBatch(ctx, CreateRequest{Parent: parent, Policies: []string{"app"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsBatch(b.ID) || b.Accessor != "" {
+		t.Fatalf("batch entry: %+v", b)
+	}
+	// Nothing is stored for it.
+	if acc, _ := s.Accessors(ctx); len(acc) != 1 {
+		t.Fatalf("accessors: %v; a batch token must not be stored", acc)
+	}
+	got, err := s.Lookup(ctx, b.ID)
+	if err != nil || got.Type != "batch" || got.Policies[0] != "app" {
+		t.Fatalf("lookup: %+v, %v", got, err)
+	}
+	// Tampering with any character breaks it.
+	for i := 2; i < len(b.ID); i += 7 {
+		bad := []byte(b.ID)
+		bad[i] ^= 1
+		if _, err := s.Lookup(ctx, string(bad)); err == nil {
+			t.Fatalf("tampered batch token (byte %d) accepted", i)
+		}
+	}
+	if _, err := s.Renew(ctx, got, 0); !errors.Is(err, ErrNotRenewable) {
+		t.Fatalf("renew batch: %v", err)
+	}
+	if err := s.Revoke(ctx, got); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("revoke batch: %v", err)
+	}
+	if _, err := s.Create(ctx, CreateRequest{Parent: got}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("child of batch: %v", err)
+	}
+	// It dies with its parent, and at its TTL.
+	if err := s.Revoke(ctx, parent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(ctx, b.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("batch token after parent revoked: %v", err)
+	}
+	orphan, err := s.CreateBatch(ctx, CreateRequest{TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.advance(time.Minute)
+	if _, err := s.Lookup(ctx, orphan.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired batch token: %v", err)
+	}
+}

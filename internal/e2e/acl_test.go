@@ -234,3 +234,45 @@ func TestCreateWithoutUpdate(t *testing.T) {
 		t.Fatalf("overwrite without update: got %v, want 403", err)
 	}
 }
+
+func TestBatchTokenThroughAPI(t *testing.T) {
+	_, root := startDev(t, "root")
+	if err := root.Sys().PutPolicy("app", appPolicy); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"app"}, Type: "batch", TTL: "10m"})
+	if err != nil || !strings.HasPrefix(sec.Auth.ClientToken, "b.") || sec.Auth.Renewable {
+		t.Fatalf("batch create: %+v, %v", sec, err)
+	}
+	b := tokenClient(t, root, sec.Auth.ClientToken)
+	if _, err := b.KVv2("secret").Put(t.Context(), "app/x", map[string]any{"a": "b"}); err != nil {
+		t.Fatalf("batch token write: %v", err)
+	}
+	if _, err := b.KVv2("secret").Get(t.Context(), "other"); statusOf(err) != 403 {
+		t.Fatalf("batch token outside policy: %v", err)
+	}
+	look, err := b.Auth().Token().LookupSelf()
+	if err != nil || look.Data["type"] != "batch" {
+		t.Fatalf("lookup-self: %+v, %v", look, err)
+	}
+	if _, err := b.Auth().Token().RenewSelf(60); statusOf(err) != 400 {
+		t.Fatalf("renew batch: got %v, want 400", err)
+	}
+	if _, err := b.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"app"}}); statusOf(err) != 400 {
+		t.Fatalf("child of batch: got %v, want 400", err)
+	}
+	if _, err := b.Logical().Write("cubbyhole/x", map[string]any{"a": "b"}); statusOf(err) != 400 {
+		t.Fatalf("batch cubbyhole: got %v, want 400", err)
+	}
+}
+
+func TestBatchTokenCannotRevokeItself(t *testing.T) {
+	_, root := startDev(t, "root")
+	sec, err := root.Auth().Token().Create(&api.TokenCreateRequest{Type: "batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenClient(t, root, sec.Auth.ClientToken).Auth().Token().RevokeSelf(""); statusOf(err) != 400 {
+		t.Fatalf("revoke-self of a batch token: got %v, want 400", err)
+	}
+}
