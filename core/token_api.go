@@ -20,9 +20,20 @@ func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *
 	write := op == logical.UpdateOperation || op == logical.CreateOperation
 	switch {
 	case path == "create" && write:
-		return c.tokenCreate(ctx, caller, r.Data, false, m)
+		return c.tokenCreate(ctx, caller, r.Data, false, m, nil)
 	case path == "create-orphan" && write:
-		return c.tokenCreate(ctx, caller, r.Data, true, m)
+		return c.tokenCreate(ctx, caller, r.Data, true, m, nil)
+	case strings.HasPrefix(path, "create/") && write:
+		role, err := c.loadTokenRole(ctx, strings.TrimPrefix(path, "create/"))
+		if err != nil {
+			return nil, err
+		}
+		if role == nil {
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "unknown role %s", strings.TrimPrefix(path, "create/"))
+		}
+		return c.tokenCreate(ctx, caller, r.Data, role.Orphan, m, role)
+	case path == "roles" || strings.HasPrefix(path, "roles/"):
+		return c.handleTokenRoles(ctx, strings.TrimPrefix(strings.TrimPrefix(path, "roles"), "/"), r)
 	case path == "lookup-self" && (op == logical.ReadOperation || write):
 		return tokenData(caller.Token, caller.Token.ID, c.now()), nil
 	case path == "lookup" && (write || op == logical.ReadOperation):
@@ -83,7 +94,7 @@ func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *
 		return &Result{Response: &logical.Response{Warnings: []string{fmt.Sprintf("tidy removed %d expired tokens", n)}}}, nil
 	}
 	switch path {
-	case "create", "create-orphan", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self",
+	case "create", "create-orphan", "roles", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self",
 		"renew-accessor", "revoke", "revoke-self", "revoke-orphan", "revoke-accessor", "accessors", "tidy":
 		return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation %s on auth/token/%s", op, path)
 	}
@@ -129,26 +140,36 @@ func (c *Core) tokenRenew(ctx context.Context, te *token.Entry, data map[string]
 // tokenCreate creates a child (or orphan) token. A non-root creator can
 // only hand out a subset of its own policies; only root or a sudo holder
 // may create orphans through create, choose the ID, or set a period.
-func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]any, orphan bool, m *mount) (*Result, error) {
+func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]any, orphan bool, m *mount, role *tokenRole) (*Result, error) {
 	parent := caller.Token
 	privileged := parent.IsRoot() || caller.ACL.Check("auth/token/create", "update", nil).Sudo
 	p, err := parseCreateParams(data)
 	if err != nil {
 		return nil, err
 	}
+	var rolePolicies []string
+	if role != nil {
+		if rolePolicies, err = applyRole(role, p); err != nil {
+			return nil, err
+		}
+	}
 	switch p.tokenType {
 	case "", "service", "default", "batch":
 	default:
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "token type %q is unknown: use service or batch", p.tokenType)
 	}
-	if (p.noParent || p.id != "" || p.period > 0) && !privileged {
+	if (p.noParent || p.id != "" || (p.period > 0 && role == nil)) && !privileged {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "root or sudo privileges are required to set no_parent, id or period")
 	}
 	policies := p.policies
-	if len(policies) == 0 {
+	if role != nil {
+		policies = rolePolicies
+	} else if len(policies) == 0 {
 		policies = slices.DeleteFunc(slices.Clone(parent.Policies), func(s string) bool { return s == "default" })
 	}
-	if !parent.IsRoot() {
+	// A role decides the policies itself; without one, a child gets a
+	// subset of its parent's.
+	if !parent.IsRoot() && role == nil {
 		for _, pol := range policies {
 			if pol != "default" && !slices.Contains(parent.Policies, pol) {
 				return nil, logical.Errorf(logical.ErrPermissionDenied, "child policies must be a subset of the parent's: %q is not held by the creating token", pol)
@@ -178,9 +199,19 @@ func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]
 	if p.displayName != "" {
 		req.DisplayName = "token-" + p.displayName
 	}
+	if role != nil {
+		req.Path = "auth/token/create/" + role.Name
+		req.Role = role.Name
+		req.BoundCIDRs = role.BoundCIDRs
+		if role.PathSuffix != "" {
+			req.Path += "/" + role.PathSuffix
+		}
+	}
 	if orphan || p.noParent {
 		req.Parent = nil
-		req.Path = "auth/token/create-orphan"
+		if role == nil {
+			req.Path = "auth/token/create-orphan"
+		}
 	}
 	if slices.Contains(policies, "root") && !parent.IsRoot() {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "only a root token can create root tokens")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -274,5 +275,55 @@ func TestBatchTokenCannotRevokeItself(t *testing.T) {
 	}
 	if err := tokenClient(t, root, sec.Auth.ClientToken).Auth().Token().RevokeSelf(""); statusOf(err) != 400 {
 		t.Fatalf("revoke-self of a batch token: got %v, want 400", err)
+	}
+}
+
+func TestTokenRoles(t *testing.T) {
+	_, root := startDev(t, "root")
+	for _, name := range []string{"app", "ci"} {
+		if err := root.Sys().PutPolicy(name, `path "secret/data/`+name+`/*" { capabilities = ["read"] }`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := root.Sys().PutPolicy("issuer", `path "auth/token/create/ci-role" { capabilities = ["update"] }`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/token/roles/ci-role", map[string]any{
+		"allowed_policies": []string{"ci"}, "orphan": true, "token_period": "1h", "token_type": "service",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	role, err := root.Logical().Read("auth/token/roles/ci-role")
+	if err != nil || role.Data["orphan"] != true {
+		t.Fatalf("read role: %+v, %v", role, err)
+	}
+	list, err := root.Logical().List("auth/token/roles")
+	if err != nil || len(list.Data["keys"].([]any)) != 1 {
+		t.Fatalf("list roles: %+v, %v", list, err)
+	}
+	iss, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"issuer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := tokenClient(t, root, iss.Auth.ClientToken)
+	// The issuer holds neither "ci" nor sudo, yet the role lets it make a
+	// periodic orphan with the ci policy ...
+	ci, err := issuer.Auth().Token().CreateWithRole(&api.TokenCreateRequest{}, "ci-role")
+	if err != nil || !ci.Auth.Orphan || strings.Join(ci.Auth.Policies, ",") != "ci,default" {
+		t.Fatalf("create with role: %+v, %v", ci, err)
+	}
+	look, err := root.Auth().Token().Lookup(ci.Auth.ClientToken)
+	if err != nil || look.Data["period"].(json.Number).String() != "3600" || look.Data["path"] != "auth/token/create/ci-role" {
+		t.Fatalf("role token lookup: %+v, %v", look.Data, err)
+	}
+	// ... but nothing the role does not allow, and no other role.
+	if _, err := issuer.Auth().Token().CreateWithRole(&api.TokenCreateRequest{Policies: []string{"app"}}, "ci-role"); statusOf(err) != 403 {
+		t.Fatalf("policy outside the role: got %v, want 403", err)
+	}
+	if _, err := issuer.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"ci"}}); statusOf(err) != 403 {
+		t.Fatalf("plain create by issuer: got %v, want 403", err)
+	}
+	if _, err := root.Logical().Write("auth/token/roles/bad", map[string]any{"allowed_policies": "root"}); statusOf(err) != 400 {
+		t.Fatalf("role allowing root: got %v, want 400", err)
 	}
 }
