@@ -130,6 +130,9 @@ func (c *Core) tokenRenew(ctx context.Context, te *token.Entry, data map[string]
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkLoginStillValid(ctx, te); err != nil {
+		return nil, err
+	}
 	renewed, err := c.tokens.Renew(ctx, te, inc)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
@@ -269,5 +272,31 @@ func tokenErr(err error) error {
 	case errors.Is(err, token.ErrInvalid), errors.Is(err, token.ErrNotRenewable), errors.Is(err, token.ErrNotFound):
 		return logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
+	return err
+}
+
+// checkLoginStillValid asks the auth method that issued te, if it can,
+// whether the login behind it still holds (the user still exists).
+func (c *Core) checkLoginStillValid(ctx context.Context, te *token.Entry) error {
+	if te.MountAccessor == "" {
+		return nil
+	}
+	c.router.mu.RLock()
+	var m *mount
+	for _, cand := range c.router.mounts {
+		if cand.entry.Accessor == te.MountAccessor {
+			m = cand
+		}
+	}
+	c.router.mu.RUnlock()
+	if m == nil {
+		return logical.Errorf(logical.ErrPermissionDenied, "the auth method that issued this token is gone")
+	}
+	rn, ok := m.engine.(logical.Renewer)
+	if !ok {
+		return nil
+	}
+	_, err := rn.RenewAuth(ctx, &logical.Request{Operation: logical.UpdateOperation, Storage: m.view, MountPoint: m.entry.Path},
+		&logical.Auth{Policies: te.Policies, InternalData: te.InternalData, Metadata: te.Meta})
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
@@ -136,6 +137,10 @@ func engines() map[string]logical.Factory {
 	return map[string]logical.Factory{"kv": kv.Factory}
 }
 
+func authMethods() map[string]logical.Factory {
+	return map[string]logical.Factory{"userpass": userpass.Factory}
+}
+
 func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(conf.LogLevel, stderr)
 	if err := secmem.Harden(); err != nil {
@@ -154,7 +159,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			log.Error("closing storage", "error", err)
 		}
 	}()
-	c := core.New(core.Config{Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), Memory: mode, Logger: log})
+	c := core.New(core.Config{Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), AuthMethods: authMethods(), Memory: mode, Logger: log})
 	listeners, err := listen(conf.Listeners)
 	if err != nil {
 		return err

@@ -254,3 +254,6 @@ func plainGet(addr string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// fmtAny renders v for a containment check in a test.
+func fmtAny(v any) string { return fmt.Sprintf("%v", v) }
