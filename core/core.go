@@ -68,6 +68,9 @@ type Core struct {
 	tokens    *token.Store
 	policies  policyCache
 
+	// stopTidy ends the background token cleanup (set while unsealed).
+	stopTidy func()
+
 	// wrapMu makes unwrapping single-use under concurrency.
 	wrapMu sync.Mutex
 

@@ -167,6 +167,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		return err
 	}
 	c.tokens, c.router, c.sealed = tokens, r, false
+	c.startTidy()
 	return nil
 }
 
@@ -183,6 +184,10 @@ func (c *Core) Seal(ctx context.Context) error {
 }
 
 func (c *Core) sealLocked() {
+	if c.stopTidy != nil {
+		c.stopTidy()
+		c.stopTidy = nil
+	}
 	c.barrier.Seal()
 	c.unseal.reset()
 	c.tokens.Wipe()
