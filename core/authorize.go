@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/policy"
 	"github.com/arca-secrets/arca/token"
 )
@@ -47,7 +48,20 @@ func (c *Core) Authorize(ctx context.Context, tokenID, path, op string, params m
 	if c.sealed {
 		return nil, ErrSealed
 	}
-	return c.authorizeLocked(ctx, tokenID, path, op, params, clientAddr)
+	id, err := randomID()
+	if err != nil {
+		return nil, err
+	}
+	ar := &audit.Request{ID: id, Operation: op, Path: path, ClientAddr: clientAddr, Data: params, MountPoint: "sys/", MountType: "system"}
+	caller, err := c.authorizeLocked(ctx, tokenID, path, op, params, clientAddr)
+	if err != nil {
+		c.logRefusal(ctx, nil, ar, err)
+		return nil, err
+	}
+	if err := c.logRequest(ctx, caller.Token, ar); err != nil {
+		return nil, err
+	}
+	return caller, nil
 }
 
 func (c *Core) authorizeLocked(ctx context.Context, tokenID, path, op string, params map[string]any, clientAddr string) (*Caller, error) {

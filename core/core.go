@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
@@ -46,6 +47,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// AuditDevices are declared in the config file and enabled at unseal.
+	AuditDevices []AuditDevice
+	// AuditPolicy limits what sys/audit may enable.
+	AuditPolicy AuditPolicy
 }
 
 // Core holds the server's state. All methods are safe for concurrent use.
@@ -70,6 +75,11 @@ type Core struct {
 
 	// stopTidy ends the background token cleanup (set while unsealed).
 	stopTidy func()
+
+	audit       *audit.Broker
+	auditConfig []AuditDevice
+	auditPolicy AuditPolicy
+	auditMu     sync.Mutex // serialises changes to the audit table
 
 	// wrapMu makes unwrapping single-use under concurrency.
 	wrapMu sync.Mutex
@@ -98,6 +108,9 @@ func New(cfg Config) *Core {
 		log:         log,
 		now:         now,
 		sealed:      true,
+		audit:       audit.NewBroker(now),
+		auditConfig: cfg.AuditDevices,
+		auditPolicy: cfg.AuditPolicy,
 	}
 }
 

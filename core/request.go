@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
@@ -42,10 +43,16 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 		r.Storage = m.view
 		r.MountPoint = m.entry.Path
 	}
+	reqID, err := randomID()
+	if err != nil {
+		return nil, err
+	}
 	var caller *Caller
+	var ar *audit.Request
 	if m == nil || !m.isLoginPath(r.Path) {
 		te, err := c.lookupToken(ctx, tokenID)
 		if err != nil {
+			c.logRefusal(ctx, nil, auditRequest(reqID, string(req.Operation), req, m), err)
 			return nil, err
 		}
 		if m != nil && m.entry.Type == cubbyholeType && te.Type == "batch" {
@@ -60,23 +67,47 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 		if err != nil {
 			return nil, err
 		}
+		ar = auditRequest(reqID, op, req, m)
 		if caller, err = c.authorizeEntry(ctx, te, req.Path, op, r.Data, req.ClientAddr); err != nil {
+			c.logRefusal(ctx, te, ar, err)
 			return nil, err
 		}
+	} else {
+		ar = auditRequest(reqID, string(req.Operation), req, m)
 	}
+	var te *token.Entry
+	if caller != nil {
+		te = caller.Token
+	}
+	if err := c.logRequest(ctx, te, ar); err != nil {
+		return nil, err
+	}
+	res, err := c.route(ctx, caller, m, &r, req.Path)
+	if aerr := c.logResponse(ctx, te, ar, res, err); aerr != nil {
+		if res != nil {
+			c.revokeUnrecorded(ctx, res.Issued)
+		}
+		return nil, aerr
+	}
+	return res, err
+}
+
+// route hands the request to its engine (or core's token API) and turns a
+// login's Auth into a token.
+func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.Request, fullPath string) (*Result, error) {
 	if m == nil {
 		return nil, ErrNoMount
 	}
 	if m.entry.Type == tokenMountType {
-		return c.handleTokenAPI(ctx, caller, m, &r)
+		return c.handleTokenAPI(ctx, caller, m, r)
 	}
-	resp, err := m.engine.HandleRequest(ctx, &r)
+	resp, err := m.engine.HandleRequest(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Response: resp}
 	if resp != nil && resp.Auth != nil {
-		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, req.Path); err != nil {
+		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, fullPath); err != nil {
 			return nil, err
 		}
 		resp.Auth = nil

@@ -166,6 +166,10 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		c.barrier.Seal()
 		return err
 	}
+	if err := c.startAudit(ctx); err != nil {
+		c.barrier.Seal()
+		return err
+	}
 	c.tokens, c.router, c.sealed = tokens, r, false
 	c.startTidy()
 	return nil
@@ -188,6 +192,7 @@ func (c *Core) sealLocked() {
 		c.stopTidy()
 		c.stopTidy = nil
 	}
+	c.audit.Close()
 	c.barrier.Seal()
 	c.unseal.reset()
 	c.tokens.Wipe()

@@ -44,7 +44,7 @@ func statusOf(err error) int {
 		errors.Is(err, core.ErrAlreadyInitialized), errors.Is(err, core.ErrNotInitialized),
 		errors.Is(err, core.ErrNoRekey), errors.Is(err, core.ErrRekeyInProgress),
 		errors.Is(err, core.ErrNonceMismatch), errors.Is(err, errBadRequest),
-		errors.Is(err, core.ErrInvalidWrapping):
+		errors.Is(err, core.ErrInvalidWrapping), errors.Is(err, logical.ErrInvalidRequest):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -63,6 +63,11 @@ func (e *badRequest) Unwrap() error { return errBadRequest }
 // answered with a generic message, so no storage detail reaches a client.
 func (s *Server) respondErr(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
+	if errors.Is(err, core.ErrAudit) {
+		// Say why, without the device's details (paths), which are logged.
+		respondError(w, status, core.ErrAudit)
+		return
+	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "path", r.URL.Path, "method", r.Method, "error", err)
 		respondError(w, status, errors.New("internal error"))

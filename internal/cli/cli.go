@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"token":    {"Create, look up, renew and revoke tokens", runToken},
 		"login":    {"Authenticate and store the token", runLogin},
 		"auth":     {"Enable, list and disable auth methods", runAuth},
+		"audit":    {"Enable, list, disable audit devices; verify an audit log", runAudit},
 	}
 }
 

@@ -159,7 +159,27 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			log.Error("closing storage", "error", err)
 		}
 	}()
-	c := core.New(core.Config{Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), AuthMethods: authMethods(), Memory: mode, Logger: log})
+	var devices []core.AuditDevice
+	for _, a := range conf.Audit {
+		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
+	}
+	c := core.New(core.Config{
+		Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), AuthMethods: authMethods(),
+		Memory: mode, Logger: log, AuditDevices: devices,
+		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
+	})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := c.ReopenAudit(); err != nil {
+				log.Error("reopening audit devices", "error", err)
+			} else {
+				log.Info("audit devices reopened")
+			}
+		}
+	}()
 	listeners, err := listen(conf.Listeners)
 	if err != nil {
 		return err

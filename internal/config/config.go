@@ -29,6 +29,19 @@ type Config struct {
 	DisableMlock bool
 	// LogLevel is trace, debug, info (default), warn or error.
 	LogLevel string
+	// Audit are the audit devices declared in the file (the normal way).
+	Audit []Audit
+	// AuditAPIFileDirs are the directories under which file audit devices
+	// may be enabled through the API (sys/audit). Empty: API enabling is
+	// refused, so the API cannot be used to write files anywhere.
+	AuditAPIFileDirs []string
+}
+
+// Audit is an audit block: audit "TYPE" "NAME" { options }.
+type Audit struct {
+	Type    string // file, socket or syslog
+	Name    string
+	Options map[string]string
 }
 
 // Storage is a storage block.
@@ -149,6 +162,12 @@ func (p *parser) root(node ast.Node) *Config {
 			}
 		case "disable_mlock":
 			conf.DisableMlock = p.boolean(item, key)
+		case "audit":
+			if a, ok := p.audit(item); ok {
+				conf.Audit = append(conf.Audit, a)
+			}
+		case "audit_api_file_dirs":
+			conf.AuditAPIFileDirs = p.strList(item, key)
 		case "log_level":
 			conf.LogLevel = strings.ToLower(p.str(item, key))
 			switch conf.LogLevel {
