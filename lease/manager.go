@@ -1,0 +1,199 @@
+package lease
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arca-secrets/arca/storage"
+)
+
+var (
+	// ErrNotFound: no such lease.
+	ErrNotFound = errors.New("lease not found")
+	// ErrNotRenewable: the lease cannot be renewed.
+	ErrNotRenewable = errors.New("lease is not renewable")
+	// ErrInvalid: a malformed lease id or prefix.
+	ErrInvalid = errors.New("invalid lease id")
+)
+
+// RevokeFunc revokes what a lease stands for (the token, the database
+// role). An error keeps the lease for a retry.
+type RevokeFunc func(ctx context.Context, l *Lease) error
+
+// Config is what a Manager is built from.
+type Config struct {
+	// Storage is the manager's own view of the barrier.
+	Storage storage.Backend
+	// Revoke is called to revoke a lease's secret or token.
+	Revoke RevokeFunc
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Manager keeps leases.
+type Manager struct {
+	st     storage.Backend
+	revoke RevokeFunc
+	now    func() time.Time
+	// mu serialises changes to one lease at a time across the manager.
+	mu sync.Mutex
+}
+
+// New returns a manager over cfg.Storage.
+func New(cfg Config) *Manager {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, now: now}
+}
+
+func validID(id string) bool {
+	return storage.ValidKey("id/"+id) && !strings.Contains(id, "..") && len(id) < 1024
+}
+
+// Register stores a new lease for path with the given TTL and returns it.
+// The id is path + "/" + a random suffix.
+func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Duration) (*Lease, error) {
+	suffix := make([]byte, 12)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
+	}
+	l.ID = strings.Trim(l.Path, "/") + "/" + hex.EncodeToString(suffix)
+	if !validID(l.ID) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalid, l.Path)
+	}
+	now := m.now().UTC()
+	l.IssueTime = now
+	l.ExpireTime = now.Add(ttl)
+	if maxTTL > 0 {
+		l.MaxExpireTime = now.Add(maxTTL)
+		if l.ExpireTime.After(l.MaxExpireTime) {
+			l.ExpireTime = l.MaxExpireTime
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.save(ctx, &l, time.Time{}); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// save writes the lease and moves its expiry index from old (zero: none).
+func (m *Manager) save(ctx context.Context, l *Lease, old time.Time) error {
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := m.st.Put(ctx, &storage.Entry{Key: "id/" + l.ID, Value: raw}); err != nil {
+		return fmt.Errorf("writing lease: %w", err)
+	}
+	due := l.ExpireTime
+	if !l.RetryAt.IsZero() {
+		due = l.RetryAt
+	}
+	h := idHash(l.ID)
+	if !old.IsZero() && bucket(old) != bucket(due) {
+		if err := m.st.Delete(ctx, "exp/"+bucket(old)+"/"+h); err != nil {
+			return err
+		}
+	}
+	if err := m.st.Put(ctx, &storage.Entry{Key: "exp/" + bucket(due) + "/" + h, Value: []byte(l.ID)}); err != nil {
+		return err
+	}
+	if l.TokenAccessor != "" {
+		return m.st.Put(ctx, &storage.Entry{Key: "tok/" + l.TokenAccessor + "/" + h, Value: []byte(l.ID)})
+	}
+	return nil
+}
+
+// Lookup returns a lease.
+func (m *Manager) Lookup(ctx context.Context, id string) (*Lease, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	e, err := m.st.Get(ctx, "id/"+id)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	var l Lease
+	if err := json.Unmarshal(e.Value, &l); err != nil {
+		return nil, fmt.Errorf("decoding lease: %w", err)
+	}
+	return &l, nil
+}
+
+// List returns the names directly under prefix (folders end in "/").
+func (m *Manager) List(ctx context.Context, prefix string) ([]string, error) {
+	prefix = strings.TrimPrefix(prefix, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	if strings.Contains(prefix, "..") || strings.Contains(prefix, "//") {
+		return nil, ErrInvalid
+	}
+	return m.st.List(ctx, "id/"+prefix)
+}
+
+// Renew extends a lease by increment (capped by its maximum) and returns
+// it. extend, when set, renews what the lease stands for first (the token)
+// and may shorten the new expiry.
+func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, extend func(*Lease, time.Time) (time.Time, error)) (*Lease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, err := m.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now().UTC()
+	if !l.Renewable {
+		return nil, ErrNotRenewable
+	}
+	if !now.Before(l.ExpireTime) {
+		return nil, ErrNotFound
+	}
+	if increment <= 0 {
+		increment = l.ExpireTime.Sub(l.IssueTime)
+	}
+	exp := now.Add(increment)
+	if !l.MaxExpireTime.IsZero() && exp.After(l.MaxExpireTime) {
+		exp = l.MaxExpireTime
+	}
+	if extend != nil {
+		if exp, err = extend(l, exp); err != nil {
+			return nil, err
+		}
+	}
+	old := l.ExpireTime
+	l.ExpireTime, l.LastRenewal = exp, now
+	return l, m.save(ctx, l, old)
+}
+
+// remove deletes a lease and its index keys. m.mu must be held.
+func (m *Manager) remove(ctx context.Context, l *Lease) error {
+	h := idHash(l.ID)
+	keys := []string{"exp/" + bucket(l.ExpireTime) + "/" + h}
+	if !l.RetryAt.IsZero() {
+		keys = append(keys, "exp/"+bucket(l.RetryAt)+"/"+h)
+	}
+	if l.TokenAccessor != "" {
+		keys = append(keys, "tok/"+l.TokenAccessor+"/"+h)
+	}
+	for _, k := range append(keys, "id/"+l.ID) {
+		if err := m.st.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
