@@ -8,50 +8,68 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// passwordHash is an argon2id hash with its salt and parameters, so that
-// the parameters can be raised later without breaking stored users.
-type passwordHash struct {
-	Salt    []byte `json:"salt"`
-	Hash    []byte `json:"hash"`
-	Time    uint32 `json:"t"`
-	Memory  uint32 `json:"m"` // KiB
-	Threads uint8  `json:"p"`
+// hashParams are argon2id's cost parameters. They are stored with every
+// hash so that the defaults can be raised later without locking out users
+// whose hashes were made with the old ones.
+type hashParams struct {
+	Time    uint32 `json:"time"`
+	Memory  uint32 `json:"memory"` // KiB
+	Threads uint8  `json:"threads"`
+	KeyLen  uint32 `json:"key_len"`
 }
 
-// Parameters for new hashes: OWASP's argon2id minimum (19 MiB, 2 passes).
-const (
-	argonTime    = 2
-	argonMemory  = 19 * 1024
-	argonThreads = 1
-	argonKeyLen  = 32
-)
+// defaultParams follow RFC 9106's second recommended option (64 MiB, one
+// pass), which costs tens of milliseconds per login on current hardware.
+var defaultParams = hashParams{Time: 1, Memory: 64 * 1024, Threads: 4, KeyLen: 32}
 
-func hashPassword(password string) (*passwordHash, error) {
-	salt := make([]byte, 16)
+const saltLen = 16
+
+// passwordHash is what is stored instead of a password.
+type passwordHash struct {
+	Algorithm string     `json:"algorithm"` // always "argon2id"
+	Params    hashParams `json:"params"`
+	Salt      []byte     `json:"salt"`
+	Hash      []byte     `json:"hash"`
+}
+
+// hashPassword hashes password with a fresh random salt.
+func hashPassword(password string, p hashParams) (*passwordHash, error) {
+	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return nil, fmt.Errorf("generating salt: %w", err)
+		return nil, fmt.Errorf("userpass: generating salt: %w", err)
 	}
 	return &passwordHash{
-		Salt: salt, Time: argonTime, Memory: argonMemory, Threads: argonThreads,
-		Hash: argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen),
+		Algorithm: "argon2id",
+		Params:    p,
+		Salt:      salt,
+		Hash:      argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen),
 	}, nil
 }
 
-func (h *passwordHash) matches(password string) bool {
-	if h == nil || h.Time == 0 || h.Memory == 0 || h.Threads == 0 {
+// verify reports whether password matches, comparing in constant time.
+func (h *passwordHash) verify(password string) bool {
+	if h.Algorithm != "argon2id" || h.Params.KeyLen == 0 || h.Params.Threads == 0 {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), h.Salt, h.Time, h.Memory, h.Threads, uint32(len(h.Hash)))
+	p := h.Params
+	got := argon2.IDKey([]byte(password), h.Salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	return subtle.ConstantTimeCompare(got, h.Hash) == 1
 }
 
-// dummyHash is compared against when the user does not exist, so that a
-// login for an unknown user costs the same as a wrong password and does
-// not reveal which users exist.
-var dummyHash = func() *passwordHash {
-	h, err := hashPassword("arca-userpass-dummy")
-	if err != nil {
-		panic(err)
+// weakerThan reports whether h was made with lower costs than p, so that a
+// successful login can re-hash the password with the current parameters.
+func (h *passwordHash) weakerThan(p hashParams) bool {
+	return h.Params.Time < p.Time || h.Params.Memory < p.Memory || h.Params.KeyLen < p.KeyLen
+}
+
+// dummyHash is verified against when the user does not exist, so that an
+// unknown username costs the same time as a wrong password and logins do
+// not reveal which usernames exist.
+func dummyHash(p hashParams) *passwordHash {
+	return &passwordHash{
+		Algorithm: "argon2id",
+		Params:    p,
+		Salt:      make([]byte, saltLen),
+		Hash:      make([]byte, p.KeyLen),
 	}
-	return h
-}()
+}

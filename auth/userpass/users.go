@@ -2,177 +2,199 @@ package userpass
 
 import (
 	"context"
-	"time"
+	"encoding/json"
 
+	"github.com/arca-secrets/arca/auth/internal/tokenfields"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
 )
 
-func readUser(ctx context.Context, st storage.Backend, name string) (*logical.Response, error) {
-	u, err := loadUser(ctx, st, name)
-	if err != nil || u == nil {
-		return nil, err
-	}
-	policies := u.Policies
-	if policies == nil {
-		policies = []string{}
-	}
-	return &logical.Response{Data: map[string]any{
-		"token_policies":          policies,
-		"policies":                policies,
-		"token_ttl":               int64(u.TTL / time.Second),
-		"token_max_ttl":           int64(u.MaxTTL / time.Second),
-		"token_period":            int64(u.Period / time.Second),
-		"token_num_uses":          u.NumUses,
-		"token_bound_cidrs":       u.BoundCIDRs,
-		"token_no_default_policy": u.NoDefaultPolicy,
-		"token_type":              u.TokenType,
-	}}, nil
+const userPrefix = "user/"
+
+// user is one stored user: the password hash and the token settings.
+type user struct {
+	PasswordHash *passwordHash `json:"password_hash"`
+	tokenfields.Fields
 }
 
-// writeUser creates or updates a user; only fields present change.
-// policiesOnly limits it to users/:name/policies.
-func writeUser(ctx context.Context, req *logical.Request, name string, policiesOnly bool) error {
-	u, err := loadUser(ctx, req.Storage, name)
+// userKeys are the fields users/:name understands.
+var userKeys = append([]string{"password", "username"}, tokenfields.Keys...)
+
+func loadUser(ctx context.Context, st storage.Backend, name string) (*user, error) {
+	entry, err := st.Get(ctx, userPrefix+name)
 	if err != nil {
-		return err
+		return nil, storageErr("reading user", err)
 	}
-	d := req.Data
-	if u == nil {
-		if policiesOnly {
-			return logical.Errorf(logical.ErrInvalidRequest, "user %s does not exist", name)
-		}
-		pw, _ := d["password"].(string)
-		if pw == "" {
-			return logical.Errorf(logical.ErrInvalidRequest, "a new user needs a non-empty password")
-		}
-		u = &user{}
+	if entry == nil {
+		return nil, nil
 	}
-	for _, key := range []string{"token_policies", "policies"} {
-		if _, ok := d[key]; ok {
-			if u.Policies, err = logical.StringListParam(d, key); err != nil {
-				return err
-			}
-			break
-		}
+	var u user
+	if err := json.Unmarshal(entry.Value, &u); err != nil {
+		return nil, storageErr("decoding user", err)
 	}
-	if !policiesOnly {
-		if err := applyTokenParams(d, u); err != nil {
-			return err
-		}
-		if pw, ok := d["password"]; ok {
-			s, _ := pw.(string)
-			if s == "" {
-				return logical.Errorf(logical.ErrInvalidRequest, "password must be a non-empty string")
-			}
-			if u.Password, err = hashPassword(s); err != nil {
-				return err
-			}
-		}
-	}
-	return saveUser(ctx, req.Storage, name, u)
+	return &u, nil
 }
 
-func applyTokenParams(d map[string]any, u *user) error {
-	for key, dst := range map[string]*time.Duration{"token_ttl": &u.TTL, "ttl": &u.TTL, "token_max_ttl": &u.MaxTTL, "max_ttl": &u.MaxTTL, "token_period": &u.Period} {
-		if v, ok, err := logical.DurationParam(d, key); err != nil {
-			return err
-		} else if ok {
-			*dst = v
-		}
+func saveUser(ctx context.Context, st storage.Backend, name string, u *user) error {
+	raw, err := json.Marshal(u)
+	if err != nil {
+		return storageErr("encoding user", err)
 	}
-	if v, ok, err := logical.IntParam(d, "token_num_uses"); err != nil {
-		return err
-	} else if ok {
-		u.NumUses = v
-	}
-	if _, ok := d["token_bound_cidrs"]; ok {
-		cidrs, err := logical.StringListParam(d, "token_bound_cidrs")
-		if err != nil {
-			return err
-		}
-		u.BoundCIDRs = cidrs
-	}
-	if v, ok, err := logical.BoolParam(d, "token_no_default_policy"); err != nil {
-		return err
-	} else if ok {
-		u.NoDefaultPolicy = v
-	}
-	if v, err := logical.StringParam(d, "token_type"); err != nil {
-		return err
-	} else if v != "" {
-		switch v {
-		case "service", "batch", "default", "default-service", "default-batch":
-			u.TokenType = v
-		default:
-			return logical.Errorf(logical.ErrInvalidRequest, "token_type must be service or batch")
-		}
+	if err := st.Put(ctx, &storage.Entry{Key: userPrefix + name, Value: raw}); err != nil {
+		return storageErr("writing user", err)
 	}
 	return nil
 }
 
-func setPassword(ctx context.Context, req *logical.Request, name string) error {
-	u, err := loadUser(ctx, req.Storage, name)
+// listUsers answers with the usernames, or nil (404) when there are none,
+// as Vault does.
+func listUsers(ctx context.Context, st storage.Backend) (*logical.Response, error) {
+	names, err := st.List(ctx, userPrefix)
 	if err != nil {
-		return err
+		return nil, storageErr("listing users", err)
 	}
-	if u == nil {
-		return logical.Errorf(logical.ErrInvalidRequest, "user %s does not exist", name)
+	if len(names) == 0 {
+		return nil, nil
 	}
-	pw, _ := req.Data["password"].(string)
-	if pw == "" {
-		return logical.Errorf(logical.ErrInvalidRequest, "password must be a non-empty string")
-	}
-	if u.Password, err = hashPassword(pw); err != nil {
-		return err
-	}
-	return saveUser(ctx, req.Storage, name, u)
+	return &logical.Response{Data: map[string]any{"keys": names}}, nil
 }
 
-// errBadLogin is the one answer to every failed login.
-var errBadLogin = logical.Errorf(logical.ErrInvalidRequest, "invalid username or password")
+func (e *engine) handleUser(ctx context.Context, st storage.Backend, req *logical.Request, name string) (*logical.Response, error) {
+	switch req.Operation {
+	case logical.ReadOperation:
+		u, err := loadUser(ctx, st, name)
+		if err != nil || u == nil {
+			return nil, err
+		}
+		// The hash is left out on purpose: it is never shown.
+		data := map[string]any{}
+		u.Fill(data)
+		return &logical.Response{Data: data}, nil
+	case logical.CreateOperation, logical.UpdateOperation:
+		return e.writeUser(ctx, st, req, name)
+	case logical.DeleteOperation:
+		if err := st.Delete(ctx, userPrefix+name); err != nil {
+			return nil, storageErr("deleting user", err)
+		}
+		return nil, nil
+	}
+	return nil, unsupportedOperation(req)
+}
 
-func (e *engine) login(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
-	pw, _ := req.Data["password"].(string)
-	var u *user
-	if validName(name) {
-		var err error
-		if u, err = loadUser(ctx, req.Storage, name); err != nil {
+// passwordParam reads "password"; present is false when it is absent, and
+// an empty password is refused.
+func passwordParam(data map[string]any) (pw string, present bool, err error) {
+	if v, ok := data["password"]; !ok || v == nil {
+		return "", false, nil
+	}
+	pw, err = logical.StringParam(data, "password")
+	if err != nil {
+		return "", false, err
+	}
+	if pw == "" {
+		return "", false, logical.Errorf(logical.ErrInvalidRequest, "password must not be empty")
+	}
+	return pw, true, nil
+}
+
+// writeUser creates a user (a password is then required) or updates the
+// fields given. The password is hashed before the lock is taken, so that
+// slow hashing does not hold up other writes.
+func (e *engine) writeUser(ctx context.Context, st storage.Backend, req *logical.Request, name string) (*logical.Response, error) {
+	pw, hasPW, err := passwordParam(req.Data)
+	if err != nil {
+		return nil, err
+	}
+	var h *passwordHash
+	if hasPW {
+		if h, err = hashPassword(pw, e.params); err != nil {
 			return nil, err
 		}
 	}
-	if u == nil {
-		dummyHash.matches(pw)
-		return nil, errBadLogin
-	}
-	if pw == "" || !u.Password.matches(pw) {
-		return nil, errBadLogin
-	}
-	return &logical.Response{Auth: &logical.Auth{
-		Policies:        u.Policies,
-		NoDefaultPolicy: u.NoDefaultPolicy,
-		TTL:             u.TTL,
-		MaxTTL:          u.MaxTTL,
-		Period:          u.Period,
-		NumUses:         u.NumUses,
-		Renewable:       true,
-		DisplayName:     name,
-		Metadata:        map[string]string{"username": name},
-		BoundCIDRs:      u.BoundCIDRs,
-		TokenType:       u.TokenType,
-		InternalData:    map[string]string{"username": name},
-	}}, nil
-}
-
-// RenewAuth refuses renewal once the user is gone.
-func (e *engine) RenewAuth(ctx context.Context, req *logical.Request, a *logical.Auth) (*logical.Auth, error) {
-	name := a.InternalData["username"]
-	u, err := loadUser(ctx, req.Storage, name)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u, err := loadUser(ctx, st, name)
 	if err != nil {
 		return nil, err
 	}
 	if u == nil {
-		return nil, logical.Errorf(logical.ErrPermissionDenied, "the user of this token no longer exists")
+		if !hasPW {
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "missing password")
+		}
+		u = &user{}
 	}
-	return a, nil
+	if err := u.Parse(req.Data); err != nil {
+		return nil, err
+	}
+	if h != nil {
+		u.PasswordHash = h
+	}
+	if err := saveUser(ctx, st, name, u); err != nil {
+		return nil, err
+	}
+	return warnings(req.Data, userKeys), nil
+}
+
+// errNoUser is answered when changing a user that does not exist.
+var errNoUser = logical.Errorf(logical.ErrInvalidRequest, "username does not exist")
+
+func (e *engine) updatePassword(ctx context.Context, st storage.Backend, req *logical.Request, name string) (*logical.Response, error) {
+	pw, hasPW, err := passwordParam(req.Data)
+	if err != nil {
+		return nil, err
+	}
+	if !hasPW {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing password")
+	}
+	h, err := hashPassword(pw, e.params)
+	if err != nil {
+		return nil, err
+	}
+	return e.modify(ctx, st, name, func(u *user) error {
+		u.PasswordHash = h
+		return nil
+	})
+}
+
+func (e *engine) updatePolicies(ctx context.Context, st storage.Backend, req *logical.Request, name string) (*logical.Response, error) {
+	key := "token_policies"
+	if _, ok := req.Data[key]; !ok {
+		key = "policies"
+	}
+	if _, ok := req.Data[key]; !ok {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing token_policies")
+	}
+	p, err := logical.StringListParam(req.Data, key)
+	if err != nil {
+		return nil, err
+	}
+	return e.modify(ctx, st, name, func(u *user) error {
+		u.Policies = tokenfields.NormalizePolicies(p)
+		return nil
+	})
+}
+
+// modify applies change to an existing user under the lock.
+func (e *engine) modify(ctx context.Context, st storage.Backend, name string, change func(*user) error) (*logical.Response, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u, err := loadUser(ctx, st, name)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, errNoUser
+	}
+	if err := change(u); err != nil {
+		return nil, err
+	}
+	return nil, saveUser(ctx, st, name, u)
+}
+
+// warnings answers a write with a warning naming ignored fields, or nil.
+func warnings(data map[string]any, known []string) *logical.Response {
+	if w := tokenfields.UnknownWarning(data, known); w != nil {
+		return &logical.Response{Warnings: w}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/arca-secrets/arca/auth/approle"
 	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/config"
@@ -138,7 +139,7 @@ func engines() map[string]logical.Factory {
 }
 
 func authMethods() map[string]logical.Factory {
-	return map[string]logical.Factory{"userpass": userpass.Factory}
+	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory}
 }
 
 func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
