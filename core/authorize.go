@@ -22,7 +22,7 @@ type Caller struct {
 // Vault's root-protected paths do. A trailing "*" matches any suffix.
 var sudoPaths = []string{
 	"sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
-	"sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*",
+	"sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*", "sys/leases/lookup/*",
 	"auth/token/accessors/", "auth/token/revoke-orphan", "auth/token/tidy",
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
@@ -71,6 +72,7 @@ type Core struct {
 	unseal    unsealProgress
 	router    *router
 	tokens    *token.Store
+	leases    *lease.Manager
 	policies  policyCache
 
 	// stopTidy ends the background token cleanup (set while unsealed).

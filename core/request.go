@@ -110,6 +110,10 @@ func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.R
 		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, fullPath); err != nil {
 			return nil, err
 		}
+		if err := c.leaseLoginToken(ctx, res.Issued, fullPath); err != nil {
+			c.revokeUnrecorded(ctx, res.Issued)
+			return nil, err
+		}
 		resp.Auth = nil
 	}
 	return res, nil

@@ -18,12 +18,16 @@ func (c *Core) startTidy() {
 	go func() {
 		t := time.NewTicker(tidyInterval)
 		defer t.Stop()
+		lt := time.NewTicker(leaseInterval)
+		defer lt.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				c.tidyOnce(ctx)
+			case <-lt.C:
+				c.expireLeases(ctx)
 			}
 		}
 	}()

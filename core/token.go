@@ -70,6 +70,11 @@ func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) 
 
 // onTokenRevoke cleans up what belongs to a token when it goes.
 func (c *Core) onTokenRevoke(ctx context.Context, e *token.Entry) error {
+	if c.leases != nil {
+		if err := c.leases.RevokeByToken(ctx, e.Accessor, true); err != nil {
+			return err
+		}
+	}
 	return c.dropCubbyhole(ctx, e)
 }
 

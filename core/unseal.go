@@ -171,6 +171,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		return err
 	}
 	c.tokens, c.router, c.sealed = tokens, r, false
+	c.leases = c.openLeases()
 	c.startTidy()
 	return nil
 }
@@ -197,6 +198,7 @@ func (c *Core) sealLocked() {
 	c.unseal.reset()
 	c.tokens.Wipe()
 	c.tokens, c.router, c.sealed = nil, nil, true
+	c.leases = nil
 	c.policies.reset()
 	c.rekeyLock.Lock()
 	c.rekey.wipe()

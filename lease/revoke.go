@@ -15,33 +15,40 @@ var ErrRetry = errors.New("revocation failed and will be retried")
 
 // Revoke revokes one lease: the issuer is called (unless force), then the
 // lease is deleted. When the issuer fails, the lease is kept for a retry
-// with backoff and the error wraps ErrRetry.
+// with backoff and the error wraps ErrRetry. No lock is held while the
+// issuer runs, so it may itself revoke leases (a token revoking the
+// leases it created).
 func (m *Manager) Revoke(ctx context.Context, id string, force bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	l, err := m.Lookup(ctx, id)
 	if err != nil {
 		return err
 	}
-	return m.revokeLocked(ctx, l, force)
-}
-
-func (m *Manager) revokeLocked(ctx context.Context, l *Lease, force bool) error {
+	var cause error
 	if !force && m.revoke != nil {
-		if err := m.revoke(ctx, l); err != nil {
-			old := l.RetryAt
-			if old.IsZero() {
-				old = l.ExpireTime
-			}
-			l.Attempts++
-			l.RetryAt = m.now().UTC().Add(backoff(l.Attempts))
-			if serr := m.save(ctx, l, old); serr != nil {
-				return errors.Join(err, serr)
-			}
-			return fmt.Errorf("%w: %s: %w", ErrRetry, l.ID, err)
-		}
+		cause = m.revoke(ctx, l)
 	}
-	return m.remove(ctx, l)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cause == nil {
+		return m.remove(ctx, l)
+	}
+	cur, err := m.Lookup(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // revoked meanwhile by someone else
+	}
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	old := cur.RetryAt
+	if old.IsZero() {
+		old = cur.ExpireTime
+	}
+	cur.Attempts++
+	cur.RetryAt = m.now().UTC().Add(backoff(cur.Attempts))
+	if err := m.save(ctx, cur, old); err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrRetry, id, cause)
 }
 
 // RevokePrefix revokes every lease under prefix and returns how many were
@@ -180,32 +187,40 @@ func (m *Manager) ExpireDue(ctx context.Context) (int, error) {
 }
 
 func (m *Manager) expireOne(ctx context.Context, b, h string, now time.Time) (bool, error) {
+	id, due, err := m.dueLease(ctx, b, h, now)
+	if err != nil || id == "" || !due {
+		return false, err
+	}
+	if err := m.Revoke(ctx, id, false); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	return true, nil
+}
+
+// dueLease reads an index entry: the lease id, and whether it is due now.
+// Stale entries (the lease was renewed, rescheduled or removed) are
+// deleted.
+func (m *Manager) dueLease(ctx context.Context, b, h string, now time.Time) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := "exp/" + b + "/" + h
 	e, err := m.st.Get(ctx, key)
 	if err != nil || e == nil {
-		return false, err
+		return "", false, err
 	}
 	l, err := m.Lookup(ctx, string(e.Value))
 	if errors.Is(err, ErrNotFound) {
-		return false, m.st.Delete(ctx, key) // a stale index entry
+		return "", false, m.st.Delete(ctx, key)
 	}
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	due := l.ExpireTime
 	if !l.RetryAt.IsZero() {
 		due = l.RetryAt
 	}
 	if bucket(due) != b {
-		return false, m.st.Delete(ctx, key) // renewed or rescheduled
+		return "", false, m.st.Delete(ctx, key)
 	}
-	if due.After(now) {
-		return false, nil // later this minute
-	}
-	if err := m.revokeLocked(ctx, l, false); err != nil {
-		return false, err
-	}
-	return true, nil
+	return l.ID, !due.After(now), nil
 }

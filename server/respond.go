@@ -7,6 +7,7 @@ import (
 
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -31,6 +32,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, lease.ErrRetry):
+		return http.StatusBadRequest
 	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, core.ErrPermissionDenied), errors.Is(err, logical.ErrPermissionDenied):

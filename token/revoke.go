@@ -157,3 +157,14 @@ func (s *Store) revokeWhere(ctx context.Context, match func(*Entry) bool) (int, 
 	}
 	return n, nil
 }
+
+// RevokeAccessor revokes the token an accessor names and its tree, even
+// when it has expired (the expiration manager's way in).
+func (s *Store) RevokeAccessor(ctx context.Context, accessor string) error {
+	if accessor == "" || strings.Contains(accessor, "/") {
+		return ErrNotFound
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revokeTreeLocked(ctx, accessor)
+}

@@ -81,11 +81,17 @@ func (e *engine) RenewAuth(ctx context.Context, req *logical.Request, auth *logi
 	if u == nil || name == "" {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "renewal refused: the user no longer exists")
 	}
-	if !slices.Equal(tokenfields.NormalizePolicies(auth.Policies), u.Policies) {
+	// "default" is added by core to every token, so it does not count as
+	// a change (as in Vault).
+	if !slices.Equal(withoutDefault(auth.Policies), withoutDefault(u.Policies)) {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "renewal refused: the user's policies have changed")
 	}
 	current := u.Auth()
 	renewed := *auth
 	renewed.TTL, renewed.MaxTTL, renewed.Period = current.TTL, current.MaxTTL, current.Period
 	return &renewed, nil
+}
+
+func withoutDefault(p []string) []string {
+	return slices.DeleteFunc(tokenfields.NormalizePolicies(p), func(s string) bool { return s == "default" })
 }

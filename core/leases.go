@@ -1,0 +1,158 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arca-secrets/arca/lease"
+	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/token"
+)
+
+const leasePrefix = "sys/expire/"
+
+// leaseInterval is how often due leases are revoked.
+const leaseInterval = time.Second
+
+func (c *Core) openLeases() *lease.Manager {
+	return lease.New(lease.Config{Storage: storage.NewView(c.barrier, leasePrefix), Revoke: c.revokeLease, Now: c.now})
+}
+
+// revokeLease revokes what a lease stands for.
+func (c *Core) revokeLease(ctx context.Context, l *lease.Lease) error {
+	switch l.Kind {
+	case lease.KindToken:
+		err := c.tokens.RevokeAccessor(ctx, l.TokenAccessor)
+		if errors.Is(err, token.ErrNotFound) {
+			return nil
+		}
+		return err
+	case lease.KindSecret:
+		m := c.mountByAccessor(l.MountAccessor)
+		if m == nil {
+			return fmt.Errorf("the mount that issued %s is gone; use revoke-force to drop the lease", l.ID)
+		}
+		rv, ok := m.engine.(logical.SecretRevoker)
+		if !ok {
+			return nil
+		}
+		return rv.RevokeSecret(ctx, &logical.Request{Operation: logical.DeleteOperation, Path: strings.TrimPrefix(l.Path, m.entry.Path), Storage: m.view, MountPoint: m.entry.Path}, l.InternalData)
+	}
+	return fmt.Errorf("lease %s has an unknown kind %q", l.ID, l.Kind)
+}
+
+func (c *Core) mountByAccessor(acc string) *mount {
+	c.router.mu.RLock()
+	defer c.router.mu.RUnlock()
+	for _, m := range c.router.mounts {
+		if m.entry.Accessor == acc {
+			return m
+		}
+	}
+	return nil
+}
+
+// leaseLoginToken gives a service token issued by a login its lease, so
+// that revoke-prefix on the login path reaches it.
+func (c *Core) leaseLoginToken(ctx context.Context, e *token.Entry, path string) error {
+	if e.Type == "batch" || e.ExpireTime.IsZero() {
+		return nil
+	}
+	var maxTTL time.Duration
+	if !e.MaxExpireTime.IsZero() {
+		maxTTL = e.MaxExpireTime.Sub(e.CreationTime)
+	}
+	_, err := c.leases.Register(ctx, lease.Lease{
+		Kind: lease.KindToken, Path: path, MountAccessor: e.MountAccessor, TokenAccessor: e.Accessor, Renewable: e.Renewable,
+	}, e.ExpireTime.Sub(e.CreationTime), maxTTL)
+	return err
+}
+
+func (c *Core) expireLeases(ctx context.Context) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed || ctx.Err() != nil {
+		return
+	}
+	n, err := c.leases.ExpireDue(ctx)
+	if err != nil {
+		c.log.Warn("some leases could not be revoked; they are kept and retried", "error", err)
+	}
+	if n > 0 {
+		c.log.Info("revoked expired leases", "count", n)
+	}
+}
+
+func leaseErr(err error) error {
+	switch {
+	case errors.Is(err, lease.ErrNotFound), errors.Is(err, lease.ErrNotRenewable), errors.Is(err, lease.ErrInvalid):
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	return err
+}
+
+// LeaseLookup returns a lease.
+func (c *Core) LeaseLookup(ctx context.Context, id string) (*lease.Lease, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	l, err := c.leases.Lookup(ctx, strings.Trim(id, "/"))
+	return l, leaseErr(err)
+}
+
+// LeaseList lists lease ids under prefix.
+func (c *Core) LeaseList(ctx context.Context, prefix string) ([]string, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	names, err := c.leases.List(ctx, prefix)
+	return names, leaseErr(err)
+}
+
+// LeaseRenew renews a lease (and the token behind a token lease).
+func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duration) (*lease.Lease, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return nil, err
+	}
+	l, err := c.leases.Renew(ctx, strings.Trim(id, "/"), increment, func(l *lease.Lease, want time.Time) (time.Time, error) {
+		if l.Kind != lease.KindToken {
+			return want, nil
+		}
+		te, err := c.tokens.LookupAccessor(ctx, l.TokenAccessor)
+		if err != nil {
+			return want, lease.ErrNotFound
+		}
+		if err := c.checkLoginStillValid(ctx, te); err != nil {
+			return want, err
+		}
+		renewed, err := c.tokens.Renew(ctx, te, time.Until(want))
+		if err != nil {
+			return want, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		return renewed.ExpireTime, nil
+	})
+	return l, leaseErr(err)
+}
+
+// LeaseRevoke revokes one lease.
+func (c *Core) LeaseRevoke(ctx context.Context, id string) error {
+	if err := c.requireUnsealed(); err != nil {
+		return err
+	}
+	return leaseErr(c.leases.Revoke(ctx, strings.Trim(id, "/"), false))
+}
+
+// LeaseRevokePrefix revokes every lease under prefix; force drops leases
+// without asking their issuer.
+func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool) (int, error) {
+	if err := c.requireUnsealed(); err != nil {
+		return 0, err
+	}
+	n, err := c.leases.RevokePrefix(ctx, prefix, force)
+	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
+	return n, leaseErr(err)
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/arca-secrets/arca/lease"
+	"github.com/arca-secrets/arca/logical"
+)
+
+func leaseJSON(l *lease.Lease, now time.Time) map[string]any {
+	var last any
+	if !l.LastRenewal.IsZero() {
+		last = l.LastRenewal.Format(time.RFC3339Nano)
+	}
+	return map[string]any{
+		"id":                l.ID,
+		"issue_time":        l.IssueTime.Format(time.RFC3339Nano),
+		"expire_time":       l.ExpireTime.Format(time.RFC3339Nano),
+		"last_renewal_time": last,
+		"renewable":         l.Renewable,
+		"ttl":               int64(l.TTL(now) / time.Second),
+	}
+}
+
+// leaseID reads lease_id from the body, or from the path after the route.
+func leaseID(body map[string]any, sub string) (string, error) {
+	id, err := logical.StringParam(body, "lease_id")
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		id = strings.Trim(sub, "/")
+	}
+	if id == "" {
+		return "", &badRequest{"'lease_id' must be given"}
+	}
+	return id, nil
+}
+
+// handleLeases serves sys/leases/* (and the older sys/renew, sys/revoke).
+func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request, sub string) {
+	op, rest, _ := strings.Cut(sub, "/")
+	api := "sys/leases/" + strings.TrimSuffix(sub, "/")
+	if !allow(w, r, http.MethodPut, http.MethodPost, http.MethodGet, "LIST") {
+		return
+	}
+	isList := r.Method == "LIST" || (r.Method == http.MethodGet && r.URL.Query().Get("list") == "true")
+	if op == "lookup" && isList {
+		if _, ok := s.authorize(w, r, "sys/leases/lookup/"+rest, "list"); !ok {
+			return
+		}
+		keys, err := s.core.LeaseList(r.Context(), rest)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		if len(keys) == 0 {
+			respondError(w, http.StatusNotFound, nil)
+			return
+		}
+		respondJSON(w, http.StatusOK, envelope(map[string]any{"keys": keys}))
+		return
+	}
+	if r.Method == http.MethodGet || r.Method == "LIST" {
+		respondError(w, http.StatusMethodNotAllowed, &badRequest{"unsupported operation"})
+		return
+	}
+	if _, ok := s.authorize(w, r, api, "update"); !ok {
+		return
+	}
+	body, err := decodeBody(r)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	switch op {
+	case "lookup":
+		id, err := leaseID(body, rest)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		l, err := s.core.LeaseLookup(ctx, id)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		respondJSON(w, http.StatusOK, envelope(leaseJSON(l, s.core.Now())))
+	case "renew":
+		id, err := leaseID(body, rest)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		inc, _, err := logical.DurationParam(body, "increment")
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		l, err := s.core.LeaseRenew(ctx, id, inc)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		out := envelope(nil)
+		out["lease_id"], out["renewable"], out["lease_duration"] = l.ID, l.Renewable, int64(l.TTL(s.core.Now())/time.Second)
+		respondJSON(w, http.StatusOK, out)
+	case "revoke":
+		id, err := leaseID(body, rest)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		if err := s.core.LeaseRevoke(ctx, id); err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case "revoke-prefix", "revoke-force":
+		if _, err := s.core.LeaseRevokePrefix(ctx, rest, op == "revoke-force"); err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case "tidy":
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		respondError(w, http.StatusNotFound, &badRequest{"unsupported path: sys/leases/" + sub})
+	}
+}
+
+// handleLegacyLease maps sys/renew/<id> and sys/revoke/<id> to sys/leases.
+func (s *Server) handleLegacyRenew(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleLeases(w, r, "renew/"+sub)
+}
+
+func (s *Server) handleLegacyRevoke(w http.ResponseWriter, r *http.Request, sub string) {
+	s.handleLeases(w, r, "revoke/"+sub)
+}
