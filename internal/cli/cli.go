@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"login":    {"Authenticate and store the token", runLogin},
 		"auth":     {"Enable, list and disable auth methods", runAuth},
 		"audit":    {"Enable, list, disable audit devices; verify an audit log", runAudit},
+		"lease":    {"Look up, renew and revoke leases", runLease},
 	}
 }
 

@@ -63,3 +63,24 @@ func between(s, start, end string) string {
 	}
 	return s[:j]
 }
+
+func TestCLILease(t *testing.T) {
+	p, root := startDev(t, "root")
+	enableUserpass(t, root, "1h")
+	loginBob(t, root)
+	loginBob(t, root)
+	env := []string{"ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root"}
+	list := arca(t, env, "", "lease", "lookup", "auth/userpass/login/bob/")
+	list.must(t, 0, "Keys")
+	keys := strings.Fields(strings.TrimSpace(strings.SplitN(list.stdout, "----", 2)[1]))
+	if len(keys) != 2 {
+		t.Fatalf("lease keys: %q", list.stdout)
+	}
+	id := "auth/userpass/login/bob/" + keys[0]
+	arca(t, env, "", "lease", "lookup", id).must(t, 0, "expire_time", "renewable")
+	arca(t, env, "", "lease", "renew", "-increment=30m", id).must(t, 0, "lease_duration")
+	arca(t, env, "", "lease", "revoke", id).must(t, 0, "Revoked lease")
+	arca(t, env, "", "lease", "revoke", "-force", "auth").must(t, 2, "-force needs -prefix")
+	arca(t, env, "", "lease", "revoke", "-prefix", "auth/userpass/login").must(t, 0, "Revoked every lease")
+	arca(t, env, "", "lease", "lookup", "auth/userpass/login/bob/").must(t, 2, "No leases")
+}
