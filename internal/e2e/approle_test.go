@@ -64,6 +64,14 @@ func TestAppRoleLogin(t *testing.T) {
 		t.Fatalf("third use of a 2-use secret id: got %v, want 400", err)
 	}
 
+	// revoke-prefix on the login path revokes every token it issued.
+	if err := root.Sys().RevokePrefix("auth/approle/login"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokenClient(t, root, s.Auth.ClientToken).Auth().Token().LookupSelf(); statusOf(err) != 403 {
+		t.Fatalf("approle token after revoke-prefix: got %v, want 403", err)
+	}
+
 	// A role bound to another network refuses a login from here.
 	if _, err := root.Logical().Write("auth/approle/role/far", map[string]any{"secret_id_bound_cidrs": "10.0.0.0/8"}); err != nil {
 		t.Fatal(err)
