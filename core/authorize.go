@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/policy"
@@ -82,6 +83,9 @@ func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op str
 		return nil, err
 	}
 	d := acl.Check(path, op, params)
+	if d.Allowed && !d.WrapTTLAllowed(wrapTTL(ctx)) {
+		return nil, fmt.Errorf("%w: the policy requires response wrapping with a TTL between %s and %s", ErrPermissionDenied, d.MinWrappingTTL, d.MaxWrappingTTL)
+	}
 	if !d.Allowed || (needsSudo(path) && !d.Sudo) {
 		c.log.Debug("request refused by policy", "path", path, "operation", op, "accessor", te.Accessor)
 		return nil, ErrPermissionDenied
@@ -130,4 +134,17 @@ func (c *Core) Capabilities(ctx context.Context, te *token.Entry, paths []string
 		out[p] = acl.Capabilities(strings.TrimPrefix(p, "/"))
 	}
 	return out, nil
+}
+
+type wrapTTLKey struct{}
+
+// WithWrapTTL records on ctx the wrapping TTL a request asked for, for the
+// policy's min_wrapping_ttl and max_wrapping_ttl.
+func WithWrapTTL(ctx context.Context, ttl time.Duration) context.Context {
+	return context.WithValue(ctx, wrapTTLKey{}, ttl)
+}
+
+func wrapTTL(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(wrapTTLKey{}).(time.Duration)
+	return d
 }

@@ -28,6 +28,7 @@ type Result struct {
 // Path is the full path after /v1/, such as "secret/data/app") to the
 // engine mounted there. Login paths of auth methods need no token.
 func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.Request) (*Result, error) {
+	ctx = WithWrapTTL(ctx, req.WrapTTL)
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
 	if c.sealed {

@@ -6,6 +6,7 @@ package logical
 
 import (
 	"context"
+	"time"
 
 	"github.com/arca-secrets/arca/storage"
 )
@@ -37,6 +38,9 @@ type Request struct {
 	MountPoint string
 	// ClientAddr is the client's IP address (for CIDR bindings).
 	ClientAddr string
+	// WrapTTL is the response-wrapping TTL the client asked for (zero:
+	// none); policies may require or bound it.
+	WrapTTL time.Duration
 }
 
 // Response is an engine's answer. A nil *Response with a nil error means

@@ -3,6 +3,7 @@ package policy
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // ACL is the compiled union of a token's policies. It is immutable and
@@ -25,6 +26,8 @@ type rule struct {
 	required  []string
 	allowed   map[string][]string
 	denied    map[string][]string
+	minWrap   time.Duration
+	maxWrap   time.Duration
 	hasPlus   bool
 	isPrefix  bool
 	firstWild int
@@ -88,6 +91,11 @@ func mergeRule(merged map[string]*rule, pr *Rule) {
 		r.caps = Deny
 	}
 	r.required = append(r.required, pr.RequiredParameters...)
+	// The strictest wrapping bounds of the merged rules hold.
+	r.minWrap = max(r.minWrap, pr.MinWrappingTTL)
+	if pr.MaxWrappingTTL > 0 && (r.maxWrap == 0 || pr.MaxWrappingTTL < r.maxWrap) {
+		r.maxWrap = pr.MaxWrappingTTL
+	}
 	r.allowed = mergeParams(r.allowed, pr.AllowedParameters)
 	r.denied = mergeParams(r.denied, pr.DeniedParameters)
 }
@@ -205,6 +213,9 @@ type Decision struct {
 	Sudo bool
 	// Reason says why a request was refused, for the error message.
 	Reason string
+	// MinWrappingTTL and MaxWrappingTTL bound the response-wrapping TTL
+	// the request must ask for (zero: no bound).
+	MinWrappingTTL, MaxWrappingTTL time.Duration
 }
 
 // Check decides whether op ("read", "create", ...) on path with the
@@ -226,7 +237,16 @@ func (a *ACL) Check(path, op string, params map[string]any) Decision {
 			return Decision{Reason: reason}
 		}
 	}
-	return Decision{Allowed: true, Sudo: r.caps&Sudo != 0}
+	return Decision{Allowed: true, Sudo: r.caps&Sudo != 0, MinWrappingTTL: r.minWrap, MaxWrappingTTL: r.maxWrap}
+}
+
+// WrapTTLAllowed reports whether a request wrapped with ttl (zero: not
+// wrapped) satisfies the decision's wrapping bounds.
+func (d Decision) WrapTTLAllowed(ttl time.Duration) bool {
+	if d.MinWrappingTTL > 0 && ttl < d.MinWrappingTTL {
+		return false
+	}
+	return d.MaxWrappingTTL == 0 || ttl <= d.MaxWrappingTTL
 }
 
 // Capabilities returns what the ACL grants on path (["root"] for root,

@@ -51,7 +51,12 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
 		path += "/"
 	}
-	req := &logical.Request{Operation: op, Path: path, Data: data, ClientAddr: clientAddr(r)}
+	wrap, err := wrapTTL(r)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	req := &logical.Request{Operation: op, Path: path, Data: data, ClientAddr: clientAddr(r), WrapTTL: wrap}
 	res, err := s.core.HandleRequest(r.Context(), requestToken(r), req)
 	if err != nil {
 		if errors.Is(err, core.ErrNoMount) {

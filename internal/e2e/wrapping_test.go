@@ -142,3 +142,40 @@ func TestResponseWrapping(t *testing.T) {
 		t.Fatalf("unwrap after expiry: got %v, want 400", err)
 	}
 }
+
+// TestPolicyWrappingBounds: min_wrapping_ttl and max_wrapping_ttl in a
+// policy force and bound response wrapping.
+func TestPolicyWrappingBounds(t *testing.T) {
+	_, root := startDev(t, "root")
+	if _, err := root.KVv2("secret").Put(t.Context(), "w/x", map[string]any{"a": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Sys().PutPolicy("wrapped", `path "secret/data/w/*" {
+  capabilities = ["read"]
+  min_wrapping_ttl = "1m"
+  max_wrapping_ttl = "10m"
+}`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"wrapped"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(ttl string) (*api.Secret, error) {
+		c := tokenClient(t, root, s.Auth.ClientToken)
+		if ttl != "" {
+			c.SetWrappingLookupFunc(func(string, string) string { return ttl })
+		}
+		return c.Logical().Read("secret/data/w/x")
+	}
+	if _, err := read(""); statusOf(err) != 403 {
+		t.Fatalf("unwrapped read: got %v, want 403", err)
+	}
+	if _, err := read("1h"); statusOf(err) != 403 {
+		t.Fatalf("wrap TTL above max: got %v, want 403", err)
+	}
+	w, err := read("5m")
+	if err != nil || w.WrapInfo == nil {
+		t.Fatalf("wrapped read within bounds: %+v, %v", w, err)
+	}
+}
