@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/openbao/openbao/api/v2"
 )
@@ -169,4 +171,35 @@ func TestAuditAPIRestricted(t *testing.T) {
 	if err := c.Sys().DisableAudit("api"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAuditReopenOnSIGHUP: after the log is moved away (rotation) and the
+// server gets SIGHUP, it writes a new file at the configured path.
+func TestAuditReopenOnSIGHUP(t *testing.T) {
+	p, c, logPath := startAudited(t)
+	if _, err := c.Auth().Token().LookupSelf(); err != nil {
+		t.Fatal(err)
+	}
+	rotated := logPath + ".1"
+	if err := os.Rename(logPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Auth().Token().LookupSelf(); err != nil {
+			t.Fatal(err)
+		}
+		if raw, err := os.ReadFile(logPath); err == nil && bytes.Contains(raw, []byte("lookup-self")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new audit file after SIGHUP:\n%s", p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	arca(t, nil, "", "audit", "verify", rotated).must(t, 0, "chain intact")
+	arca(t, nil, "", "audit", "verify", logPath).must(t, 0, "chain intact")
 }
