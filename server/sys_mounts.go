@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/logical"
 )
 
 func mountJSON(me core.MountEntry) map[string]any {
@@ -159,7 +161,7 @@ func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, t table, pa
 		return
 	}
 	me := core.MountEntry{Path: path, Table: t.name}
-	if me.Type, err = stringParam(body, "type"); err != nil {
+	if me.Type, err = logical.StringParam(body, "type"); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
@@ -167,7 +169,7 @@ func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, t table, pa
 		s.respondErr(w, r, &badRequest{"'type' must be given: the " + t.kind + " to enable"})
 		return
 	}
-	if me.Description, err = stringParam(body, "description"); err != nil {
+	if me.Description, err = logical.StringParam(body, "description"); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
@@ -175,11 +177,11 @@ func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, t table, pa
 		s.respondErr(w, r, err)
 		return
 	}
-	if me.Local, err = boolParam(body, "local"); err != nil {
+	if me.Local, _, err = logical.BoolParam(body, "local"); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
-	if me.SealWrap, err = boolParam(body, "seal_wrap"); err != nil {
+	if me.SealWrap, _, err = logical.BoolParam(body, "seal_wrap"); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
@@ -201,15 +203,15 @@ func (s *Server) enableMount(w http.ResponseWriter, r *http.Request, t table, pa
 
 // tuneFrom applies the TTL fields present in data to cur.
 func tuneFrom(data map[string]any, cur core.MountTune) (core.MountTune, error) {
-	if v, ok, err := durationParam(data, "default_lease_ttl"); err != nil {
+	if v, ok, err := logical.DurationParam(data, "default_lease_ttl"); err != nil {
 		return cur, err
 	} else if ok {
-		cur.DefaultLeaseTTL = v
+		cur.DefaultLeaseTTL = int(v / time.Second)
 	}
-	if v, ok, err := durationParam(data, "max_lease_ttl"); err != nil {
+	if v, ok, err := logical.DurationParam(data, "max_lease_ttl"); err != nil {
 		return cur, err
 	} else if ok {
-		cur.MaxLeaseTTL = v
+		cur.MaxLeaseTTL = int(v / time.Second)
 	}
 	return cur, nil
 }
@@ -248,7 +250,7 @@ func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, t table, pat
 	}
 	var desc *string
 	if _, ok := body["description"]; ok {
-		d, err := stringParam(body, "description")
+		d, err := logical.StringParam(body, "description")
 		if err != nil {
 			s.respondErr(w, r, err)
 			return
