@@ -1,5 +1,9 @@
 // Package inmem is an in-memory storage backend for dev mode and tests.
 // Nothing survives the process.
+//
+// Besides the map of entries it keeps a folder index (for every folder,
+// its direct children with a count of keys beneath each), so that List
+// costs the size of the folder listed, not the size of the store.
 package inmem
 
 import (
@@ -11,17 +15,20 @@ import (
 	"github.com/arca-secrets/arca/storage"
 )
 
-// Backend is a map guarded by a RWMutex.
+// Backend is a map and a folder index guarded by a RWMutex.
 type Backend struct {
 	mu   sync.RWMutex
 	data map[string][]byte
+	// dirs maps a folder ("" or "a/b/") to its children ("c" or "d/")
+	// and how many keys each child stands for.
+	dirs map[string]map[string]int
 }
 
 var _ storage.Backend = (*Backend)(nil)
 
 // New returns an empty backend.
 func New() *Backend {
-	return &Backend{data: map[string][]byte{}}
+	return &Backend{data: map[string][]byte{}, dirs: map[string]map[string]int{}}
 }
 
 // Get returns a copy of the value at key, or (nil, nil).
@@ -45,8 +52,11 @@ func (b *Backend) Put(_ context.Context, entry *storage.Entry) error {
 	}
 	v := append([]byte(nil), entry.Value...)
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, exists := b.data[entry.Key]; !exists {
+		b.index(entry.Key, 1)
+	}
 	b.data[entry.Key] = v
-	b.mu.Unlock()
 	return nil
 }
 
@@ -56,30 +66,53 @@ func (b *Backend) Delete(_ context.Context, key string) error {
 		return storage.ErrInvalidKey
 	}
 	b.mu.Lock()
-	delete(b.data, key)
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	if _, exists := b.data[key]; exists {
+		delete(b.data, key)
+		b.index(key, -1)
+	}
 	return nil
+}
+
+// index adds delta to the count of key's entry in every folder on its
+// path, dropping entries and folders that reach zero. b.mu is held.
+func (b *Backend) index(key string, delta int) {
+	dir := ""
+	rest := key
+	for {
+		i := strings.IndexByte(rest, '/')
+		child := rest
+		if i >= 0 {
+			child = rest[:i+1]
+		}
+		children := b.dirs[dir]
+		if children == nil {
+			children = map[string]int{}
+			b.dirs[dir] = children
+		}
+		children[child] += delta
+		if children[child] <= 0 {
+			delete(children, child)
+			if len(children) == 0 {
+				delete(b.dirs, dir)
+			}
+		}
+		if i < 0 {
+			return
+		}
+		dir += child
+		rest = rest[i+1:]
+	}
 }
 
 // List returns the sorted names directly under prefix.
 func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
-	seen := map[string]struct{}{}
 	b.mu.RLock()
-	for k := range b.data {
-		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok || rest == "" {
-			continue
-		}
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			rest = rest[:i+1]
-		}
-		seen[rest] = struct{}{}
+	out := make([]string, 0, len(b.dirs[prefix]))
+	for name := range b.dirs[prefix] {
+		out = append(out, name)
 	}
 	b.mu.RUnlock()
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
 	sort.Strings(out)
 	return out, nil
 }
