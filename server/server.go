@@ -66,6 +66,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respondError(w, http.StatusNotFound, errors.New("unsupported path: the API lives under /v1/"))
 		return
 	}
+	// One spelling per path: no empty or dot segments anywhere, so that
+	// what a policy names is what the handler serves.
+	if strings.Contains(path, "//") || hasDotSegment(path) {
+		respondError(w, http.StatusBadRequest, errors.New("invalid request path: empty or dot segments are not allowed"))
+		return
+	}
 	if r.ContentLength > maxRequestSize {
 		// Refused before a byte of the body is read.
 		respondError(w, http.StatusRequestEntityTooLarge, errTooLarge)

@@ -202,3 +202,12 @@ func TestHTTPErrors(t *testing.T) {
 		t.Fatalf("?list=true: %d %s", got, body)
 	}
 }
+
+func TestDotSegmentsRefusedEverywhere(t *testing.T) {
+	p, _ := startDev(t, "root")
+	for _, path := range []string{"/v1/sys/mounts/../policy/x", "/v1/sys/policies/acl/..", "/v1/sys//mounts", "/v1/auth/token/../../sys/seal"} {
+		if code, body := rawRequest(t, p.addr, "root", "PUT", path, strings.NewReader(`{"policy":"path \"x\" { capabilities = [\"read\"] }"}`)); code != 400 {
+			t.Errorf("PUT %s: got %d %s, want 400", path, code, body)
+		}
+	}
+}
