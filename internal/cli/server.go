@@ -21,6 +21,7 @@ import (
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/secrets/kv"
+	"github.com/arca-secrets/arca/secrets/transit"
 	"github.com/arca-secrets/arca/server"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/bolt"
@@ -135,7 +136,7 @@ func openStorage(conf config.Storage) (storage.Backend, func() error, error) {
 }
 
 func engines() map[string]logical.Factory {
-	return map[string]logical.Factory{"kv": kv.Factory}
+	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory}
 }
 
 func authMethods() map[string]logical.Factory {
