@@ -49,6 +49,10 @@ func IntParam(data map[string]any, key string) (v int, ok bool, err error) {
 		s = x
 	case float64:
 		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
 	default:
 		return 0, false, Errorf(ErrInvalidRequest, "%s must be an integer", key)
 	}

@@ -30,7 +30,10 @@ func runRead(e *env, args []string) int {
 }
 
 func runWrite(e *env, args []string) int {
-	c, cf, pos, code := clientFor(e, "write", args, 1, -1, nil)
+	var field string
+	c, cf, pos, code := clientFor(e, "write", args, 1, -1, func(fs *flag.FlagSet) {
+		fs.StringVar(&field, "field", "", "print only this field of the response")
+	})
 	if code >= 0 {
 		return code
 	}
@@ -43,8 +46,15 @@ func runWrite(e *env, args []string) int {
 		return apiError(e, "writing data to "+pos[0], err)
 	}
 	if s == nil {
+		if field != "" {
+			fmt.Fprintf(e.stderr, "Field %q not present: the response was empty\n", field)
+			return exitError
+		}
 		fmt.Fprintf(e.stdout, "Success! Data written to: %s\n", pos[0])
 		return exitOK
+	}
+	if field != "" {
+		return printField(e, s.Data, field)
 	}
 	printSecret(e, cf.format, s)
 	return exitOK

@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +61,7 @@ func freeAddr(t *testing.T) string {
 
 // proc is a running arca server.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string
 	mu     sync.Mutex
@@ -90,7 +90,7 @@ func (p *proc) output() string {
 
 // startArca starts "arca server args..." and waits until addr answers
 // sys/health (any status). It is killed at the end of the test.
-func startArca(t *testing.T, addr string, args ...string) *proc {
+func startArca(t testing.TB, addr string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, addr: addr, done: make(chan struct{})}
 	p.cmd = exec.Command(arcaBin, append([]string{"server"}, args...)...)
@@ -146,7 +146,7 @@ func startDev(t *testing.T, rootToken string) (*proc, *api.Client) {
 }
 
 // newClient returns an OpenBao API client for http://addr.
-func newClient(t *testing.T, addr, token string) *api.Client {
+func newClient(t testing.TB, addr, token string) *api.Client {
 	t.Helper()
 	conf := api.DefaultConfig()
 	conf.Address = "http://" + addr
