@@ -204,6 +204,9 @@ func (e *engine) encrypt(ctx context.Context, req *logical.Request, name string)
 			return nil, err
 		}
 	}
+	if p, err = e.autoRotate(ctx, req, p); err != nil {
+		return nil, err
+	}
 	version, _, err := logical.IntParam(req.Data, "key_version")
 	if err != nil {
 		return nil, err

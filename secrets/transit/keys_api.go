@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/arca-secrets/arca/logical"
 )
@@ -223,4 +224,22 @@ func (e *engine) trimKey(ctx context.Context, req *logical.Request, name string)
 	}
 	c.MinAvailableVersion = n
 	return e.publish(ctx, req.Storage, c)
+}
+
+// autoRotate rotates p when its latest version is older than its
+// auto_rotate_period. It runs on use (encrypt, sign, hmac, datakey), so a
+// key nobody uses is not rotated until it is used again, which is when
+// rotation matters.
+func (e *engine) autoRotate(ctx context.Context, req *logical.Request, p *keyPolicy) (*keyPolicy, error) {
+	if p.AutoRotatePeriod <= 0 {
+		return p, nil
+	}
+	latest := p.Versions[strconv.Itoa(p.LatestVersion)]
+	if latest == nil || time.Since(latest.CreationTime) < p.AutoRotatePeriod {
+		return p, nil
+	}
+	if _, err := e.rotateKey(ctx, req, p.Name); err != nil {
+		return nil, err
+	}
+	return e.load(ctx, req.Storage, p.Name)
 }

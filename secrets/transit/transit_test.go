@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/inmem"
@@ -184,3 +185,19 @@ func benchCrypt(b *testing.B, decrypt bool) {
 
 func BenchmarkEncrypt1KiB(b *testing.B) { benchCrypt(b, false) }
 func BenchmarkDecrypt1KiB(b *testing.B) { benchCrypt(b, true) }
+
+func TestAutoRotateOnUse(t *testing.T) {
+	h := newHarness(t)
+	h.must(logical.UpdateOperation, "keys/a", map[string]any{"auto_rotate_period": "1h"})
+	// Age the latest version past the period.
+	e := h.e.(*engine)
+	p := e.cache["a"].clone()
+	old := *p.Versions["1"]
+	old.CreationTime = old.CreationTime.Add(-2 * time.Hour)
+	p.Versions["1"] = &old
+	e.cache["a"] = p
+	r := h.must(logical.UpdateOperation, "encrypt/a", map[string]any{"plaintext": enc("x")})
+	if r["key_version"] != 2 {
+		t.Fatalf("encrypt after the period used version %v, want 2 (auto-rotated)", r["key_version"])
+	}
+}
