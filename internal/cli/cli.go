@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"auth":     {"Enable, list and disable auth methods", runAuth},
 		"audit":    {"Enable, list, disable audit devices; verify an audit log", runAudit},
 		"lease":    {"Look up, renew and revoke leases", runLease},
+		"bench":    {"Load-test a Vault-compatible server", runBench},
 	}
 }
 

@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// client is a minimal Vault API client: one pooled transport, bodies
+// marshalled once per request, responses decoded only when needed.
+type client struct {
+	addr  string
+	token string
+	hc    *http.Client
+}
+
+func newClient(addr, token, caCert string, conns int) (*client, error) {
+	tr := &http.Transport{
+		MaxIdleConns:        conns * 2,
+		MaxIdleConnsPerHost: conns * 2,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if caCert != "" {
+		pem, err := os.ReadFile(caCert)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("bench: no certificate in %s", caCert)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &client{addr: strings.TrimSuffix(addr, "/"), token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+// statusError is an HTTP error answer.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("http %d", e.code) }
+
+func errorKind(err error) string {
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		return se.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "network"
+}
+
+// do sends a request with token tok ("" for the client's, "-" for none)
+// and decodes a
+// JSON answer into out when out is not nil.
+func (c *client) do(ctx context.Context, method, path, tok string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.addr+"/v1/"+path, rd)
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case "":
+		req.Header.Set("X-Vault-Token", c.token)
+	case "-": // a login: no token at all
+	default:
+		req.Header.Set("X-Vault-Token", tok)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return &statusError{code: resp.StatusCode}
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/arca-secrets/arca/bench"
+)
+
+// runBench drives a Vault-compatible server with a workload mix:
+// arca bench -workload=kv-read:9,kv-write:1 -duration=30s -concurrency=32
+func runBench(e *env, args []string) int {
+	var addr, token, caCert, workload, format, prefix string
+	var duration time.Duration
+	var concurrency int
+	var quiet bool
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&addr, "addr", "", "server address (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
+	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
+	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
+	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run")
+	fs.IntVar(&concurrency, "concurrency", 16, "concurrent clients")
+	fs.StringVar(&format, "format", "table", "table or json")
+	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
+	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	if _, ok := parseFlags(e, fs, args); !ok {
+		return exitUsage
+	}
+	if addr == "" {
+		addr = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
+	}
+	if token == "" {
+		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
+	}
+	if caCert == "" {
+		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
+	}
+	if addr == "" || token == "" {
+		return usageError(e, "arca bench needs -addr and -token (or ARCA_ADDR and ARCA_TOKEN)")
+	}
+	if format != "table" && format != "json" {
+		return usageError(e, "-format must be table or json")
+	}
+	mix, err := parseMix(workload)
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix}
+	if !quiet {
+		cfg.Progress = e.stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	results, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
+	if format == "json" {
+		_ = printJSON(e.stdout, results)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.OpsPerSec, r.P50, r.P90, r.P99, r.Max, formatValue(r.Errors))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// parseMix reads "a:3,b:1" (a weight defaults to 1).
+func parseMix(s string) ([]bench.Weighted, error) {
+	var out []bench.Weighted
+	for _, part := range strings.Split(s, ",") {
+		name, w, hasWeight := strings.Cut(strings.TrimSpace(part), ":")
+		weight := 1
+		if hasWeight {
+			n, err := strconv.Atoi(w)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("bad weight in %q", part)
+			}
+			weight = n
+		}
+		if name == "" {
+			return nil, fmt.Errorf("empty workload in %q", s)
+		}
+		out = append(out, bench.Weighted{Name: name, Weight: weight})
+	}
+	return out, nil
+}
