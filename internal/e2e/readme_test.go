@@ -52,7 +52,7 @@ func TestREADMECommands(t *testing.T) {
 	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
 		t.Fatal(err)
 	}
-	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service"} {
+	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service", "Load generator"} {
 		t.Run(heading, func(t *testing.T) {
 			script := readmeScript(t, heading)
 			if strings.Contains(script, "<wrapping token>") {
