@@ -11,4 +11,4 @@ func NewCheap(conf logical.MountConfig, memoryKiB uint32) logical.Engine {
 }
 
 // DefaultMemoryKiB is the production argon2id memory cost.
-const DefaultMemoryKiB = 64 * 1024
+const DefaultMemoryKiB = 19 * 1024

@@ -118,8 +118,8 @@ func TestFactoryUsesProductionCosts(t *testing.T) {
 	h.eng = eng
 	h.must(logical.UpdateOperation, "users/bob", `{"password":"pw"}`)
 	p := h.storedParams("bob")
-	if p["memory"] != float64(userpass.DefaultMemoryKiB) || p["time"] != float64(1) {
-		t.Fatalf("got stored parameters %v, want memory %d and time 1", p, userpass.DefaultMemoryKiB)
+	if p["memory"] != float64(userpass.DefaultMemoryKiB) || p["time"] != float64(2) {
+		t.Fatalf("got stored parameters %v, want memory %d and time 2", p, userpass.DefaultMemoryKiB)
 	}
 	var u map[string]any
 	_ = json.Unmarshal([]byte(h.stored()["bob"]), &u)
