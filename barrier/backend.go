@@ -107,3 +107,29 @@ func (b *Barrier) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	return names, nil
 }
+
+var _ storage.Batcher = (*Barrier)(nil)
+
+// PutAll encrypts entries under the active term and writes them in one
+// step when the backend allows it.
+func (b *Barrier) PutAll(ctx context.Context, entries []*storage.Entry) error {
+	b.mu.RLock()
+	if b.sealed {
+		b.mu.RUnlock()
+		return ErrSealed
+	}
+	t := b.active
+	b.mu.RUnlock()
+	sealed := make([]*storage.Entry, len(entries))
+	for i, e := range entries {
+		if !storage.ValidKey(e.Key) || reserved(e.Key) {
+			return storage.ErrInvalidKey
+		}
+		ct, err := seal(t, e.Key, e.Value)
+		if err != nil {
+			return err
+		}
+		sealed[i] = &storage.Entry{Key: e.Key, Value: ct}
+	}
+	return storage.PutAll(ctx, b.backend, sealed)
+}

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -118,19 +119,23 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	if _, err := s.getByHash(ctx, e.Hash); err == nil {
 		return nil, fmt.Errorf("%w: a token with that ID exists", ErrInvalid)
 	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	// The entry and its indexes go in one step (one fsync on bbolt).
+	writes := []*storage.Entry{
+		{Key: accessorPrefix + e.Accessor, Value: []byte(e.Hash)},
+		{Key: idPrefix + e.Hash, Value: raw},
+	}
 	if req.Parent != nil {
 		// The parent may have been revoked since the caller looked it up.
 		if _, err := s.getByHash(ctx, req.Parent.Hash); err != nil {
 			return nil, fmt.Errorf("%w: the parent token was revoked", ErrNotFound)
 		}
-		if err := s.view.Put(ctx, &storage.Entry{Key: parentPrefix + e.Parent + "/" + e.Accessor, Value: []byte{}}); err != nil {
-			return nil, err
-		}
+		writes = append(writes, &storage.Entry{Key: parentPrefix + e.Parent + "/" + e.Accessor, Value: []byte{}})
 	}
-	if err := s.view.Put(ctx, &storage.Entry{Key: accessorPrefix + e.Accessor, Value: []byte(e.Hash)}); err != nil {
-		return nil, err
-	}
-	if err := s.put(ctx, e); err != nil {
+	if err := storage.PutAll(ctx, s.view, writes); err != nil {
 		return nil, err
 	}
 	return e, nil

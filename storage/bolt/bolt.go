@@ -110,7 +110,7 @@ func (b *Backend) Put(_ context.Context, entry *storage.Entry) error {
 	if v == nil {
 		v = []byte{}
 	}
-	return b.write([]byte(entry.Key), v)
+	return b.write(pair{[]byte(entry.Key), v})
 }
 
 // Delete removes key durably; a missing key is not an error.
@@ -118,7 +118,7 @@ func (b *Backend) Delete(_ context.Context, key string) error {
 	if !storage.ValidKey(key) {
 		return storage.ErrInvalidKey
 	}
-	return b.write([]byte(key), nil)
+	return b.write(pair{key: []byte(key)})
 }
 
 // List returns the sorted names directly under prefix, scanning only the
@@ -152,4 +152,22 @@ func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
+}
+
+var _ storage.Batcher = (*Backend)(nil)
+
+// PutAll writes entries in one transaction: all of them or none.
+func (b *Backend) PutAll(_ context.Context, entries []*storage.Entry) error {
+	pairs := make([]pair, len(entries))
+	for i, e := range entries {
+		if !storage.ValidKey(e.Key) {
+			return storage.ErrInvalidKey
+		}
+		v := bytes.Clone(e.Value)
+		if v == nil {
+			v = []byte{}
+		}
+		pairs[i] = pair{[]byte(e.Key), v}
+	}
+	return b.write(pairs...)
 }

@@ -11,10 +11,12 @@ import (
 // commit is in progress share the next one.
 
 type writeOp struct {
-	key    []byte
-	value  []byte // nil: delete
+	pairs  []pair
 	result chan error
 }
+
+// pair is one write; a nil value deletes the key.
+type pair struct{ key, value []byte }
 
 const maxGroup = 1024
 
@@ -51,14 +53,16 @@ func (b *Backend) apply(ops []writeOp) error {
 	return b.db.Update(func(tx *bbolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		for _, op := range ops {
-			var err error
-			if op.value == nil {
-				err = bk.Delete(op.key)
-			} else {
-				err = bk.Put(op.key, op.value)
-			}
-			if err != nil {
-				return err
+			for _, p := range op.pairs {
+				var err error
+				if p.value == nil {
+					err = bk.Delete(p.key)
+				} else {
+					err = bk.Put(p.key, p.value)
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -67,8 +71,8 @@ func (b *Backend) apply(ops []writeOp) error {
 
 // write hands one operation to the committer and waits until it is
 // durable (or failed with the whole group).
-func (b *Backend) write(key, value []byte) error {
-	op := writeOp{key: key, value: value, result: make(chan error, 1)}
+func (b *Backend) write(pairs ...pair) error {
+	op := writeOp{pairs: pairs, result: make(chan error, 1)}
 	b.closeMu.RLock()
 	if b.closed {
 		b.closeMu.RUnlock()

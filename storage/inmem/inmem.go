@@ -116,3 +116,23 @@ func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+var _ storage.Batcher = (*Backend)(nil)
+
+// PutAll stores copies of entries under one lock.
+func (b *Backend) PutAll(_ context.Context, entries []*storage.Entry) error {
+	for _, e := range entries {
+		if !storage.ValidKey(e.Key) {
+			return storage.ErrInvalidKey
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range entries {
+		if _, exists := b.data[e.Key]; !exists {
+			b.index(e.Key, 1)
+		}
+		b.data[e.Key] = append([]byte(nil), e.Value...)
+	}
+	return nil
+}

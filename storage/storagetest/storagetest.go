@@ -31,6 +31,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		{"InvalidKeys", testInvalidKeys},
 		{"LargeValue", testLargeValue},
 		{"Concurrent", testConcurrent},
+		{"PutAll", testPutAll},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -236,4 +237,29 @@ func RunBenchmarks(b *testing.B, newBackend func(b *testing.B) storage.Backend) 
 			i++
 		}
 	})
+}
+
+// testPutAll checks storage.PutAll (the backend's own when it is a
+// Batcher): every entry lands, and a bad key writes nothing.
+func testPutAll(t *testing.T, b storage.Backend) {
+	ctx := context.Background()
+	entries := []*storage.Entry{{Key: "batch/a", Value: []byte("1")}, {Key: "batch/b", Value: []byte("2")}, {Key: "other", Value: []byte("3")}}
+	if err := storage.PutAll(ctx, b, entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if got := get(t, b, e.Key); got == nil || !bytes.Equal(got.Value, e.Value) {
+			t.Fatalf("Get(%q) after PutAll = %+v", e.Key, got)
+		}
+	}
+	if _, ok := b.(storage.Batcher); !ok {
+		return
+	}
+	err := storage.PutAll(ctx, b, []*storage.Entry{{Key: "batch/c", Value: []byte("x")}, {Key: "/bad", Value: []byte("y")}})
+	if !errors.Is(err, storage.ErrInvalidKey) {
+		t.Fatalf("PutAll with a bad key: got %v, want ErrInvalidKey", err)
+	}
+	if get(t, b, "batch/c") != nil {
+		t.Fatal("PutAll with a bad key wrote the good ones")
+	}
 }
