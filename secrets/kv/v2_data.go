@@ -207,12 +207,24 @@ func (k *keyOps) addVersion(ctx context.Context, m *keyMeta, cfg mountConfig, da
 	if d := deleteAfterFor(m, cfg); d > 0 {
 		v.DeletionTime = now.Add(d)
 	}
-	if err := k.st.Put(ctx, &storage.Entry{Key: versionKey(k.key, n), Value: raw}); err != nil {
-		return nil, storageErr("writing version", err)
-	}
 	m.Versions[n] = v
 	m.CurrentVersion = n
 	m.UpdatedTime = now
+	if len(m.Versions) <= maxVersionsFor(m, cfg) {
+		// Nothing to prune: the version and the metadata that names it go
+		// in one step (one fsync on bbolt, atomic there).
+		meta, err := json.Marshal(m)
+		if err != nil {
+			return nil, storageErr("encoding metadata", err)
+		}
+		if err := storage.PutAll(ctx, k.st, []*storage.Entry{{Key: versionKey(k.key, n), Value: raw}, {Key: metaPrefix + k.key, Value: meta}}); err != nil {
+			return nil, storageErr("writing version", err)
+		}
+		return &logical.Response{Data: versionMetadata(m, n, v)}, nil
+	}
+	if err := k.st.Put(ctx, &storage.Entry{Key: versionKey(k.key, n), Value: raw}); err != nil {
+		return nil, storageErr("writing version", err)
+	}
 	if err := k.prune(ctx, m, maxVersionsFor(m, cfg)); err != nil {
 		return nil, err
 	}
