@@ -130,7 +130,7 @@ func (s *Store) lookupBatch(ctx context.Context, tok string) (*Entry, error) {
 			return nil, ErrNotFound
 		}
 	}
-	if e.MountAccessor != "" && s.revokedMounts[e.MountAccessor] {
+	if _, gone := s.revokedMounts.Load(e.MountAccessor); e.MountAccessor != "" && gone {
 		return nil, ErrNotFound
 	}
 	return e, nil

@@ -118,9 +118,7 @@ func (s *Store) deleteLocked(ctx context.Context, accessor string) error {
 // RevokeByMount revokes every token issued through the auth mount with
 // the given accessor (when the mount is disabled).
 func (s *Store) RevokeByMount(ctx context.Context, mountAccessor string) (int, error) {
-	s.mu.Lock()
-	s.revokedMounts[mountAccessor] = true
-	s.mu.Unlock()
+	s.revokedMounts.Store(mountAccessor, true)
 	return s.revokeWhere(ctx, func(e *Entry) bool { return e.MountAccessor == mountAccessor })
 }
 

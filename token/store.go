@@ -53,7 +53,7 @@ type Store struct {
 	batch cipher.AEAD
 	// revokedMounts are auth mounts disabled since unseal: their batch
 	// tokens, which cannot be found to revoke, stop working.
-	revokedMounts map[string]bool
+	revokedMounts sync.Map // accessor -> true
 }
 
 // DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
@@ -86,7 +86,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("writing token salt: %w", err)
 		}
 	}
-	s.revokedMounts = map[string]bool{}
 	if err := s.loadBatchKey(ctx); err != nil {
 		return nil, err
 	}

@@ -243,3 +243,32 @@ func TestBatchTokens(t *testing.T) {
 		t.Fatalf("expired batch token: %v", err)
 	}
 }
+
+// TestBatchTokenOfDisabledMount: batch tokens cannot be found to revoke,
+// so disabling their auth mount makes them stop working; checked while
+// lookups run concurrently (-race).
+func TestBatchTokenOfDisabledMount(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	b, err := s.CreateBatch(ctx, CreateRequest{TTL: time.Hour, MountAccessor: "userpass_x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				_, _ = s.Lookup(ctx, b.ID)
+			}
+		}()
+	}
+	if _, err := s.RevokeByMount(ctx, "userpass_x"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if _, err := s.Lookup(ctx, b.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("batch token of a disabled mount: %v", err)
+	}
+}
