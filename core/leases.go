@@ -97,8 +97,10 @@ func leaseErr(err error) error {
 
 // LeaseLookup returns a lease.
 func (c *Core) LeaseLookup(ctx context.Context, id string) (*lease.Lease, error) {
-	if err := c.requireUnsealed(); err != nil {
-		return nil, err
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
 	}
 	l, err := c.leases.Lookup(ctx, strings.Trim(id, "/"))
 	return l, leaseErr(err)
@@ -106,8 +108,10 @@ func (c *Core) LeaseLookup(ctx context.Context, id string) (*lease.Lease, error)
 
 // LeaseList lists lease ids under prefix.
 func (c *Core) LeaseList(ctx context.Context, prefix string) ([]string, error) {
-	if err := c.requireUnsealed(); err != nil {
-		return nil, err
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
 	}
 	names, err := c.leases.List(ctx, prefix)
 	return names, leaseErr(err)
@@ -115,8 +119,10 @@ func (c *Core) LeaseList(ctx context.Context, prefix string) ([]string, error) {
 
 // LeaseRenew renews a lease (and the token behind a token lease).
 func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duration) (*lease.Lease, error) {
-	if err := c.requireUnsealed(); err != nil {
-		return nil, err
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
 	}
 	l, err := c.leases.Renew(ctx, strings.Trim(id, "/"), increment, func(l *lease.Lease, want time.Time) (time.Time, error) {
 		if l.Kind != lease.KindToken {
@@ -140,8 +146,10 @@ func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duratio
 
 // LeaseRevoke revokes one lease.
 func (c *Core) LeaseRevoke(ctx context.Context, id string) error {
-	if err := c.requireUnsealed(); err != nil {
-		return err
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return ErrSealed
 	}
 	return leaseErr(c.leases.Revoke(ctx, strings.Trim(id, "/"), false))
 }
@@ -149,8 +157,10 @@ func (c *Core) LeaseRevoke(ctx context.Context, id string) error {
 // LeaseRevokePrefix revokes every lease under prefix; force drops leases
 // without asking their issuer.
 func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool) (int, error) {
-	if err := c.requireUnsealed(); err != nil {
-		return 0, err
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return 0, ErrSealed
 	}
 	n, err := c.leases.RevokePrefix(ctx, prefix, force)
 	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
