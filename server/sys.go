@@ -21,6 +21,7 @@ func (s *Server) sysRoutes() map[string]sysHandler {
 		"seal":                  s.handleSeal,
 		"seal-status":           s.handleSealStatus,
 		"health":                s.handleHealth,
+		"leader":                s.handleLeader,
 		"rotate":                s.handleRotate,
 		"key-status":            s.handleKeyStatus,
 		"rekey/init":            s.handleRekeyInit,

@@ -184,3 +184,26 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 	}
 	respondJSON(w, status, body)
 }
+
+// handleLeader answers sys/leader like a server without HA: the vault/bao
+// CLIs call it from "status".
+func (s *Server) handleLeader(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	if s.core.Sealed() {
+		s.respondErr(w, r, core.ErrSealed)
+		return
+	}
+	respondJSON(w, http.StatusOK, map[string]any{
+		"ha_enabled":                          false,
+		"is_self":                             false,
+		"active_time":                         "0001-01-01T00:00:00Z",
+		"leader_address":                      "",
+		"leader_cluster_address":              "",
+		"performance_standby":                 false,
+		"performance_standby_last_remote_wal": 0,
+		"raft_committed_index":                0,
+		"raft_applied_index":                  0,
+	})
+}

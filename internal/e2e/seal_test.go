@@ -176,4 +176,9 @@ func TestHealthStatusCodes(t *testing.T) {
 	if err != nil || !h.Initialized || h.Sealed {
 		t.Fatalf("health: %+v, %v", h, err)
 	}
+	// The vault/bao CLIs' status command asks sys/leader too.
+	l, err := c.Sys().Leader()
+	if err != nil || l.HAEnabled {
+		t.Fatalf("leader: %+v, %v", l, err)
+	}
 }
