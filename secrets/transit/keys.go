@@ -2,238 +2,281 @@ package transit
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/arca-secrets/arca/logical"
-	"github.com/arca-secrets/arca/storage"
 )
 
-// Key types, as Vault names them.
-const (
-	typeAES       = "aes256-gcm96"
-	typeChaCha    = "chacha20-poly1305"
-	typeEd25519   = "ed25519"
-	typeECDSAP256 = "ecdsa-p256"
-	typeECDSAP384 = "ecdsa-p384"
-	typeRSA2048   = "rsa-2048"
-	typeRSA4096   = "rsa-4096"
-	typeHMAC      = "hmac"
-)
-
-func knownType(t string) bool {
-	switch t {
-	case typeAES, typeChaCha, typeEd25519, typeECDSAP256, typeECDSAP384, typeRSA2048, typeRSA4096, typeHMAC:
-		return true
+func (e *engine) listKeys(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	keys, err := req.Storage.List(ctx, policyPrefix)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
-	return false
+	sort.Strings(keys)
+	return &logical.Response{Data: map[string]any{"keys": keys}}, nil
 }
 
-func symmetric(t string) bool  { return t == typeAES || t == typeChaCha }
-func asymmetric(t string) bool { return !symmetric(t) && t != typeHMAC }
-
-// keyVersion is one version of a key. Key is the symmetric or HMAC key, or
-// the PKCS#8 private key; HMACKey serves the hmac endpoint for every type.
-type keyVersion struct {
-	Key          []byte    `json:"key"`
-	HMACKey      []byte    `json:"hmac_key"`
-	PublicKeyPEM string    `json:"public_key,omitempty"`
-	CreationTime time.Time `json:"creation_time"`
-}
-
-// keyPolicy is a named key. Values are never changed after they are
-// published in the engine's cache: changes make a copy.
-type keyPolicy struct {
-	Name                 string                 `json:"name"`
-	Type                 string                 `json:"type"`
-	Derived              bool                   `json:"derived"`
-	Exportable           bool                   `json:"exportable"`
-	AllowPlaintextBackup bool                   `json:"allow_plaintext_backup"`
-	DeletionAllowed      bool                   `json:"deletion_allowed"`
-	MinDecryptionVersion int                    `json:"min_decryption_version"`
-	MinEncryptionVersion int                    `json:"min_encryption_version"`
-	MinAvailableVersion  int                    `json:"min_available_version"`
-	LatestVersion        int                    `json:"latest_version"`
-	AutoRotatePeriod     time.Duration          `json:"auto_rotate_period"`
-	HMACKeySize          int                    `json:"hmac_key_size,omitempty"`
-	Versions             map[string]*keyVersion `json:"keys"`
-}
-
-func (p *keyPolicy) clone() *keyPolicy {
-	c := *p
-	c.Versions = make(map[string]*keyVersion, len(p.Versions))
-	for k, v := range p.Versions {
-		c.Versions[k] = v
+// createKey answers POST keys/:name. Creating a key that exists changes
+// nothing, as in Vault.
+func (e *engine) createKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	d := req.Data
+	typ, err := logical.StringParam(d, "type")
+	if err != nil {
+		return nil, err
 	}
-	return &c
-}
-
-func (p *keyPolicy) version(n int) (*keyVersion, error) {
-	if n < max(p.MinDecryptionVersion, 1) {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "key version %d is below the key's min_decryption_version (%d)", n, p.MinDecryptionVersion)
+	if typ == "" {
+		typ = typeAES
 	}
-	v := p.Versions[strconv.Itoa(n)]
-	if v == nil {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "key version %d does not exist", n)
-	}
-	return v, nil
-}
-
-// encryptionVersion is the version new operations use (key_version if
-// given, which must be allowed).
-func (p *keyPolicy) encryptionVersion(requested int) (int, *keyVersion, error) {
-	n := p.LatestVersion
-	if requested > 0 {
-		if requested > p.LatestVersion || requested < max(p.MinEncryptionVersion, 1) {
-			return 0, nil, logical.Errorf(logical.ErrInvalidRequest, "key_version %d is not allowed (latest %d, min_encryption_version %d)", requested, p.LatestVersion, p.MinEncryptionVersion)
+	var derived, exportable, backup bool
+	for key, dst := range map[string]*bool{"derived": &derived, "exportable": &exportable, "allow_plaintext_backup": &backup} {
+		if *dst, _, err = logical.BoolParam(d, key); err != nil {
+			return nil, err
 		}
-		n = requested
 	}
-	v, err := p.version(n)
-	return n, v, err
-}
-
-func randomBytes(n int) ([]byte, error) {
-	b := make([]byte, n)
-	_, err := rand.Read(b)
-	return b, err
-}
-
-// newVersion generates key material of the policy's type.
-func newVersion(t string, hmacSize int) (*keyVersion, error) {
-	v := &keyVersion{CreationTime: time.Now().UTC()}
-	var err error
-	if v.HMACKey, err = randomBytes(32); err != nil {
+	if err := refuseConvergent(d); err != nil {
 		return nil, err
 	}
-	var priv any
-	switch t {
-	case typeAES, typeChaCha:
-		v.Key, err = randomBytes(32)
-		return v, err
-	case typeHMAC:
-		v.Key, err = randomBytes(hmacSize)
-		return v, err
-	case typeEd25519:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	case typeECDSAP256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case typeECDSAP384:
-		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case typeRSA2048:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case typeRSA4096:
-		priv, err = rsa.GenerateKey(rand.Reader, 4096)
-	default:
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "unknown key type %q", t)
-	}
+	size, _, err := logical.IntParam(d, "key_size")
 	if err != nil {
 		return nil, err
 	}
-	if v.Key, err = x509.MarshalPKCS8PrivateKey(priv); err != nil {
-		return nil, err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(publicOf(priv))
+	period, _, err := logical.DurationParam(d, "auto_rotate_period")
 	if err != nil {
 		return nil, err
 	}
-	v.PublicKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
-	return v, nil
+	if err := checkRotatePeriod(period); err != nil {
+		return nil, err
+	}
+	_, err = e.keys.update(ctx, req.Storage, name, func(cur *keyPolicy) (*keyPolicy, error) {
+		if cur != nil {
+			return nil, nil
+		}
+		p, err := newPolicy(name, typ, derived, size, e.now())
+		if err != nil {
+			return nil, err
+		}
+		p.Exportable, p.AllowPlaintextBackup, p.AutoRotatePeriod = exportable, backup, period
+		return p, nil
+	})
+	return nil, err
 }
 
-func publicOf(priv any) any {
-	switch k := priv.(type) {
-	case ed25519.PrivateKey:
-		return k.Public()
-	case *ecdsa.PrivateKey:
-		return &k.PublicKey
-	case *rsa.PrivateKey:
-		return &k.PublicKey
+// refuseConvergent answers a request for convergent encryption (the same
+// plaintext giving the same ciphertext) with an error rather than quietly
+// making a key that does not do what was asked.
+func refuseConvergent(d map[string]any) error {
+	conv, _, err := logical.BoolParam(d, "convergent_encryption")
+	if err != nil {
+		return err
+	}
+	if conv {
+		return logical.Errorf(logical.ErrInvalidRequest, "convergent_encryption is not supported")
 	}
 	return nil
 }
 
-// load returns the key named name (nil when it does not exist).
-func (e *engine) load(ctx context.Context, st storage.Backend, name string) (*keyPolicy, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.loadLocked(ctx, st, name)
+// checkRotatePeriod applies Vault's bound: zero (off) or at least an hour.
+func checkRotatePeriod(d time.Duration) error {
+	if d != 0 && d < time.Hour {
+		return logical.Errorf(logical.ErrInvalidRequest, "auto_rotate_period must be 0 (off) or at least 1h")
+	}
+	return nil
 }
 
-func (e *engine) loadLocked(ctx context.Context, st storage.Backend, name string) (*keyPolicy, error) {
-	if p, ok := e.cache[name]; ok {
+// readKey answers GET keys/:name in Vault's shape: keys maps each version
+// to its creation time (Unix seconds), or for asymmetric keys to its public
+// key.
+func (e *engine) readKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	p, err := e.keys.get(ctx, req.Storage, name)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	keys := map[string]any{}
+	for n, v := range p.Versions {
+		if asymmetric(p.Type) {
+			pub, err := publicKeyText(v.signer.Public())
+			if err != nil {
+				return nil, err
+			}
+			keys[n] = map[string]any{
+				"name":          keyName(p.Type),
+				"public_key":    pub,
+				"creation_time": v.CreationTime.Format(time.RFC3339Nano),
+			}
+		} else {
+			keys[n] = v.CreationTime.Unix()
+		}
+	}
+	data := map[string]any{
+		"name":                   p.Name,
+		"type":                   p.Type,
+		"keys":                   keys,
+		"latest_version":         p.LatestVersion,
+		"min_available_version":  p.MinAvailableVersion,
+		"min_decryption_version": p.MinDecryptionVersion,
+		"min_encryption_version": p.MinEncryptionVersion,
+		"deletion_allowed":       p.DeletionAllowed,
+		"derived":                p.Derived,
+		"exportable":             p.Exportable,
+		"allow_plaintext_backup": p.AllowPlaintextBackup,
+		"supports_encryption":    symmetric(p.Type),
+		"supports_decryption":    symmetric(p.Type),
+		"supports_derivation":    symmetric(p.Type),
+		"supports_signing":       asymmetric(p.Type),
+		"auto_rotate_period":     int64(p.AutoRotatePeriod / time.Second),
+		"imported_key":           false,
+	}
+	if p.Derived {
+		data["kdf"] = "hkdf_sha256"
+		data["convergent_encryption"] = false
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+// deleteKey answers DELETE keys/:name, refused unless deletion_allowed.
+func (e *engine) deleteKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	ent, p, err := e.keys.lock(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	defer e.keys.unlock(name, ent)
+	if p == nil {
+		return nil, nil
+	}
+	if !p.DeletionAllowed {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "deletion is not allowed for key %s: set deletion_allowed in its config first", name)
+	}
+	return nil, ent.remove(ctx, req.Storage, name)
+}
+
+// configKey answers POST keys/:name/config.
+func (e *engine) configKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	d := req.Data
+	_, err := e.keys.update(ctx, req.Storage, name, func(p *keyPolicy) (*keyPolicy, error) {
+		if p == nil {
+			return nil, errNoKey(name)
+		}
+		c := p.clone()
+		for key, dst := range map[string]*int{"min_decryption_version": &c.MinDecryptionVersion, "min_encryption_version": &c.MinEncryptionVersion} {
+			if v, ok, err := logical.IntParam(d, key); err != nil {
+				return nil, err
+			} else if ok {
+				*dst = v
+			}
+		}
+		c.MinDecryptionVersion = max(c.MinDecryptionVersion, 1)
+		switch {
+		case c.MinDecryptionVersion > c.LatestVersion || c.MinEncryptionVersion > c.LatestVersion:
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "min versions cannot be above the latest version (%d)", c.LatestVersion)
+		case c.MinEncryptionVersion != 0 && c.MinEncryptionVersion < c.MinDecryptionVersion:
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "min_encryption_version cannot be below min_decryption_version")
+		case c.MinDecryptionVersion < c.MinAvailableVersion:
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "versions below %d were trimmed", c.MinAvailableVersion)
+		}
+		for key, dst := range map[string]*bool{"deletion_allowed": &c.DeletionAllowed, "allow_plaintext_backup": &c.AllowPlaintextBackup} {
+			if v, ok, err := logical.BoolParam(d, key); err != nil {
+				return nil, err
+			} else if ok {
+				*dst = v
+			}
+		}
+		if v, ok, err := logical.BoolParam(d, "exportable"); err != nil {
+			return nil, err
+		} else if ok {
+			if !v && p.Exportable {
+				return nil, logical.Errorf(logical.ErrInvalidRequest, "exportable cannot be disabled once enabled")
+			}
+			c.Exportable = v
+		}
+		if v, ok, err := logical.DurationParam(d, "auto_rotate_period"); err != nil {
+			return nil, err
+		} else if ok {
+			if err := checkRotatePeriod(v); err != nil {
+				return nil, err
+			}
+			c.AutoRotatePeriod = v
+		}
+		return c, nil
+	})
+	return nil, err
+}
+
+// rotated returns a clone of p with a new latest version.
+func rotated(p *keyPolicy, now time.Time) (*keyPolicy, error) {
+	v, err := newVersion(p.Type, p.Derived, p.HMACKeySize, now)
+	if err != nil {
+		return nil, err
+	}
+	c := p.clone()
+	c.LatestVersion++
+	c.Versions[strconv.Itoa(c.LatestVersion)] = v
+	return c, nil
+}
+
+func (e *engine) rotateKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	_, err := e.keys.update(ctx, req.Storage, name, func(p *keyPolicy) (*keyPolicy, error) {
+		if p == nil {
+			return nil, errNoKey(name)
+		}
+		return rotated(p, e.now())
+	})
+	return nil, err
+}
+
+// trimKey deletes versions below min_available_version for good.
+func (e *engine) trimKey(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
+	n, ok, err := logical.IntParam(req.Data, "min_available_version")
+	if err != nil {
+		return nil, err
+	}
+	if !ok || n < 1 {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "min_available_version must be at least 1")
+	}
+	_, err = e.keys.update(ctx, req.Storage, name, func(p *keyPolicy) (*keyPolicy, error) {
+		if p == nil {
+			return nil, errNoKey(name)
+		}
+		if n > p.MinDecryptionVersion || (p.MinEncryptionVersion > 0 && n > p.MinEncryptionVersion) {
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "min_available_version cannot be above min_decryption_version or min_encryption_version")
+		}
+		if n < p.MinAvailableVersion {
+			return nil, logical.Errorf(logical.ErrInvalidRequest, "min_available_version cannot go down (it is %d)", p.MinAvailableVersion)
+		}
+		c := p.clone()
+		for k := range c.Versions {
+			if v, _ := strconv.Atoi(k); v < n {
+				delete(c.Versions, k)
+			}
+		}
+		c.MinAvailableVersion = n
+		return c, nil
+	})
+	return nil, err
+}
+
+// useKey returns the key for an operation that makes something new
+// (encrypt, sign, hmac, datakey), first rotating it when its latest version
+// is older than auto_rotate_period. Rotation happens on use, so a key
+// nobody uses is not rotated until it is used again, which is when it
+// matters.
+func (e *engine) useKey(ctx context.Context, req *logical.Request, p *keyPolicy) (*keyPolicy, error) {
+	if p.AutoRotatePeriod <= 0 {
 		return p, nil
 	}
-	raw, err := st.Get(ctx, "policy/"+name)
-	if err != nil || raw == nil {
-		return nil, err
+	latest := p.Versions[strconv.Itoa(p.LatestVersion)]
+	if e.now().Sub(latest.CreationTime) < p.AutoRotatePeriod {
+		return p, nil
 	}
-	var p keyPolicy
-	if err := json.Unmarshal(raw.Value, &p); err != nil {
-		return nil, fmt.Errorf("decoding key %s: %w", name, err)
-	}
-	e.cache[name] = &p
-	return &p, nil
-}
-
-// publish writes p to storage, then makes it the cached version: a new
-// version is never used before it is durable.
-func (e *engine) publish(ctx context.Context, st storage.Backend, p *keyPolicy) error {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if err := st.Put(ctx, &storage.Entry{Key: "policy/" + p.Name, Value: raw}); err != nil {
-		return err
-	}
-	e.cache[p.Name] = p
-	return nil
-}
-
-// mustKey loads a key or answers 400 when it does not exist.
-func (e *engine) mustKey(ctx context.Context, st storage.Backend, name string) (*keyPolicy, error) {
-	if !validName(name) {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid key name")
-	}
-	p, err := e.load(ctx, st, name)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "encryption key not found: %s", name)
-	}
-	return p, nil
-}
-
-// createLocked makes a new key; e.mu is held.
-func (e *engine) createLocked(ctx context.Context, st storage.Backend, name, typ string, derived, exportable, backup bool, hmacSize int) (*keyPolicy, error) {
-	if !knownType(typ) {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "unknown key type %q", typ)
-	}
-	if derived && !symmetric(typ) {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "key derivation is supported only for %s and %s", typeAES, typeChaCha)
-	}
-	if hmacSize == 0 {
-		hmacSize = 32
-	}
-	if hmacSize < 16 || hmacSize > 512 {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "key_size must be between 16 and 512 bytes")
-	}
-	v, err := newVersion(typ, hmacSize)
-	if err != nil {
-		return nil, err
-	}
-	p := &keyPolicy{Name: name, Type: typ, Derived: derived, Exportable: exportable, AllowPlaintextBackup: backup,
-		MinDecryptionVersion: 1, MinAvailableVersion: 0, LatestVersion: 1, HMACKeySize: hmacSize,
-		Versions: map[string]*keyVersion{"1": v}}
-	return p, e.publish(ctx, st, p)
+	return e.keys.update(ctx, req.Storage, p.Name, func(cur *keyPolicy) (*keyPolicy, error) {
+		if cur == nil {
+			return nil, errNoKey(p.Name)
+		}
+		// Another request may have rotated it while this one waited.
+		if cur.AutoRotatePeriod <= 0 || e.now().Sub(cur.Versions[strconv.Itoa(cur.LatestVersion)].CreationTime) < cur.AutoRotatePeriod {
+			return nil, nil
+		}
+		return rotated(cur, e.now())
+	})
 }

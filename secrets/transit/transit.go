@@ -2,117 +2,153 @@
 // transit engine: named keys that applications use but never see, to
 // encrypt, decrypt, sign, verify and compute HMACs.
 //
-// Keys and versions. A key has numbered versions; rotate adds one, and new
-// operations use the latest version (or min_encryption_version's floor)
-// while decryption accepts any version from min_decryption_version up.
-// Ciphertexts and signatures are "vault:v<N>:<base64>", so existing Vault
-// ciphertexts and clients interoperate.
+// Key types: aes256-gcm96 (the default), aes128-gcm96 and
+// chacha20-poly1305 encrypt; ed25519, ecdsa-p256/p384/p521 and
+// rsa-2048/3072/4096 sign; hmac keys only compute HMACs (every other key
+// has a separate HMAC key per version for the hmac endpoint).
 //
-// Nonces. aes256-gcm96 and chacha20-poly1305 use a fresh 96-bit nonce from
-// crypto/rand for every encryption, stored in front of the ciphertext
-// (nonce | ciphertext | tag). With random 96-bit nonces a key version must
-// not encrypt more than about 2^32 messages: rotate well before that.
-// Derived keys (derived=true) are HKDF-SHA256 of the version's key with the
-// caller's context as info, so each context gets its own key.
+// Key versions. A key has numbered versions starting at 1; rotate adds
+// one. New ciphertexts, signatures and HMACs use the latest version (or
+// key_version, which must be at least min_encryption_version), and carry
+// their version: "vault:v<N>:<base64>", byte for byte Vault's format, so
+// ciphertexts and clients interoperate. Decryption and verification accept
+// any version from min_decryption_version up; trim deletes versions below
+// min_available_version for good. Rewrap re-encrypts a ciphertext under
+// the latest version without showing the plaintext.
+//
+// Nonces. aes256-gcm96 and chacha20-poly1305 draw a fresh 96-bit nonce
+// from crypto/rand for every encryption and store it in front of the
+// sealed data: base64(nonce | ciphertext | tag). With random 96-bit nonces
+// one key version must not encrypt more than about 2^32 messages; rotate
+// (or set auto_rotate_period) well before that. Derived keys
+// (derived=true) are HKDF-SHA256 of the version's key with the caller's
+// context as info, so each context has its own key and a ciphertext made
+// under one context does not open under another.
 //
 // Only the standard library's and golang.org/x/crypto's primitives are
-// used. Storage: policy/<name> holds a key with all its versions (JSON,
-// inside the barrier like all engine storage).
+// used. Storage: policy/<name> holds a key with all its versions as JSON,
+// inside the barrier like all engine storage.
 package transit
 
 import (
 	"context"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/arca-secrets/arca/logical"
 )
 
 // Factory creates a transit engine for a mount.
 func Factory(_ context.Context, _ logical.MountConfig) (logical.Engine, error) {
-	return &engine{cache: map[string]*keyPolicy{}}, nil
+	return &engine{keys: newKeyCache(), now: time.Now}, nil
 }
 
 type engine struct {
-	// mu guards cache and serialises key changes (create, rotate, config,
-	// delete); operations read an immutable *keyPolicy snapshot, so
-	// encrypt and decrypt never wait on a rotation.
-	mu    sync.Mutex
-	cache map[string]*keyPolicy
+	keys *keyCache
+	now  func() time.Time // the clock auto-rotation reads; tests move it
 }
 
 var _ logical.Engine = (*engine)(nil)
 
+var errBadName = logical.Errorf(logical.ErrInvalidRequest, "invalid key name: use letters, digits, '-', '_' and '.' (at most 128)")
+
+type handler func(ctx context.Context, req *logical.Request, rest string) (*logical.Response, error)
+
 func (e *engine) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	path := strings.Trim(req.Path, "/")
 	op := req.Operation
-	write := op == logical.UpdateOperation || op == logical.CreateOperation
-	first, rest, _ := strings.Cut(path, "/")
-	switch {
-	case path == "keys" && op == logical.ListOperation:
-		return e.listKeys(ctx, req)
-	case first == "keys" && rest != "":
-		return e.handleKeys(ctx, req, rest)
-	case first == "encrypt" && write:
-		return e.encrypt(ctx, req, rest)
-	case first == "decrypt" && write:
-		return e.decrypt(ctx, req, rest)
-	case first == "rewrap" && write:
-		return e.rewrap(ctx, req, rest)
-	case first == "datakey" && write:
-		return e.datakey(ctx, req, rest)
-	case first == "sign" && write:
-		return e.sign(ctx, req, rest)
-	case first == "verify" && write:
-		return e.verify(ctx, req, rest)
-	case first == "hmac" && write:
-		return e.hmac(ctx, req, rest)
-	case (first == "random") && (write || op == logical.ReadOperation):
-		return random(req, rest)
-	case first == "hash" && write:
-		return hashSum(req, rest)
-	case first == "export" && op == logical.ReadOperation:
-		return e.export(ctx, req, rest)
-	case first == "backup" && op == logical.ReadOperation:
-		return e.backup(ctx, req, rest)
-	case first == "restore" && write:
-		return e.restore(ctx, req, rest)
+	if req.Data == nil {
+		req.Data = map[string]any{}
 	}
-	return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path or operation: %s %s", op, path)
+	first, rest, _ := strings.Cut(path, "/")
+	if first == "keys" {
+		if rest == "" && op == logical.ListOperation {
+			return e.listKeys(ctx, req)
+		}
+		if rest != "" {
+			return e.handleKeys(ctx, req, rest)
+		}
+	}
+	h, writable, readable := e.route(first)
+	switch {
+	case h == nil:
+		return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for %s", path)
+	case writable && (op == logical.UpdateOperation || op == logical.CreateOperation),
+		readable && op == logical.ReadOperation:
+		return h(ctx, req, rest)
+	}
+	return nil, logical.Errorf(logical.ErrUnsupportedOperation, "%s is not supported on %s", op, path)
+}
+
+// route maps a path's first segment to its handler and the operations it
+// takes (write: update/create; read).
+func (e *engine) route(first string) (h handler, write, read bool) {
+	switch first {
+	case "encrypt":
+		return e.encrypt, true, false
+	case "decrypt":
+		return e.decrypt, true, false
+	case "rewrap":
+		return e.rewrap, true, false
+	case "datakey":
+		return e.datakey, true, false
+	case "sign":
+		return e.sign, true, false
+	case "verify":
+		return e.verify, true, false
+	case "hmac":
+		return e.hmac, true, false
+	case "hash":
+		return hashSum, true, false
+	case "restore":
+		return e.restore, true, false
+	case "random":
+		return random, true, true
+	case "export":
+		return e.export, false, true
+	case "backup":
+		return e.backup, false, true
+	}
+	return nil, false, false
 }
 
 func (e *engine) handleKeys(ctx context.Context, req *logical.Request, rest string) (*logical.Response, error) {
 	name, sub, _ := strings.Cut(rest, "/")
 	if !validName(name) {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid key name")
+		return nil, errBadName
 	}
 	op := req.Operation
 	write := op == logical.UpdateOperation || op == logical.CreateOperation
 	switch {
 	case sub == "" && write:
-		return nil, e.createKey(ctx, req, name)
+		return e.createKey(ctx, req, name)
 	case sub == "" && op == logical.ReadOperation:
 		return e.readKey(ctx, req, name)
 	case sub == "" && op == logical.DeleteOperation:
-		return nil, e.deleteKey(ctx, req, name)
+		return e.deleteKey(ctx, req, name)
 	case sub == "config" && write:
 		return e.configKey(ctx, req, name)
 	case sub == "rotate" && write:
 		return e.rotateKey(ctx, req, name)
 	case sub == "trim" && write:
-		return nil, e.trimKey(ctx, req, name)
+		return e.trimKey(ctx, req, name)
+	case sub == "" || sub == "config" || sub == "rotate" || sub == "trim":
+		return nil, logical.Errorf(logical.ErrUnsupportedOperation, "%s is not supported on keys/%s", op, rest)
 	}
-	return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path or operation: %s keys/%s", op, rest)
+	return nil, logical.Errorf(logical.ErrUnsupportedPath, "no handler for keys/%s", rest)
 }
 
+// validName accepts the names Vault users give keys and nothing that could
+// escape the key's storage path.
 func validName(n string) bool {
-	if n == "" || len(n) > 128 {
+	if n == "" || len(n) > 128 || n == "." || n == ".." {
 		return false
 	}
 	for _, r := range n {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r)) {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
 			return false
 		}
 	}
-	return n != "." && n != ".."
+	return true
 }
