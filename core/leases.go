@@ -40,7 +40,12 @@ func (c *Core) revokeLease(ctx context.Context, l *lease.Lease) error {
 		if !ok {
 			return nil
 		}
-		return rv.RevokeSecret(ctx, &logical.Request{Operation: logical.DeleteOperation, Path: strings.TrimPrefix(l.Path, m.entry.Path), Storage: m.view, MountPoint: m.entry.Path}, l.InternalData)
+		err := rv.RevokeSecret(ctx, &logical.Request{Operation: logical.DeleteOperation, Path: strings.TrimPrefix(l.Path, m.entry.Path), Storage: m.view, MountPoint: m.entry.Path}, l.InternalData)
+		if err != nil {
+			// Engines' errors name what failed, never a secret.
+			c.log.Warn("revoking a secret failed; the lease is kept for a retry", "lease_id", l.ID, "error", err.Error())
+		}
+		return err
 	}
 	return fmt.Errorf("lease %s has an unknown kind %q", l.ID, l.Kind)
 }
@@ -125,6 +130,9 @@ func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duratio
 		return nil, ErrSealed
 	}
 	l, err := c.leases.Renew(ctx, strings.Trim(id, "/"), increment, func(l *lease.Lease, want time.Time) (time.Time, error) {
+		if l.Kind == lease.KindSecret {
+			return c.renewSecret(ctx, l, want)
+		}
 		if l.Kind != lease.KindToken {
 			return want, nil
 		}
@@ -165,4 +173,77 @@ func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool)
 	n, err := c.leases.RevokePrefix(ctx, prefix, force)
 	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
 	return n, leaseErr(err)
+}
+
+// leaseSecret registers the lease of a dynamic secret an engine just
+// handed out. If the lease cannot be stored, the secret is revoked at
+// once: a secret nobody can revoke must not leave the server.
+func (c *Core) leaseSecret(ctx context.Context, caller *Caller, m *mount, s *logical.Secret, path string) (*lease.Lease, error) {
+	ttl, maxTTL := c.secretTTLs(m, s)
+	l := lease.Lease{Kind: lease.KindSecret, Path: path, MountAccessor: m.entry.Accessor, Renewable: s.Renewable, InternalData: s.InternalData}
+	if _, ok := m.engine.(logical.SecretRenewer); !ok {
+		l.Renewable = false
+	}
+	if caller != nil && caller.Token != nil && caller.Token.Type != "batch" {
+		// Revoking the token that asked revokes what it was given.
+		l.TokenAccessor = caller.Token.Accessor
+	}
+	registered, err := c.leases.Register(ctx, l, ttl, maxTTL)
+	if err != nil {
+		l.Path = path
+		if rerr := c.revokeLease(ctx, &l); rerr != nil {
+			c.log.Error("a secret whose lease could not be stored could not be revoked either", "path", path, "error", fmt.Sprint(rerr))
+		}
+		return nil, fmt.Errorf("storing the lease: %w", err)
+	}
+	return registered, nil
+}
+
+// secretTTLs resolves a secret's TTL and maximum: the engine's, else the
+// mount's, else the system's, never beyond the mount's or system's maximum.
+func (c *Core) secretTTLs(m *mount, s *logical.Secret) (ttl, maxTTL time.Duration) {
+	limit := time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
+	if limit == 0 {
+		limit = token.DefaultSystemTTL
+	}
+	ttl = s.TTL
+	if ttl == 0 {
+		ttl = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
+	}
+	if ttl == 0 {
+		ttl = token.DefaultSystemTTL
+	}
+	maxTTL = s.MaxTTL
+	if maxTTL == 0 || maxTTL > limit {
+		maxTTL = limit
+	}
+	return min(ttl, maxTTL), maxTTL
+}
+
+// revokeUnrecordedLease revokes a secret whose handing out could not be
+// recorded by audit.
+func (c *Core) revokeUnrecordedLease(ctx context.Context, l *lease.Lease) {
+	if l == nil {
+		return
+	}
+	if err := c.leases.Revoke(ctx, l.ID, false); err != nil {
+		c.log.Error("revoking a secret whose issuing was not recorded", "lease_id", l.ID, "error", fmt.Sprint(err))
+	}
+}
+
+// renewSecret asks the engine that issued a secret lease to extend it.
+func (c *Core) renewSecret(ctx context.Context, l *lease.Lease, want time.Time) (time.Time, error) {
+	m := c.mountByAccessor(l.MountAccessor)
+	if m == nil {
+		return want, fmt.Errorf("%w: the mount that issued this lease is gone", ErrInvalidRequest)
+	}
+	rn, ok := m.engine.(logical.SecretRenewer)
+	if !ok {
+		return want, lease.ErrNotRenewable
+	}
+	req := &logical.Request{Operation: logical.UpdateOperation, Path: strings.TrimPrefix(l.Path, m.entry.Path), Storage: m.view, MountPoint: m.entry.Path}
+	if err := rn.RenewSecret(ctx, req, l.InternalData, want); err != nil {
+		return want, err
+	}
+	return want, nil
 }

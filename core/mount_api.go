@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+
+	"github.com/arca-secrets/arca/logical"
 )
 
 // NormalizeMountPath trims slashes and checks a mount path: segments of
@@ -143,10 +145,22 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 		return ErrSealed
 	}
 	r := c.router
+	r.mu.RLock()
+	m, ok := r.mounts[path]
+	r.mu.RUnlock()
+	if !ok || m.entry.Table != table {
+		// Like Vault, disabling what is not mounted is not an error.
+		return nil
+	}
+	// The secrets a mount handed out are revoked while it can still
+	// revoke them; if it cannot, the mount stays (revoke-force the
+	// leases first to disable it anyway).
+	if n, err := c.leases.RevokePrefix(ctx, path, false); err != nil {
+		return fmt.Errorf("revoking the leases of %s (%d revoked): %w", path, n, err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m, ok := r.mounts[path]
-	if !ok || m.entry.Table != table {
+	if m, ok = r.mounts[path]; !ok || m.entry.Table != table {
 		// Like Vault, disabling what is not mounted is not an error.
 		return nil
 	}
@@ -161,6 +175,9 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 	if err := saveMountTable(ctx, c.barrier, r.entriesLocked()); err != nil {
 		r.mounts[path] = m
 		return err
+	}
+	if cl, ok := m.engine.(logical.Closer); ok {
+		cl.Close()
 	}
 	// The table no longer names the mount, so its data is unreachable even
 	// if clearing stops halfway.

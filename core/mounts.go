@@ -168,3 +168,14 @@ func (r *router) entriesLocked() []MountEntry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
+
+// closeEngines stops the background work of every engine (at seal).
+func (r *router) closeEngines() {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, m := range r.mounts {
+		if cl, ok := m.engine.(logical.Closer); ok {
+			cl.Close()
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/audit"
+	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
@@ -22,6 +23,8 @@ func clearViewData(ctx context.Context, m *mount) error {
 type Result struct {
 	Response *logical.Response
 	Issued   *token.Entry
+	// Lease is the lease registered for a dynamic secret in Response.
+	Lease *lease.Lease
 }
 
 // HandleRequest checks the token and the policy, then routes req (whose
@@ -43,6 +46,8 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 		r.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
 		r.Storage = m.view
 		r.MountPoint = m.entry.Path
+		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
+		r.MountMaxTTL = time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
 	}
 	reqID, err := randomID()
 	if err != nil {
@@ -56,6 +61,7 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 			c.logRefusal(ctx, nil, auditRequest(reqID, string(req.Operation), req, m), err)
 			return nil, err
 		}
+		r.DisplayName = te.DisplayName
 		if m != nil && m.entry.Type == cubbyholeType && te.Type == "batch" {
 			return nil, fmt.Errorf("%w: batch tokens have no cubbyhole", ErrInvalidRequest)
 		}
@@ -87,6 +93,7 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 	if aerr := c.logResponse(ctx, te, ar, res, err); aerr != nil {
 		if res != nil {
 			c.revokeUnrecorded(ctx, res.Issued)
+			c.revokeUnrecordedLease(ctx, res.Lease)
 		}
 		return nil, aerr
 	}
@@ -116,6 +123,12 @@ func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.R
 			return nil, err
 		}
 		resp.Auth = nil
+	}
+	if resp != nil && resp.Secret != nil {
+		if res.Lease, err = c.leaseSecret(ctx, caller, m, resp.Secret, fullPath); err != nil {
+			return nil, err
+		}
+		resp.Secret = nil
 	}
 	return res, nil
 }

@@ -194,6 +194,7 @@ func (c *Core) sealLocked() {
 		c.stopTidy = nil
 	}
 	c.audit.Close()
+	c.router.closeEngines()
 	c.barrier.Seal()
 	c.unseal.reset()
 	c.tokens.Wipe()

@@ -54,10 +54,3 @@ type Renewer interface {
 type ExistenceChecker interface {
 	Exists(ctx context.Context, req *Request) (bool, error)
 }
-
-// SecretRevoker is implemented by engines that hand out leased secrets
-// (database credentials): the expiration manager calls it when a lease
-// expires or is revoked. An error keeps the lease for a retry.
-type SecretRevoker interface {
-	RevokeSecret(ctx context.Context, req *Request, internal map[string]any) error
-}

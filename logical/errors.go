@@ -18,6 +18,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrPermissionDenied: refused (403).
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrUpstream: a system the engine depends on (a database) failed or
+	// refused (502); the message says which and why.
+	ErrUpstream = errors.New("upstream error")
 )
 
 // Errorf returns an error that wraps kind (one of the sentinels above) with

@@ -41,6 +41,12 @@ type Request struct {
 	// WrapTTL is the response-wrapping TTL the client asked for (zero:
 	// none); policies may require or bound it.
 	WrapTTL time.Duration
+	// DisplayName is the calling token's display name (for usernames that
+	// say who asked); empty for logins.
+	DisplayName string
+	// MountDefaultTTL and MountMaxTTL are the mount's lease TTLs (zero:
+	// not tuned), for engines that decide a secret's TTL themselves.
+	MountDefaultTTL, MountMaxTTL time.Duration
 }
 
 // Response is an engine's answer. A nil *Response with a nil error means
@@ -54,6 +60,9 @@ type Response struct {
 	NotFound bool
 	// Auth is set by an auth method's login: core creates a token from it.
 	Auth *Auth
+	// Secret is set by engines that hand out leased secrets: core
+	// registers a lease for it and answers with its lease_id.
+	Secret *Secret
 }
 
 // Engine answers requests for the paths under one mount.

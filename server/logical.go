@@ -129,6 +129,10 @@ func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, path str
 	if len(resp.Warnings) > 0 {
 		body["warnings"] = resp.Warnings
 	}
+	if l := res.Lease; l != nil {
+		body["lease_id"], body["renewable"] = l.ID, l.Renewable
+		body["lease_duration"] = roundSeconds(l.TTL(s.core.Now()))
+	}
 	if resp.Data == nil && len(resp.Warnings) == 0 && !resp.NotFound {
 		w.WriteHeader(http.StatusNoContent)
 		return

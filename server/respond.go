@@ -40,6 +40,8 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrNoMount), errors.Is(err, logical.ErrUnsupportedPath), errors.Is(err, logical.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, logical.ErrUpstream):
+		return http.StatusBadGateway
 	case errors.Is(err, logical.ErrUnsupportedOperation):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, core.ErrInvalidRequest), errors.Is(err, logical.ErrInvalidRequest),

@@ -20,7 +20,7 @@ func leaseJSON(l *lease.Lease, now time.Time) map[string]any {
 		"expire_time":       l.ExpireTime.Format(time.RFC3339Nano),
 		"last_renewal_time": last,
 		"renewable":         l.Renewable,
-		"ttl":               int64(l.TTL(now) / time.Second),
+		"ttl":               roundSeconds(l.TTL(now)),
 	}
 }
 
@@ -106,7 +106,7 @@ func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request, sub string
 			return
 		}
 		out := envelope(nil)
-		out["lease_id"], out["renewable"], out["lease_duration"] = l.ID, l.Renewable, int64(l.TTL(s.core.Now())/time.Second)
+		out["lease_id"], out["renewable"], out["lease_duration"] = l.ID, l.Renewable, roundSeconds(l.TTL(s.core.Now()))
 		respondJSON(w, http.StatusOK, out)
 	case "revoke":
 		id, err := leaseID(body, rest)
@@ -140,3 +140,7 @@ func (s *Server) handleLegacyRenew(w http.ResponseWriter, r *http.Request, sub s
 func (s *Server) handleLegacyRevoke(w http.ResponseWriter, r *http.Request, sub string) {
 	s.handleLeases(w, r, "revoke/"+sub)
 }
+
+// roundSeconds is d in whole seconds, rounded: a lease just granted for an
+// hour shows 3600, not 3599.
+func roundSeconds(d time.Duration) int64 { return int64((d + time.Second/2) / time.Second) }

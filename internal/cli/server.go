@@ -20,6 +20,7 @@ import (
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
+	"github.com/arca-secrets/arca/secrets/database"
 	"github.com/arca-secrets/arca/secrets/kv"
 	"github.com/arca-secrets/arca/secrets/transit"
 	"github.com/arca-secrets/arca/server"
@@ -136,7 +137,7 @@ func openStorage(conf config.Storage) (storage.Backend, func() error, error) {
 }
 
 func engines() map[string]logical.Factory {
-	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory}
+	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory, "database": database.Factory}
 }
 
 func authMethods() map[string]logical.Factory {

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arca-secrets/arca/internal/pgtest"
 )
 
 // readmeScript returns the sh code blocks of the README section under
@@ -48,11 +52,13 @@ func readmeScript(t *testing.T, heading string) string {
 // order, against one dev server: the README must stay true.
 func TestREADMECommands(t *testing.T) {
 	p, _ := startDev(t, "root")
+	pg := pgtest.Start(t)
+	pgUser, pgPassword := pg.NewSuperuser(t)
 	dir := t.TempDir()
 	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
 		t.Fatal(err)
 	}
-	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service", "Load generator"} {
+	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service", "Database secrets: PostgreSQL", "Load generator"} {
 		t.Run(heading, func(t *testing.T) {
 			script := readmeScript(t, heading)
 			if strings.Contains(script, "<wrapping token>") {
@@ -64,7 +70,8 @@ func TestREADMECommands(t *testing.T) {
 			}
 			cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", script)
 			cmd.Dir = dir
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir}
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir,
+				"PG_HOSTPORT=" + net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)), "PG_USER=" + pgUser, "PG_PASSWORD=" + pgPassword}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("README section %q failed: %v\n%s\nscript:\n%s", heading, err, out, script)
 			}

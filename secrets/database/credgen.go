@@ -1,0 +1,117 @@
+package database
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/arca-secrets/arca/logical"
+)
+
+// defaultUsernameTemplate names a user after who asked, for which role,
+// and when, so a credential seen in the database's logs is traceable:
+// v-<display name>-<role>-<random>-<unix time>, at most 63 characters
+// (PostgreSQL's identifier limit).
+const defaultUsernameTemplate = `{{ printf "v-%s-%s-%s-%s" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 20) (unix_time) | truncate 63 }}`
+
+const (
+	lower = "abcdefghijklmnopqrstuvwxyz"
+	upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	digit = "0123456789"
+)
+
+var templateFuncs = template.FuncMap{
+	"truncate": func(n int, s string) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"random":           func(n int) (string, error) { return randomString(n, lower+upper+digit) },
+	"unix_time":        func() string { return strconv.FormatInt(time.Now().Unix(), 10) },
+	"unix_time_millis": func() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) },
+	"timestamp":        func(layout string) string { return time.Now().UTC().Format(layout) },
+	"lowercase":        strings.ToLower,
+	"uppercase":        strings.ToUpper,
+	"replace":          func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+}
+
+func parseUsernameTemplate(s string) (*template.Template, error) {
+	t, err := template.New("username").Funcs(templateFuncs).Option("missingkey=error").Parse(s)
+	if err != nil {
+		return nil, logical.Errorf(logical.ErrInvalidRequest, "username_template: %v", err)
+	}
+	return t, nil
+}
+
+// generateUsername renders the connection's username template (or the
+// default) for a role and a caller. The result must be a safe value:
+// the caller's display name is cleaned of anything else first.
+func generateUsername(tmpl, role, displayName string) (string, error) {
+	if tmpl == "" {
+		tmpl = defaultUsernameTemplate
+	}
+	t, err := parseUsernameTemplate(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	data := struct{ DisplayName, RoleName string }{clean(displayName), clean(role)}
+	if err := t.Execute(&b, data); err != nil {
+		return "", logical.Errorf(logical.ErrInvalidRequest, "username_template: %v", err)
+	}
+	name := b.String()
+	if err := safeValue("a generated username", name); err != nil {
+		return "", logical.Errorf(logical.ErrInvalidRequest, "username_template produced an unusable username: %v", err)
+	}
+	return name, nil
+}
+
+// clean keeps the characters a username may hold.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// passwordLength is the length of generated passwords.
+const passwordLength = 20
+
+// generatePassword returns a password of passwordLength characters from
+// letters, digits and "-", with at least one of each kind (Vault's
+// default password policy, so the same database password rules pass).
+func generatePassword() (string, error) {
+	for {
+		p, err := randomString(passwordLength, lower+upper+digit+"-")
+		if err != nil {
+			return "", err
+		}
+		if strings.ContainsAny(p, lower) && strings.ContainsAny(p, upper) && strings.ContainsAny(p, digit) && strings.Contains(p, "-") {
+			return p, nil
+		}
+	}
+}
+
+// randomString draws n characters uniformly from alphabet.
+func randomString(n int, alphabet string) (string, error) {
+	if n < 0 || n > 1024 {
+		return "", fmt.Errorf("random: length %d out of range", n)
+	}
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range out {
+		k, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", err
+		}
+		out[i] = alphabet[k.Int64()]
+	}
+	return string(out), nil
+}
