@@ -150,7 +150,11 @@ func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
 		return nil, fmt.Errorf("%w: unknown %s type %q", ErrInvalidRequest, kind, me.Type)
 	}
 	view := storage.NewView(c.barrier, mountDataRoot+me.UUID+"/")
-	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view})
+	revoke := func(ctx context.Context, prefix string) (int, error) {
+		// Called from a request, which holds c.stateLock for reading.
+		return c.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false)
+	}
+	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view, RevokeLeases: revoke})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}

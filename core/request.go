@@ -115,10 +115,17 @@ func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.R
 	}
 	res := &Result{Response: resp}
 	if resp != nil && resp.Auth != nil {
-		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, fullPath); err != nil {
+		loginPath := fullPath
+		if lp := resp.Auth.LeasePath; lp != "" {
+			if strings.Contains(lp, "..") || strings.HasPrefix(lp, "/") {
+				return nil, fmt.Errorf("auth method %s gave an invalid lease path", m.entry.Path)
+			}
+			loginPath = m.entry.Path + lp
+		}
+		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, loginPath); err != nil {
 			return nil, err
 		}
-		if err := c.leaseLoginToken(ctx, res.Issued, fullPath); err != nil {
+		if err := c.leaseLoginToken(ctx, res.Issued, loginPath); err != nil {
 			c.revokeUnrecorded(ctx, res.Issued)
 			return nil, err
 		}

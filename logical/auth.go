@@ -32,6 +32,10 @@ type Auth struct {
 	// InternalData is kept with the token for the method's own use on
 	// renewal (for example the role name); it is not shown to clients.
 	InternalData map[string]string
+	// LeasePath, relative to the mount, is where the token's lease is
+	// registered (default: the login's request path), so that the method
+	// can later revoke a group of logins by prefix (every token of a role).
+	LeasePath string
 }
 
 // LoginPaths is implemented by auth methods: the paths (relative to the

@@ -77,6 +77,10 @@ type MountConfig struct {
 	Options map[string]string
 	// Storage is the engine's own view of the barrier.
 	Storage storage.Backend
+	// RevokeLeases revokes every lease under prefix (relative to the
+	// mount) and what they stand for, such as every token an auth method
+	// issued for one role. It may only be called while handling a request.
+	RevokeLeases func(ctx context.Context, prefix string) (int, error)
 }
 
 // Factory creates an engine for a mount.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arca-secrets/arca/auth/approle"
 	"github.com/arca-secrets/arca/auth/userpass"
+	"github.com/arca-secrets/arca/auth/workload"
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
@@ -141,7 +142,7 @@ func engines() map[string]logical.Factory {
 }
 
 func authMethods() map[string]logical.Factory {
-	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory}
+	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory, "workload": workload.Factory}
 }
 
 func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
