@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"audit":    {"Enable, list, disable audit devices; verify an audit log", runAudit},
 		"lease":    {"Look up, renew and revoke leases", runLease},
 		"bench":    {"Load-test a Vault-compatible server", runBench},
+		"agent":    {"Serve secrets to local processes, recognised by their kernel credentials", runAgent},
 	}
 }
 

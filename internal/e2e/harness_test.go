@@ -27,6 +27,10 @@ import (
 var arcaBin string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		// This binary was started as a helper process by a test.
+		os.Exit(runHelper(mode))
+	}
 	dir, err := os.MkdirTemp("", "arca-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

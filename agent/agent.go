@@ -1,0 +1,154 @@
+// Package agent is the per-host agent: it logs itself in to Arca
+// (auto-auth), listens on a UNIX socket, recognises each calling process
+// by its kernel credentials (package attest), logs it in through the
+// workload auth method with those selectors, and forwards its Vault API
+// requests with a token the workload never sees. It caches tokens and
+// static reads, and renews the leases it handed out while their workload
+// lives. A loopback TCP listener serves with the agent's own token, as
+// Vault Agent does.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Agent is a running agent.
+type Agent struct {
+	cfg    *Config
+	log    *slog.Logger
+	up     *upstream
+	auth   *autoAuth
+	tokens *tokens
+	kv     *kvCache
+	leases *leaseKeeper
+}
+
+// Run starts the agent and serves until ctx ends.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	up, err := newUpstream(cfg)
+	if err != nil {
+		return err
+	}
+	auth, err := newAutoAuth(cfg.AutoAuth, up, log)
+	if err != nil {
+		return err
+	}
+	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount),
+		kv: newKVCache(cfg.KVCacheTTL), leases: &leaseKeeper{ctx: ctx, up: up, log: log}}
+	var servers []*http.Server
+	for _, l := range cfg.Listeners {
+		ln, h, err := a.listen(l)
+		if err != nil {
+			for _, s := range servers {
+				s.Close()
+			}
+			return err
+		}
+		srv := &http.Server{
+			Handler: h, ConnContext: connContext,
+			// A slow or silent client holds a connection for a bounded time
+			// and a bounded amount of memory.
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+			WriteTimeout: 90 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		log.Info("agent listening", "type", l.Type, "address", l.Address)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); auth.run(ctx) }()
+	<-ctx.Done()
+	for _, s := range servers {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.Shutdown(shut)
+		cancel()
+	}
+	for _, l := range cfg.Listeners {
+		if l.Type == "unix" {
+			_ = os.Remove(l.Address)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (a *Agent) listen(l Listener) (net.Listener, http.Handler, error) {
+	if l.Type == "tcp" {
+		ln, err := net.Listen("tcp", l.Address)
+		return ln, &tcpHandler{a: a}, err
+	}
+	if err := clearStaleSocket(l.Address); err != nil {
+		return nil, nil, err
+	}
+	// The socket is created with no permission for anyone, then opened up
+	// to exactly socket_mode once its owner is set.
+	old := syscall.Umask(0o777)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: l.Address, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w", l.Address, err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := ownSocket(l); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return ln, &workloadHandler{a: a}, nil
+}
+
+// clearStaleSocket removes a socket file left by an agent that is gone;
+// a live agent's socket, or a file that is not a socket, is an error.
+func clearStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s is in use by another listener (is an agent already running?)", path)
+	}
+	return os.Remove(path)
+}
+
+func ownSocket(l Listener) error {
+	uid, gid := -1, -1
+	if l.SocketUser != "" {
+		u, err := user.Lookup(l.SocketUser)
+		if err != nil {
+			return fmt.Errorf("socket_user: %w", err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if l.SocketGroup != "" {
+		g, err := user.LookupGroup(l.SocketGroup)
+		if err != nil {
+			return fmt.Errorf("socket_group: %w", err)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := os.Chown(l.Address, uid, gid); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(l.Address, l.SocketMode)
+}

@@ -1,0 +1,147 @@
+package attest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Constants of the kernel's sock_diag interface for UNIX sockets
+// (linux/sock_diag.h, linux/unix_diag.h).
+const (
+	sockDiagByFamily = 20
+	udiagShowPeer    = 0x4
+	unixDiagPeer     = 2
+)
+
+// localInode is the inode of the agent's end of the connection.
+func localInode(conn *net.UnixConn) (uint64, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := raw.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		return 0, err
+	}
+	return st.Ino, serr
+}
+
+// peerInode asks the kernel (sock_diag) for the inode of the caller's end
+// of the connection whose agent end is ino.
+func peerInode(ino uint64) (uint64, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	defer unix.Close(fd)
+	req := make([]byte, 16+24)
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], sockDiagByFamily)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST)
+	binary.NativeEndian.PutUint32(req[8:], 1)
+	req[16] = unix.AF_UNIX
+	binary.NativeEndian.PutUint32(req[20:], 0xffffffff) // every state
+	binary.NativeEndian.PutUint32(req[24:], uint32(ino))
+	binary.NativeEndian.PutUint32(req[28:], udiagShowPeer)
+	binary.NativeEndian.PutUint32(req[32:], 0xffffffff) // no cookie
+	binary.NativeEndian.PutUint32(req[36:], 0xffffffff)
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	buf := make([]byte, 8192)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return 0, fmt.Errorf("sock_diag: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type == unix.NLMSG_ERROR {
+			if len(m.Data) >= 4 {
+				if errno := int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
+					return 0, fmt.Errorf("sock_diag: %w", syscall.Errno(-errno))
+				}
+			}
+			continue
+		}
+		// unix_diag_msg is 16 bytes; attributes follow.
+		attrs := m.Data
+		if len(attrs) < 16 {
+			continue
+		}
+		attrs = attrs[16:]
+		for len(attrs) >= 4 {
+			l := int(binary.NativeEndian.Uint16(attrs[0:]))
+			typ := binary.NativeEndian.Uint16(attrs[2:])
+			if l < 4 || l > len(attrs) {
+				break
+			}
+			if typ == unixDiagPeer && l >= 8 {
+				return uint64(binary.NativeEndian.Uint32(attrs[4:])), nil
+			}
+			attrs = attrs[(l+3)&^3:]
+		}
+	}
+	return 0, fmt.Errorf("sock_diag: the kernel did not name the connection's peer")
+}
+
+// holders lists the processes that hold the socket with inode ino open.
+// A process whose descriptors cannot be read makes the answer unsure,
+// which is an error: the caller must refuse.
+func holders(ino uint64) ([]int, error) {
+	target := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		dir := "/proc/" + p.Name() + "/fd"
+		fds, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue // exited meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot see the open files of pid %d (%v); the agent must run as root", pid, err)
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == target {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// procUID is the real uid of a process.
+func procUID(pid int) (string, error) {
+	s, err := readFile(procPath(pid, "status"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				return f[0], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no Uid in status")
+}

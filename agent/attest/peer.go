@@ -1,0 +1,150 @@
+package attest
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// BootTicks is now in clock ticks since boot, the unit of a process's
+// start time in /proc (USER_HZ, 100 on Linux).
+func BootTicks() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return ^uint64(0)
+	}
+	return uint64(ts.Sec)*100 + uint64(ts.Nsec)/10_000_000
+}
+
+// Peer attests the process on the other end of conn, which the agent
+// accepted at acceptedTicks (BootTicks). It is called for every request
+// on the connection, since the caller may exec or hand the connection on
+// between requests.
+func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
+	cred, label, err := PeerCred(conn)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Pid == 0 {
+		return nil, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
+	}
+	pid := int(cred.Pid)
+	id := &Identity{PID: pid, UID: cred.Uid, GID: cred.Gid, SELinux: label}
+
+	// Pin the process: while the pidfd is open, "alive" means this very
+	// process, whatever has happened to the pid number.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	switch {
+	case err == nil:
+		defer unix.Close(pidfd)
+	case errors.Is(err, unix.ESRCH):
+		return nil, refuse("the caller (pid %d) has exited", pid)
+	case errors.Is(err, unix.ENOSYS):
+		pidfd = -1 // old kernel: the start-time and holder checks remain
+	default:
+		return nil, refuse("cannot pin pid %d: %v", pid, err)
+	}
+	started, err := startTime(pid)
+	if err != nil {
+		return nil, refuse("cannot read pid %d: %v", pid, err)
+	}
+	if started > acceptedTicks {
+		return nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
+	}
+
+	if id.ExePath, id.ExeSHA256, err = exe(pid); err != nil {
+		id.ExePath, id.ExeSHA256 = "", ""
+		id.Notes = append(id.Notes, "executable unreadable: "+errText(err))
+	}
+	if id.Cgroup, err = cgroupPath(pid); err != nil {
+		id.Notes = append(id.Notes, "cgroup unreadable: "+errText(err))
+	}
+	if id.ContainerID = containerID(id.Cgroup); id.ContainerID == "" {
+		id.SystemdUnit = systemdUnit(id.Cgroup)
+	}
+	names(id)
+
+	if err := checkHolders(conn, id); err != nil {
+		return nil, err
+	}
+	if pidfd >= 0 {
+		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+			return nil, refuse("the caller (pid %d) exited while it was being attested", pid)
+		}
+	}
+	if again, err := startTime(pid); err != nil || again != started {
+		return nil, refuse("pid %d changed while it was being attested", pid)
+	}
+	return id, nil
+}
+
+// checkHolders refuses a connection that the attested process does not
+// hold, or that another process holds unless it runs the same executable
+// as the same user. This closes connect-then-exec: a process that
+// connects, passes the connection to a child (or keeps it across fork)
+// and then execs a trusted binary is seen holding it together with the
+// child, which runs something else; a caller that closes its own copy
+// before the exec no longer holds it at all.
+func checkHolders(conn *net.UnixConn, id *Identity) error {
+	local, err := localInode(conn)
+	if err != nil {
+		return refuse("cannot identify the connection: %v", err)
+	}
+	peer, err := peerInode(local)
+	if err != nil {
+		return refuse("cannot verify which processes hold the connection: %v", err)
+	}
+	pids, err := holders(peer)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	found := false
+	for _, h := range pids {
+		if h == id.PID {
+			found = true
+		}
+	}
+	if !found {
+		return refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
+	}
+	dev, ino, err := exeIdentity(id.PID)
+	if err != nil {
+		return refuse("cannot read the executable of pid %d: %v", id.PID, err)
+	}
+	uid := strconv.FormatUint(uint64(id.UID), 10)
+	for _, h := range pids {
+		if h == id.PID {
+			continue
+		}
+		hdev, hino, err := exeIdentity(h)
+		huid, uerr := procUID(h)
+		if err != nil || uerr != nil || hdev != dev || hino != ino || huid != uid {
+			return refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
+		}
+	}
+	return nil
+}
+
+func pidList(pids []int) string {
+	if len(pids) == 0 {
+		return "no process"
+	}
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = "pid " + strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
+
+func errText(err error) string {
+	var pe interface{ Unwrap() error }
+	if errors.As(err, &pe) {
+		if inner := pe.Unwrap(); inner != nil {
+			return inner.Error()
+		}
+	}
+	return err.Error()
+}

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// autoAuth keeps the agent's own token: AppRole login from files, renewal
+// at two thirds of its TTL, login again when renewal fails.
+type autoAuth struct {
+	conf AutoAuth
+	up   *upstream
+	log  *slog.Logger
+
+	mu       sync.RWMutex
+	token    string
+	roleID   string
+	secretID string
+	// ready is closed once the first login succeeded.
+	ready     chan struct{}
+	readyOnce sync.Once
+	// relogin asks the loop to log in again now (the token was refused).
+	relogin chan struct{}
+}
+
+func newAutoAuth(conf AutoAuth, up *upstream, log *slog.Logger) (*autoAuth, error) {
+	a := &autoAuth{conf: conf, up: up, log: log, ready: make(chan struct{}), relogin: make(chan struct{}, 1)}
+	role, err := os.ReadFile(conf.RoleIDFile)
+	if err != nil {
+		return nil, fmt.Errorf("auto_auth: reading role_id_file_path: %w", err)
+	}
+	a.roleID = strings.TrimSpace(string(role))
+	if conf.SecretIDFile != "" {
+		if err := a.readSecretID(); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// readSecretID reads the secret ID file and, as Vault Agent does by
+// default, removes it, so the secret ID lives only in the agent's memory.
+func (a *autoAuth) readSecretID() error {
+	b, err := os.ReadFile(a.conf.SecretIDFile)
+	if errors.Is(err, os.ErrNotExist) && a.secretID != "" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auto_auth: reading secret_id_file_path: %w", err)
+	}
+	if s := strings.TrimSpace(string(b)); s != "" {
+		a.secretID = s
+	}
+	if a.conf.RemoveSecretFile {
+		if err := os.Remove(a.conf.SecretIDFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("could not remove the secret ID file", "error", err)
+		}
+	}
+	return nil
+}
+
+// Token is the current agent token ("" before the first login).
+func (a *autoAuth) Token() string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.token
+}
+
+// Refused tells the loop that the server refused the token.
+func (a *autoAuth) Refused() {
+	select {
+	case a.relogin <- struct{}{}:
+	default:
+	}
+}
+
+func (a *autoAuth) login(ctx context.Context) (time.Duration, error) {
+	if a.conf.SecretIDFile != "" {
+		if err := a.readSecretID(); err != nil {
+			return 0, err
+		}
+	}
+	body := map[string]any{"role_id": a.roleID}
+	if a.secretID != "" {
+		body["secret_id"] = a.secretID
+	}
+	var out authReply
+	if err := a.up.call(ctx, "POST", "/v1/"+a.conf.Mount+"/login", "", body, &out); err != nil {
+		return 0, err
+	}
+	if out.Auth == nil || out.Auth.ClientToken == "" {
+		return 0, fmt.Errorf("the login answered without a token")
+	}
+	a.mu.Lock()
+	a.token = out.Auth.ClientToken
+	a.mu.Unlock()
+	a.readyOnce.Do(func() { close(a.ready) })
+	return time.Duration(out.Auth.LeaseDuration) * time.Second, nil
+}
+
+func (a *autoAuth) renew(ctx context.Context) (time.Duration, error) {
+	var out authReply
+	if err := a.up.call(ctx, "POST", "/v1/auth/token/renew-self", a.Token(), map[string]any{}, &out); err != nil {
+		return 0, err
+	}
+	if out.Auth == nil {
+		return 0, fmt.Errorf("the renewal answered without auth")
+	}
+	return time.Duration(out.Auth.LeaseDuration) * time.Second, nil
+}
+
+// run logs in and keeps the token alive until ctx ends.
+func (a *autoAuth) run(ctx context.Context) {
+	backoff := time.Second
+	var ttl time.Duration
+	loggedIn := false
+	for ctx.Err() == nil {
+		var err error
+		if loggedIn {
+			ttl, err = a.renew(ctx)
+			var se *serverError
+			if errors.As(err, &se) && se.status == 403 {
+				loggedIn = false // the token is gone: log in again
+			}
+		}
+		if !loggedIn {
+			if ttl, err = a.login(ctx); err == nil {
+				loggedIn = true
+				a.log.Info("agent authenticated", "method", "approle", "ttl", ttl)
+			}
+		}
+		wait := backoff
+		if err != nil {
+			a.log.Warn("agent authentication failed; retrying", "error", err, "in", backoff)
+			backoff = min(backoff*2, time.Minute)
+		} else {
+			backoff = time.Second
+			wait = max(ttl*2/3, time.Second)
+			if ttl == 0 {
+				wait = time.Hour // a token without expiry needs no renewal
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		case <-a.relogin:
+			loggedIn = false
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl"
+)
+
+// Config is the agent's configuration, in the shape Vault Agent users
+// know: an "arca" (or "vault") block, auto_auth, listeners.
+type Config struct {
+	// Address is the Arca server's URL; CACert the PEM file that verifies
+	// its certificate (default: the system roots).
+	Address, CACert string
+	// TLSServerName overrides the name checked in the server certificate.
+	TLSServerName string
+	AutoAuth      AutoAuth
+	Listeners     []Listener
+	// WorkloadMount is where the workload auth method is mounted.
+	WorkloadMount string
+	// KVCacheTTL is how long a read of a static secret (no lease) is
+	// served from the agent's memory; zero disables it.
+	KVCacheTTL time.Duration
+}
+
+// AutoAuth is how the agent logs itself in: AppRole from files.
+type AutoAuth struct {
+	Mount            string
+	RoleIDFile       string
+	SecretIDFile     string
+	RemoveSecretFile bool
+}
+
+// Listener is where the agent serves.
+type Listener struct {
+	// Type is "unix" (attests callers) or "tcp" (loopback, auto-auth only).
+	Type    string
+	Address string
+	// SocketMode is the unix socket's permission bits (default 0666: the
+	// kernel credentials, not the file mode, decide who gets what).
+	SocketMode os.FileMode
+	// SocketUser and SocketGroup own the socket file when set.
+	SocketUser, SocketGroup string
+}
+
+// LoadConfig reads and checks an agent configuration file. Every problem
+// is reported, each naming its block and key.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses the text of a configuration.
+func ParseConfig(text string) (*Config, error) {
+	var root map[string]any
+	if err := hcl.Decode(&root, text); err != nil {
+		return nil, err
+	}
+	p := &parser{}
+	c := &Config{WorkloadMount: "auth/workload", AutoAuth: AutoAuth{Mount: "auth/approle", RemoveSecretFile: true}}
+	p.only("", root, "arca", "vault", "auto_auth", "listener", "workload", "cache")
+	servers := append(p.blocks(root, "arca"), p.blocks(root, "vault")...)
+	switch len(servers) {
+	case 0:
+		p.errf("an arca { address = ... } block is required")
+	case 1:
+		s := servers[0]
+		p.only("arca", s, "address", "ca_cert", "tls_server_name")
+		c.Address, c.CACert, c.TLSServerName = p.str(s, "address"), p.str(s, "ca_cert"), p.str(s, "tls_server_name")
+		if u, err := url.Parse(c.Address); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.errf("arca.address must be an http(s) URL such as https://arca.internal:8200")
+		}
+	default:
+		p.errf("only one arca (or vault) block is allowed")
+	}
+	for _, aa := range p.blocks(root, "auto_auth") {
+		p.only("auto_auth", aa, "method")
+		for _, m := range p.labeled(aa, "method") {
+			if m.label != "approle" {
+				p.errf("auto_auth.method %q: only \"approle\" is supported", m.label)
+				continue
+			}
+			p.only("auto_auth.method", m.body, "mount_path", "config")
+			if mp := p.str(m.body, "mount_path"); mp != "" {
+				c.AutoAuth.Mount = strings.Trim(mp, "/")
+			}
+			for _, conf := range p.blocks(m.body, "config") {
+				p.only("auto_auth.method.config", conf, "role_id_file_path", "secret_id_file_path", "remove_secret_id_file_after_reading")
+				c.AutoAuth.RoleIDFile = p.str(conf, "role_id_file_path")
+				c.AutoAuth.SecretIDFile = p.str(conf, "secret_id_file_path")
+				if v, ok := conf["remove_secret_id_file_after_reading"]; ok {
+					b, err := asBool(v)
+					if err != nil {
+						p.errf("auto_auth.method.config.remove_secret_id_file_after_reading must be a boolean")
+					}
+					c.AutoAuth.RemoveSecretFile = b
+				}
+			}
+		}
+	}
+	if c.AutoAuth.RoleIDFile == "" {
+		p.errf("auto_auth: method \"approle\" with config.role_id_file_path is required")
+	}
+	for _, l := range p.labeled(root, "listener") {
+		p.only("listener "+l.label, l.body, "address", "socket_mode", "socket_user", "socket_group", "tls_disable")
+		ln := Listener{Type: l.label, Address: p.str(l.body, "address"), SocketMode: 0o666,
+			SocketUser: p.str(l.body, "socket_user"), SocketGroup: p.str(l.body, "socket_group")}
+		if m := p.str(l.body, "socket_mode"); m != "" {
+			n, err := strconv.ParseUint(m, 8, 32)
+			if err != nil || n > 0o777 {
+				p.errf("listener %q: socket_mode must be octal permission bits such as \"0660\"", l.label)
+			}
+			ln.SocketMode = os.FileMode(n)
+		}
+		switch l.label {
+		case "unix":
+			if !strings.HasPrefix(ln.Address, "/") {
+				p.errf("listener \"unix\": address must be an absolute socket path")
+			}
+		case "tcp":
+			host, _, err := net.SplitHostPort(ln.Address)
+			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+				p.errf("listener \"tcp\": address must be a loopback host:port (it serves with the agent's own token)")
+			}
+		default:
+			p.errf("listener %q: type must be \"unix\" or \"tcp\"", l.label)
+		}
+		c.Listeners = append(c.Listeners, ln)
+	}
+	if len(c.Listeners) == 0 {
+		p.errf("at least one listener is required")
+	}
+	for _, w := range p.blocks(root, "workload") {
+		p.only("workload", w, "mount_path")
+		if mp := p.str(w, "mount_path"); mp != "" {
+			c.WorkloadMount = strings.Trim(mp, "/")
+		}
+	}
+	for _, cc := range p.blocks(root, "cache") {
+		p.only("cache", cc, "kv_ttl")
+		if s := p.str(cc, "kv_ttl"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 || d > time.Hour {
+				p.errf("cache.kv_ttl must be a duration up to 1h, such as \"5s\"")
+			}
+			c.KVCacheTTL = d
+		}
+	}
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return c, nil
+}
+
+// parser collects every error in the file.
+type parser struct{ errs []error }
+
+func (p *parser) errf(format string, args ...any) { p.errs = append(p.errs, fmt.Errorf(format, args...)) }
+
+func (p *parser) only(block string, m map[string]any, keys ...string) {
+	var unknown []string
+	for k := range m {
+		if !contains(keys, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		if block == "" {
+			p.errf("unknown key %q", k)
+		} else {
+			p.errf("%s: unknown key %q", block, k)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) str(m map[string]any, key string) string {
+	switch v := m[key].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	}
+	p.errf("%s must be a string", key)
+	return ""
+}
+
+// blocks returns the bodies of "key { ... }" (and "key = { ... }").
+func (p *parser) blocks(m map[string]any, key string) []map[string]any {
+	switch v := m[key].(type) {
+	case nil:
+		return nil
+	case []map[string]any:
+		return v
+	case map[string]any:
+		return []map[string]any{v}
+	}
+	p.errf("%s must be a block", key)
+	return nil
+}
+
+type labeledBlock struct {
+	label string
+	body  map[string]any
+}
+
+// labeled returns the bodies of `key "label" { ... }`.
+func (p *parser) labeled(m map[string]any, key string) []labeledBlock {
+	var out []labeledBlock
+	for _, outer := range p.blocks(m, key) {
+		labels := make([]string, 0, len(outer))
+		for l := range outer {
+			labels = append(labels, l)
+		}
+		sort.Strings(labels)
+		for _, l := range labels {
+			for _, body := range p.blocks(outer, l) {
+				out = append(out, labeledBlock{l, body})
+			}
+		}
+	}
+	return out
+}
+
+func asBool(v any) (bool, error) {
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case string:
+		return strconv.ParseBool(b)
+	}
+	return false, fmt.Errorf("not a boolean")
+}

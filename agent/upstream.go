@@ -1,0 +1,135 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// maxBody bounds request and response bodies the agent holds, as the
+// server does.
+const maxBody = 32 << 20
+
+// upstream is the Arca server the agent forwards to.
+type upstream struct {
+	base   string
+	client *http.Client
+}
+
+func newUpstream(c *Config) (*upstream, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+	if c.CACert != "" {
+		pem, err := os.ReadFile(c.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("reading ca_cert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_cert %s holds no PEM certificate", c.CACert)
+		}
+		tlsConf.RootCAs = pool
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     tlsConf,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	return &upstream{base: strings.TrimRight(c.Address, "/"), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}, nil
+}
+
+// reply is a server answer held in memory.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request to the server. path starts with /v1/.
+func (u *upstream) do(ctx context.Context, method, path, rawQuery, token string, header http.Header, body []byte) (*reply, error) {
+	url := u.base + path
+	if rawQuery != "" {
+		url += "?" + rawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("the server's response is larger than %d bytes", maxBody)
+	}
+	return &reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// call sends a JSON request and decodes a JSON answer; a status other than
+// 2xx is an error carrying the server's messages.
+func (u *upstream) call(ctx context.Context, method, path, token string, in any, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	r, err := u.do(ctx, method, path, "", token, http.Header{"Content-Type": {"application/json"}}, body)
+	if err != nil {
+		return err
+	}
+	if r.status/100 != 2 {
+		return &serverError{status: r.status, msgs: errorMessages(r.body)}
+	}
+	if out != nil && len(r.body) > 0 {
+		return json.Unmarshal(r.body, out)
+	}
+	return nil
+}
+
+// serverError is a refusal from the server.
+type serverError struct {
+	status int
+	msgs   []string
+}
+
+func (e *serverError) Error() string {
+	return fmt.Sprintf("server answered %d: %s", e.status, strings.Join(e.msgs, "; "))
+}
+
+func errorMessages(body []byte) []string {
+	var e struct {
+		Errors []string `json:"errors"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Errors
+}
+
+// authReply is the auth block of a login or renewal.
+type authReply struct {
+	Auth *struct {
+		ClientToken   string `json:"client_token"`
+		LeaseDuration int64  `json:"lease_duration"`
+		Renewable     bool   `json:"renewable"`
+	} `json:"auth"`
+}

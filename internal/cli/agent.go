@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os/signal"
+	"syscall"
+
+	"github.com/arca-secrets/arca/agent"
+)
+
+// runAgent is "arca agent -config agent.hcl".
+func runAgent(e *env, args []string) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	configPath := fs.String("config", "", "path to the agent's HCL configuration (required)")
+	logLevel := fs.String("log-level", "info", "trace, debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *configPath == "" {
+		fmt.Fprintln(e.stderr, "arca agent: -config is required")
+		return exitUsage
+	}
+	cfg, err := agent.LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "arca agent: %v\n", err)
+		return exitError
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := agent.Run(ctx, cfg, newLogger(*logLevel, e.stderr)); err != nil {
+		fmt.Fprintf(e.stderr, "arca agent: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openbao/openbao/api/v2"
+)
+
+// helperEnv makes the e2e test binary act as a helper process (an
+// attacker in the agent tests) instead of running tests.
+const helperEnv = "ARCA_E2E_HELPER"
+
+// agentFixture is a dev server, the workload method, and a running agent
+// whose socket any local user can reach.
+type agentFixture struct {
+	t      *testing.T
+	root   *api.Client
+	server *proc
+	dir    string
+	sock   string
+	conf   string
+	agent  *exec.Cmd
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan struct{}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the agent tests create users and run processes as them: they need root")
+	}
+}
+
+func newAgentFixture(t *testing.T, server *proc, root *api.Client) *agentFixture {
+	t.Helper()
+	requireRoot(t)
+	dir, err := os.MkdirTemp("", "arca-agent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Reachable by the unprivileged test users; the files inside are not.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := &agentFixture{t: t, root: root, server: server, dir: dir, sock: filepath.Join(dir, "agent.sock")}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }`))
+	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
+	must(root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}))
+	must(root.Sys().EnableAuthWithOptions("workload", &api.EnableAuthOptions{Type: "workload"}))
+	_, err = root.Logical().Write("auth/approle/role/host-agent", map[string]any{"token_policies": "agent", "token_ttl": "1h"})
+	must(err)
+	rid, err := root.Logical().Read("auth/approle/role/host-agent/role-id")
+	must(err)
+	sid, err := root.Logical().Write("auth/approle/role/host-agent/secret-id", nil)
+	must(err)
+	must(os.WriteFile(filepath.Join(dir, "role_id"), []byte(rid.Data["role_id"].(string)), 0o600))
+	must(os.WriteFile(filepath.Join(dir, "secret_id"), []byte(sid.Data["secret_id"].(string)), 0o600))
+	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "s3cret-for-app"}})
+	must(err)
+	f.conf = filepath.Join(dir, "agent.hcl")
+	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
+arca { address = "http://%s" }
+auto_auth {
+  method "approle" {
+    config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" }
+  }
+}
+listener "unix" { address = "%s"  socket_mode = "0666" }
+cache { kv_ttl = "2s" }
+`, server.addr, dir, dir, f.sock)), 0o600))
+	f.start()
+	return f
+}
+
+func (f *agentFixture) start() {
+	t := f.t
+	f.out.Reset()
+	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf)
+	f.agent.Stdout = lockedWriter{&f.mu, &f.out}
+	f.agent.Stderr = lockedWriter{&f.mu, &f.out}
+	if err := f.agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.done = make(chan struct{})
+	done := f.done
+	cmd := f.agent
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	// Ready once it answers other than 503 (not yet authenticated).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			t.Fatalf("agent exited:\n%s", f.output())
+		default:
+		}
+		if code, _ := f.get("/v1/sys/health"); code != 0 && code != 503 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not ready:\n%s", f.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (f *agentFixture) output() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.out.String()
+}
+
+// get sends a GET over the socket from this (the test) process.
+func (f *agentFixture) get(path string) (int, string) {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", f.sock)
+	}}}
+	resp, err := c.Get("http://localhost" + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// testUser creates (once) an unprivileged user and returns its ids.
+func testUser(t *testing.T, name string) (uid, gid uint32) {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd %s: %v %s", name, err, out)
+		}
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := strconv.Atoi(u.Uid)
+	b, _ := strconv.Atoi(u.Gid)
+	return uint32(a), uint32(b)
+}
+
+// curlAs runs curl (or another executable taking curl's arguments) as
+// uid:gid against the agent's socket and returns the status and body.
+func (f *agentFixture) curlAs(t *testing.T, uid, gid uint32, exe, path string, headers ...string) (int, string) {
+	t.Helper()
+	args := []string{"-s", "-w", "\n%{http_code}", "--unix-socket", f.sock}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.Command(exe, append(args, "http://localhost"+path)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s as %d: %v %s", exe, uid, err, out)
+	}
+	s := strings.TrimRight(string(out), "\n")
+	i := strings.LastIndexByte(s, '\n')
+	code, _ := strconv.Atoi(s[i+1:])
+	return code, s[:max(i, 0)]
+}
+
+// runHelper is the attacker side of the agent tests. Modes:
+//
+//	connect-exec     connect, keep the connection across a fork to a
+//	                 child that will use it, then exec a trusted binary
+//	connect-exec-cloexec  the same, but the parent's own copy is closed by
+//	                 the exec
+//	use-fd           (the child) wait for a line on stdin, then send a
+//	                 request on fd 3 and print the answer
+func runHelper(mode string) int {
+	sock := os.Getenv("ARCA_E2E_SOCK")
+	switch mode {
+	case "connect-exec", "connect-exec-cloexec", "connect-die":
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return 10
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+			return 11
+		}
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), helperEnv+"=use-fd")
+		child.ExtraFiles = []*os.File{os.NewFile(uintptr(fd), "conn")}
+		child.Stdin = os.Stdin
+		child.Stdout = os.Stdout
+		child.Stderr = os.Stderr
+		if err := child.Start(); err != nil {
+			return 12
+		}
+		fmt.Fprintf(os.Stderr, "pid %d\n", os.Getpid())
+		if mode == "connect-die" {
+			return 0 // the child keeps the connection; this pid is free
+		}
+		if mode == "connect-exec-cloexec" {
+			syscall.CloseOnExec(fd)
+		}
+		// Become the trusted binary; the child still holds the connection.
+		_ = syscall.Exec("/usr/bin/sleep", []string{"sleep", "20"}, os.Environ())
+		return 13
+	case "use-fd":
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			return 20
+		}
+		conn := os.NewFile(3, "conn")
+		if _, err := conn.Write([]byte("GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")); err != nil {
+			return 21
+		}
+		b, _ := io.ReadAll(conn)
+		os.Stdout.Write(b)
+		return 0
+	}
+	return 2
+}
