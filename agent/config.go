@@ -170,7 +170,9 @@ func ParseConfig(text string) (*Config, error) {
 // parser collects every error in the file.
 type parser struct{ errs []error }
 
-func (p *parser) errf(format string, args ...any) { p.errs = append(p.errs, fmt.Errorf(format, args...)) }
+func (p *parser) errf(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf(format, args...))
+}
 
 func (p *parser) only(block string, m map[string]any, keys ...string) {
 	var unknown []string

@@ -205,4 +205,3 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	}
 	return ctx
 }
-
