@@ -37,7 +37,9 @@ func newAutoAuth(conf AutoAuth, up *upstream, log *slog.Logger) (*autoAuth, erro
 	}
 	a.roleID = strings.TrimSpace(string(role))
 	if conf.SecretIDFile != "" {
-		if err := a.readSecretID(); err != nil {
+		// A secret ID file that is not there yet (or was consumed by an
+		// earlier start) is waited for: login retries until one appears.
+		if err := a.readSecretID(); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}

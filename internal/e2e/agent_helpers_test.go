@@ -169,12 +169,22 @@ func testUser(t *testing.T, name string) (uid, gid uint32) {
 // uid:gid against the agent's socket and returns the status and body.
 func (f *agentFixture) curlAs(t *testing.T, uid, gid uint32, exe, path string, headers ...string) (int, string) {
 	t.Helper()
+	return f.curlIn(t, nil, uid, gid, exe, path, headers...)
+}
+
+// curlIn is curlAs, started inside the cgroup open as cgroup (nil: the
+// test's own).
+func (f *agentFixture) curlIn(t *testing.T, cgroup *os.File, uid, gid uint32, exe, path string, headers ...string) (int, string) {
+	t.Helper()
 	args := []string{"-s", "-w", "\n%{http_code}", "--unix-socket", f.sock}
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
 	cmd := exec.Command(exe, append(args, "http://localhost"+path)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	if cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgroup.Fd())
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s as %d: %v %s", exe, uid, err, out)
