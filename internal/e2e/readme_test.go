@@ -58,7 +58,7 @@ func TestREADMECommands(t *testing.T) {
 	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
 		t.Fatal(err)
 	}
-	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service", "Database secrets: PostgreSQL", "Load generator"} {
+	for _, heading := range []string{"Quick start (dev server)", "Key/value secrets", "Policies", "Tokens", "Cubbyhole and response wrapping", "Auth methods: userpass", "Auth methods: AppRole", "Leases", "Transit: encryption as a service", "Database secrets: PostgreSQL", "Agent: secrets for local processes, with no secret in the workload", "Load generator"} {
 		t.Run(heading, func(t *testing.T) {
 			script := readmeScript(t, heading)
 			if strings.Contains(script, "<wrapping token>") {
@@ -72,9 +72,23 @@ func TestREADMECommands(t *testing.T) {
 			cmd.Dir = dir
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir,
 				"PG_HOSTPORT=" + net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)), "PG_USER=" + pgUser, "PG_PASSWORD=" + pgPassword}
-			if out, err := cmd.CombinedOutput(); err != nil {
+			out, err := cmd.CombinedOutput()
+			if err != nil {
 				t.Fatalf("README section %q failed: %v\n%s\nscript:\n%s", heading, err, out, script)
+			}
+			for _, want := range readmeExpect[heading] {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("README section %q: output lacks %q:\n%s", heading, want, out)
+				}
 			}
 		})
 	}
+}
+
+// readmeExpect is what a section's commands must print, where exiting 0
+// would not prove the feature works.
+var readmeExpect = map[string][]string{
+	"Agent: secrets for local processes, with no secret in the workload": {
+		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
+	},
 }

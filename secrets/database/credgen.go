@@ -15,8 +15,10 @@ import (
 // defaultUsernameTemplate names a user after who asked, for which role,
 // and when, so a credential seen in the database's logs is traceable:
 // v-<display name>-<role>-<random>-<unix time>, at most 63 characters
-// (PostgreSQL's identifier limit).
-const defaultUsernameTemplate = `{{ printf "v-%s-%s-%s-%s" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 20) (unix_time) | truncate 63 }}`
+// (PostgreSQL's identifier limit). Vault keeps 8 characters of the display
+// name; Arca keeps 20, since "workload-reports" or "approle-web1" is
+// what says which workload asked.
+const defaultUsernameTemplate = `{{ printf "v-%s-%s-%s-%s" (.DisplayName | truncate 20) (.RoleName | truncate 8) (random 12) (unix_time) | truncate 63 }}`
 
 const (
 	lower = "abcdefghijklmnopqrstuvwxyz"

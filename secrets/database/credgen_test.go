@@ -36,8 +36,8 @@ func TestDefaultUsernameIdentifiesCallerRoleAndTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := strings.Split(u, "-")
-	// v, display name (cleaned, truncated to 8), role (8), random, time.
-	if !strings.HasPrefix(u, "v-token----readonly-") || len(parts[len(parts)-2]) != 20 || len(u) > 63 {
+	// v, display name (cleaned, at most 20), role (8), random, time.
+	if !strings.HasPrefix(u, "v-token---DROP-readonly-") || len(parts[len(parts)-2]) != 12 || len(u) > 63 {
 		t.Fatalf("username %q", u)
 	}
 	if ts, err := strconv.ParseInt(parts[len(parts)-1], 10, 64); err != nil || ts < before || ts > time.Now().Unix() {
