@@ -48,7 +48,10 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func newAgentFixture(t *testing.T, server *proc, root *api.Client) *agentFixture {
+// newAgentFixture sets up the server behind root (reached at
+// root.Address(); caCert verifies it when that is https) and starts an
+// agent.
+func newAgentFixture(t *testing.T, server *proc, root *api.Client, caCert ...string) *agentFixture {
 	t.Helper()
 	requireRoot(t)
 	dir, err := os.MkdirTemp("", "arca-agent-")
@@ -83,7 +86,7 @@ func newAgentFixture(t *testing.T, server *proc, root *api.Client) *agentFixture
 	must(err)
 	f.conf = filepath.Join(dir, "agent.hcl")
 	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
-arca { address = "http://%s" }
+arca { address = "%s" %s }
 auto_auth {
   method "approle" {
     config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" }
@@ -91,7 +94,7 @@ auto_auth {
 }
 listener "unix" { address = "%s"  socket_mode = "0666" }
 cache { kv_ttl = "2s" }
-`, server.addr, dir, dir, f.sock)), 0o600))
+`, root.Address(), caLine(caCert), dir, dir, f.sock)), 0o600))
 	f.start()
 	return f
 }
@@ -246,4 +249,11 @@ func runHelper(mode string) int {
 		return 0
 	}
 	return 2
+}
+
+func caLine(caCert []string) string {
+	if len(caCert) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ca_cert = %q", caCert[0])
 }

@@ -24,6 +24,10 @@ import (
 func TestAgentServesWorkloadsByKernelIdentity(t *testing.T) {
 	requireRoot(t)
 	srv, root := startDev(t, "root")
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	if err := root.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": auditLog}}); err != nil {
+		t.Fatal(err)
+	}
 	f := newAgentFixture(t, srv, root)
 	uidA, gidA := testUser(t, "arca-wl-a")
 	uidB, gidB := testUser(t, "arca-wl-b")
@@ -99,7 +103,24 @@ func TestAgentServesWorkloadsByKernelIdentity(t *testing.T) {
 	if code != 403 || strings.Contains(body, "s3cret") {
 		t.Fatalf("after the role was deleted: %d %s", code, body)
 	}
-	// The audit trail: the workload's token carries its selectors.
+	// The audit trail: every request of the workload carries the agent
+	// and the selectors it attested, in the clear.
+	raw, err := os.ReadFile(auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.Contains(l, `"path":"secret/data/app"`) && strings.Contains(l, `"operation":"read"`) {
+			line = l
+			break
+		}
+	}
+	for _, want := range []string{`"agent":"approle-host-agent"`, `"exe_path":"/usr/bin/curl"`, fmt.Sprintf(`"uid":"%d"`, uidA), `"role":"app"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("audit entry lacks %s: %s", want, line)
+		}
+	}
 	if !strings.Contains(f.output(), "caller=\"pid=") {
 		t.Errorf("the agent log does not name callers:\n%s", f.output())
 	}
