@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openbao/openbao/api/v2"
 )
 
 // A credential from creds/ logs in with the role's grants (and no more),
@@ -300,5 +302,38 @@ func TestDatabaseDownRetriesRevocation(t *testing.T) {
 			t.Fatal("the lease outlived its successful retry")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Credentials follow the token that asked for them and the mount that
+// issued them: revoking the token drops its users, and disabling the
+// engine drops every user it still has out.
+func TestDatabaseLeasesFollowTokenAndMount(t *testing.T) {
+	f := newDBFixture(t)
+	if err := f.root.Sys().PutPolicy("creds", `path "database/creds/readonly" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"creds"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := tokenClient(t, f.root, tok.Auth.ClientToken)
+	s, err := app.Logical().Read("database/creds/readonly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := s.Data["username"].(string)
+	if err := f.root.Auth().Token().RevokeTree(tok.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	if f.roleExists(t, user) {
+		t.Fatal("the user outlived the token that asked for it")
+	}
+	other, _, _ := f.creds(t, "readonly")
+	if err := f.root.Sys().Unmount("database"); err != nil {
+		t.Fatal(err)
+	}
+	if f.roleExists(t, other) {
+		t.Fatal("the user outlived the engine that issued it")
 	}
 }
