@@ -28,6 +28,10 @@ type Config struct {
 	Prefix string
 	// Progress, when set, gets a line a second.
 	Progress io.Writer
+	// PostgresURL is a PostgreSQL server the database-creds workload
+	// points the server's database engine at (postgres://user:pass@host/db,
+	// a user that may create roles).
+	PostgresURL string
 }
 
 // Weighted is a workload and its share of the operations.
@@ -73,7 +77,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	works := make([]workload, len(cfg.Mix))
 	total := 0
 	for i, w := range cfg.Mix {
-		if works[i], err = newWorkload(w.Name); err != nil {
+		if works[i], err = newWorkload(w.Name, cfg); err != nil {
 			return nil, err
 		}
 		if w.Weight < 1 {

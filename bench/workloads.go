@@ -9,9 +9,9 @@ import (
 )
 
 // Workloads lists the names newWorkload knows.
-var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt"}
+var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt", "database-creds"}
 
-func newWorkload(name string) (workload, error) {
+func newWorkload(name string, cfg Config) (workload, error) {
 	switch name {
 	case "kv-read":
 		return &kv{readShare: 100}, nil
@@ -31,6 +31,11 @@ func newWorkload(name string) (workload, error) {
 		return &transit{decrypt: false}, nil
 	case "transit-decrypt":
 		return &transit{decrypt: true}, nil
+	case "database-creds":
+		if cfg.PostgresURL == "" {
+			return nil, fmt.Errorf("bench: database-creds needs -postgres-url (a PostgreSQL user that may create roles)")
+		}
+		return &databaseCreds{url: cfg.PostgresURL}, nil
 	}
 	return nil, fmt.Errorf("bench: unknown workload %q (one of %s)", name, strings.Join(Workloads, ", "))
 }

@@ -31,6 +31,8 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	var pgURL string
+	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL for database-creds: postgres://user:password@host:port/db (default $ARCA_BENCH_POSTGRES_URL)")
 	if _, ok := parseFlags(e, fs, args); !ok {
 		return exitUsage
 	}
@@ -53,7 +55,10 @@ func runBench(e *env, args []string) int {
 	if err != nil {
 		return usageError(e, "%v", err)
 	}
-	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix}
+	if pgURL == "" {
+		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
+	}
+	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/arca-secrets/arca/internal/pgtest"
 )
 
 // TestCLIBench runs a short mixed load with arca bench and checks the
@@ -50,4 +53,29 @@ func TestCLIBench(t *testing.T) {
 	}
 	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-workload=nope").must(t, 1, "unknown workload")
 	arca(t, nil, "", "bench", "-workload=kv-read").must(t, 2, "-addr")
+}
+
+// The database-creds workload creates real PostgreSQL users under leases
+// and drops every one of them when it cleans up.
+func TestCLIBenchDatabaseCreds(t *testing.T) {
+	pg := pgtest.Start(t)
+	admin, pw := pg.NewSuperuser(t)
+	p, _ := startDev(t, "root")
+	r := arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-duration=1s", "-concurrency=4",
+		"-workload=database-creds", "-format=json", "-quiet", "-postgres-url="+pg.URLFor(admin, pw))
+	r.must(t, 0)
+	var results []struct {
+		Workload string         `json:"workload"`
+		Ops      int            `json:"ops"`
+		Errors   map[string]int `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 1 || results[0].Ops == 0 || len(results[0].Errors) != 0 {
+		t.Fatalf("database-creds: %v %s", err, r.stdout)
+	}
+	var left int
+	if err := pg.Connect(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-bench-%'").Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d bench users left after cleanup (%v)", left, err)
+	}
+	t.Logf("database-creds: %d users created and dropped in 1s", results[0].Ops)
+	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-workload=database-creds").must(t, 1, "-postgres-url")
 }
