@@ -110,9 +110,9 @@ func (b *Barrier) List(ctx context.Context, prefix string) ([]string, error) {
 
 var _ storage.Batcher = (*Barrier)(nil)
 
-// PutAll encrypts entries under the active term and writes them in one
-// step when the backend allows it.
-func (b *Barrier) PutAll(ctx context.Context, entries []*storage.Entry) error {
+// WriteAll encrypts puts under the active term and writes them, with the
+// deletes, in one step when the backend allows it.
+func (b *Barrier) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
 	b.mu.RLock()
 	if b.sealed {
 		b.mu.RUnlock()
@@ -120,8 +120,8 @@ func (b *Barrier) PutAll(ctx context.Context, entries []*storage.Entry) error {
 	}
 	t := b.active
 	b.mu.RUnlock()
-	sealed := make([]*storage.Entry, len(entries))
-	for i, e := range entries {
+	sealed := make([]*storage.Entry, len(puts))
+	for i, e := range puts {
 		if !storage.ValidKey(e.Key) || reserved(e.Key) {
 			return storage.ErrInvalidKey
 		}
@@ -131,5 +131,10 @@ func (b *Barrier) PutAll(ctx context.Context, entries []*storage.Entry) error {
 		}
 		sealed[i] = &storage.Entry{Key: e.Key, Value: ct}
 	}
-	return storage.PutAll(ctx, b.backend, sealed)
+	for _, k := range deletes {
+		if !storage.ValidKey(k) || reserved(k) {
+			return storage.ErrInvalidKey
+		}
+	}
+	return storage.WriteAll(ctx, b.backend, sealed, deletes)
 }

@@ -28,11 +28,13 @@ func (e *v2Engine) Exists(ctx context.Context, req *logical.Request) (bool, erro
 	if !ok || (top != "data" && top != "metadata") || checkKey(key) != nil {
 		return true, nil
 	}
-	m, err := loadMeta(ctx, backendFor(req, e.storage), key)
+	// Presence is enough; decoding the metadata would only cost time on
+	// every write.
+	entry, err := backendFor(req, e.storage).Get(ctx, metaPrefix+key)
 	if err != nil {
-		return false, err
+		return false, storageErr("reading metadata", err)
 	}
-	return m != nil, nil
+	return entry != nil, nil
 }
 
 var (

@@ -210,45 +210,35 @@ func (k *keyOps) addVersion(ctx context.Context, m *keyMeta, cfg mountConfig, da
 	m.Versions[n] = v
 	m.CurrentVersion = n
 	m.UpdatedTime = now
-	if len(m.Versions) <= maxVersionsFor(m, cfg) {
-		// Nothing to prune: the version and the metadata that names it go
-		// in one step (one fsync on bbolt, atomic there).
-		meta, err := json.Marshal(m)
-		if err != nil {
-			return nil, storageErr("encoding metadata", err)
-		}
-		if err := storage.PutAll(ctx, k.st, []*storage.Entry{{Key: versionKey(k.key, n), Value: raw}, {Key: metaPrefix + k.key, Value: meta}}); err != nil {
-			return nil, storageErr("writing version", err)
-		}
-		return &logical.Response{Data: versionMetadata(m, n, v)}, nil
+	// The new version, the pruning of versions beyond the limit, and the
+	// metadata that names what is left go in one step (one fsync on bbolt,
+	// atomic there).
+	pruned := k.prune(m, maxVersionsFor(m, cfg))
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return nil, storageErr("encoding metadata", err)
 	}
-	if err := k.st.Put(ctx, &storage.Entry{Key: versionKey(k.key, n), Value: raw}); err != nil {
+	puts := []*storage.Entry{{Key: versionKey(k.key, n), Value: raw}, {Key: metaPrefix + k.key, Value: meta}}
+	if err := storage.WriteAll(ctx, k.st, puts, pruned); err != nil {
 		return nil, storageErr("writing version", err)
-	}
-	if err := k.prune(ctx, m, maxVersionsFor(m, cfg)); err != nil {
-		return nil, err
-	}
-	if err := saveMeta(ctx, k.st, k.key, m); err != nil {
-		return nil, err
 	}
 	return &logical.Response{Data: versionMetadata(m, n, v)}, nil
 }
 
-// prune removes the oldest versions until at most keep remain, removing
-// their data before the metadata that names them is saved.
-func (k *keyOps) prune(ctx context.Context, m *keyMeta, keep int) error {
+// prune drops the oldest versions from m until at most keep remain and
+// returns the storage keys of their data, to delete with the metadata.
+func (k *keyOps) prune(m *keyMeta, keep int) []string {
 	if len(m.Versions) <= keep {
 		return nil
 	}
 	ns := sortedVersions(m)
+	var keys []string
 	for _, n := range ns[:len(ns)-keep] {
-		if err := k.st.Delete(ctx, versionKey(k.key, n)); err != nil {
-			return storageErr("pruning version", err)
-		}
+		keys = append(keys, versionKey(k.key, n))
 		delete(m.Versions, n)
 	}
 	m.OldestVersion = ns[len(ns)-keep]
-	return nil
+	return keys
 }
 
 func sortedVersions(m *keyMeta) []int {

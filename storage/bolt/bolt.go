@@ -50,7 +50,14 @@ func Open(path string, opts Options) (*Backend, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	// The freelist is not written at each commit (it is rebuilt by a scan
+	// when the file is opened), which saves a page write per commit; the
+	// map freelist keeps allocation cheap as the file grows. Both are what
+	// etcd runs with; a 256 MiB initial map (address space, not memory)
+	// spares remaps, which stall readers, while the file grows. Durability
+	// is unchanged: data and meta pages are still synced before a write is
+	// acknowledged.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, InitialMmapSize: 256 << 20})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
@@ -156,10 +163,10 @@ func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
 
 var _ storage.Batcher = (*Backend)(nil)
 
-// PutAll writes entries in one transaction: all of them or none.
-func (b *Backend) PutAll(_ context.Context, entries []*storage.Entry) error {
-	pairs := make([]pair, len(entries))
-	for i, e := range entries {
+// WriteAll writes puts and deletes in one transaction: all of them or none.
+func (b *Backend) WriteAll(_ context.Context, puts []*storage.Entry, deletes []string) error {
+	pairs := make([]pair, 0, len(puts)+len(deletes))
+	for _, e := range puts {
 		if !storage.ValidKey(e.Key) {
 			return storage.ErrInvalidKey
 		}
@@ -167,7 +174,13 @@ func (b *Backend) PutAll(_ context.Context, entries []*storage.Entry) error {
 		if v == nil {
 			v = []byte{}
 		}
-		pairs[i] = pair{[]byte(e.Key), v}
+		pairs = append(pairs, pair{[]byte(e.Key), v})
+	}
+	for _, k := range deletes {
+		if !storage.ValidKey(k) {
+			return storage.ErrInvalidKey
+		}
+		pairs = append(pairs, pair{key: []byte(k)})
 	}
 	return b.write(pairs...)
 }

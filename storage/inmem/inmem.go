@@ -119,20 +119,31 @@ func (b *Backend) List(_ context.Context, prefix string) ([]string, error) {
 
 var _ storage.Batcher = (*Backend)(nil)
 
-// PutAll stores copies of entries under one lock.
-func (b *Backend) PutAll(_ context.Context, entries []*storage.Entry) error {
-	for _, e := range entries {
+// WriteAll stores copies of puts and removes deletes under one lock.
+func (b *Backend) WriteAll(_ context.Context, puts []*storage.Entry, deletes []string) error {
+	for _, e := range puts {
 		if !storage.ValidKey(e.Key) {
+			return storage.ErrInvalidKey
+		}
+	}
+	for _, k := range deletes {
+		if !storage.ValidKey(k) {
 			return storage.ErrInvalidKey
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, e := range entries {
+	for _, e := range puts {
 		if _, exists := b.data[e.Key]; !exists {
 			b.index(e.Key, 1)
 		}
 		b.data[e.Key] = append([]byte(nil), e.Value...)
+	}
+	for _, k := range deletes {
+		if _, exists := b.data[k]; exists {
+			delete(b.data, k)
+			b.index(k, -1)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,6 +33,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		{"LargeValue", testLargeValue},
 		{"Concurrent", testConcurrent},
 		{"PutAll", testPutAll},
+		{"WriteAll", testWriteAll},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -261,5 +263,31 @@ func testPutAll(t *testing.T, b storage.Backend) {
 	}
 	if get(t, b, "batch/c") != nil {
 		t.Fatal("PutAll with a bad key wrote the good ones")
+	}
+}
+
+// testWriteAll checks storage.WriteAll: puts land, deletes go (their
+// folders with them in List), and a bad key to delete writes nothing.
+func testWriteAll(t *testing.T, b storage.Backend) {
+	ctx := context.Background()
+	if err := storage.PutAll(ctx, b, []*storage.Entry{{Key: "wa/old/1", Value: []byte("1")}, {Key: "wa/keep", Value: []byte("k")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.WriteAll(ctx, b, []*storage.Entry{{Key: "wa/new", Value: []byte("n")}}, []string{"wa/old/1", "wa/never-there"}); err != nil {
+		t.Fatal(err)
+	}
+	if get(t, b, "wa/old/1") != nil || get(t, b, "wa/new") == nil || get(t, b, "wa/keep") == nil {
+		t.Fatal("WriteAll did not put and delete as asked")
+	}
+	names, err := b.List(ctx, "wa/")
+	if err != nil || strings.Join(names, ",") != "keep,new" {
+		t.Fatalf("List after WriteAll = %v, %v", names, err)
+	}
+	if _, ok := b.(storage.Batcher); !ok {
+		return
+	}
+	err = storage.WriteAll(ctx, b, []*storage.Entry{{Key: "wa/x", Value: []byte("x")}}, []string{"/bad"})
+	if !errors.Is(err, storage.ErrInvalidKey) || get(t, b, "wa/x") != nil {
+		t.Fatalf("WriteAll with a bad delete: %v (and wrote %v)", err, get(t, b, "wa/x") != nil)
 	}
 }
