@@ -11,12 +11,16 @@ import (
 	"time"
 )
 
-// autoAuth keeps the agent's own token: AppRole login from files, renewal
-// at two thirds of its TTL, login again when renewal fails.
+// autoAuth keeps the agent's own token: AppRole login from files or cert
+// login with a client certificate, renewal at two thirds of its TTL, login
+// again when renewal fails.
 type autoAuth struct {
 	conf AutoAuth
 	up   *upstream
-	log  *slog.Logger
+	// loginUp carries the client certificate for the cert method (up
+	// otherwise).
+	loginUp *upstream
+	log     *slog.Logger
 
 	mu       sync.RWMutex
 	token    string
@@ -30,7 +34,14 @@ type autoAuth struct {
 }
 
 func newAutoAuth(conf AutoAuth, up *upstream, log *slog.Logger) (*autoAuth, error) {
-	a := &autoAuth{conf: conf, up: up, log: log, ready: make(chan struct{}), relogin: make(chan struct{}, 1)}
+	a := &autoAuth{conf: conf, up: up, loginUp: up, log: log, ready: make(chan struct{}), relogin: make(chan struct{}, 1)}
+	if conf.Method == "cert" {
+		var err error
+		if a.loginUp, err = up.withClientCert(conf.ClientCert, conf.ClientKey); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
 	role, err := os.ReadFile(conf.RoleIDFile)
 	if err != nil {
 		return nil, fmt.Errorf("auto_auth: reading role_id_file_path: %w", err)
@@ -82,18 +93,33 @@ func (a *autoAuth) Refused() {
 	}
 }
 
-func (a *autoAuth) login(ctx context.Context) (time.Duration, error) {
+// loginBody is what the method's login takes.
+func (a *autoAuth) loginBody() (map[string]any, error) {
+	if a.conf.Method == "cert" {
+		if a.conf.CertName == "" {
+			return map[string]any{}, nil
+		}
+		return map[string]any{"name": a.conf.CertName}, nil
+	}
 	if a.conf.SecretIDFile != "" {
 		if err := a.readSecretID(); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	body := map[string]any{"role_id": a.roleID}
 	if a.secretID != "" {
 		body["secret_id"] = a.secretID
 	}
+	return body, nil
+}
+
+func (a *autoAuth) login(ctx context.Context) (time.Duration, error) {
+	body, err := a.loginBody()
+	if err != nil {
+		return 0, err
+	}
 	var out authReply
-	if err := a.up.call(ctx, "POST", "/v1/"+a.conf.Mount+"/login", "", body, &out); err != nil {
+	if err := a.loginUp.call(ctx, "POST", "/v1/"+a.conf.Mount+"/login", "", body, &out); err != nil {
 		return 0, err
 	}
 	if out.Auth == nil || out.Auth.ClientToken == "" {
@@ -134,7 +160,7 @@ func (a *autoAuth) run(ctx context.Context) {
 		if !loggedIn {
 			if ttl, err = a.login(ctx); err == nil {
 				loggedIn = true
-				a.log.Info("agent authenticated", "method", "approle", "ttl", ttl)
+				a.log.Info("agent authenticated", "method", a.conf.Method, "ttl", ttl)
 			}
 		}
 		wait := backoff

@@ -22,8 +22,11 @@ type Config struct {
 	Address, CACert string
 	// TLSServerName overrides the name checked in the server certificate.
 	TLSServerName string
-	AutoAuth      AutoAuth
-	Listeners     []Listener
+	// ClientCert and ClientKey are the agent's TLS client certificate for
+	// the cert auth method (auto_auth "cert" may name its own instead).
+	ClientCert, ClientKey string
+	AutoAuth              AutoAuth
+	Listeners             []Listener
 	// WorkloadMount is where the workload auth method is mounted.
 	WorkloadMount string
 	// KVCacheTTL is how long a read of a static secret (no lease) is
@@ -31,12 +34,18 @@ type Config struct {
 	KVCacheTTL time.Duration
 }
 
-// AutoAuth is how the agent logs itself in: AppRole from files.
+// AutoAuth is how the agent logs itself in: AppRole from files, or the
+// cert method with a TLS client certificate.
 type AutoAuth struct {
+	// Method is "approle" or "cert".
+	Method           string
 	Mount            string
 	RoleIDFile       string
 	SecretIDFile     string
 	RemoveSecretFile bool
+	// CertName is the cert method's entry to log in against ("": the one
+	// that trusts the certificate); ClientCert and ClientKey the files.
+	CertName, ClientCert, ClientKey string
 }
 
 // Listener is where the agent serves.
@@ -72,7 +81,7 @@ func ParseConfig(text string) (*Config, error) {
 		return nil, err
 	}
 	p := &parser{}
-	c := &Config{WorkloadMount: "auth/workload", AutoAuth: AutoAuth{Mount: "auth/approle", RemoveSecretFile: true}}
+	c := &Config{WorkloadMount: "auth/workload", AutoAuth: AutoAuth{RemoveSecretFile: true}}
 	p.only("", root, "arca", "vault", "auto_auth", "listener", "workload", "cache")
 	servers := append(p.blocks(root, "arca"), p.blocks(root, "vault")...)
 	switch len(servers) {
@@ -80,8 +89,9 @@ func ParseConfig(text string) (*Config, error) {
 		p.errf("an arca { address = ... } block is required")
 	case 1:
 		s := servers[0]
-		p.only("arca", s, "address", "ca_cert", "tls_server_name")
+		p.only("arca", s, "address", "ca_cert", "tls_server_name", "client_cert", "client_key")
 		c.Address, c.CACert, c.TLSServerName = p.str(s, "address"), p.str(s, "ca_cert"), p.str(s, "tls_server_name")
+		c.ClientCert, c.ClientKey = p.str(s, "client_cert"), p.str(s, "client_key")
 		if u, err := url.Parse(c.Address); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p.errf("arca.address must be an http(s) URL such as https://arca.internal:8200")
 		}
@@ -90,31 +100,31 @@ func ParseConfig(text string) (*Config, error) {
 	}
 	for _, aa := range p.blocks(root, "auto_auth") {
 		p.only("auto_auth", aa, "method")
-		for _, m := range p.labeled(aa, "method") {
-			if m.label != "approle" {
-				p.errf("auto_auth.method %q: only \"approle\" is supported", m.label)
-				continue
-			}
-			p.only("auto_auth.method", m.body, "mount_path", "config")
-			if mp := p.str(m.body, "mount_path"); mp != "" {
-				c.AutoAuth.Mount = strings.Trim(mp, "/")
-			}
-			for _, conf := range p.blocks(m.body, "config") {
-				p.only("auto_auth.method.config", conf, "role_id_file_path", "secret_id_file_path", "remove_secret_id_file_after_reading")
-				c.AutoAuth.RoleIDFile = p.str(conf, "role_id_file_path")
-				c.AutoAuth.SecretIDFile = p.str(conf, "secret_id_file_path")
-				if v, ok := conf["remove_secret_id_file_after_reading"]; ok {
-					b, err := asBool(v)
-					if err != nil {
-						p.errf("auto_auth.method.config.remove_secret_id_file_after_reading must be a boolean")
-					}
-					c.AutoAuth.RemoveSecretFile = b
-				}
-			}
+		methods := p.labeled(aa, "method")
+		if len(methods) > 1 {
+			p.errf("auto_auth: only one method is allowed")
+		}
+		for _, m := range methods {
+			p.autoAuthMethod(c, m.label, m.body)
 		}
 	}
-	if c.AutoAuth.RoleIDFile == "" {
-		p.errf("auto_auth: method \"approle\" with config.role_id_file_path is required")
+	switch c.AutoAuth.Method {
+	case "":
+		p.errf("auto_auth: a method is required: \"approle\" with config.role_id_file_path, or \"cert\" with a client certificate")
+	case "approle":
+		if c.AutoAuth.RoleIDFile == "" {
+			p.errf("auto_auth: method \"approle\" needs config.role_id_file_path")
+		}
+	case "cert":
+		if c.AutoAuth.ClientCert == "" {
+			c.AutoAuth.ClientCert, c.AutoAuth.ClientKey = c.ClientCert, c.ClientKey
+		}
+		if c.AutoAuth.ClientCert == "" || c.AutoAuth.ClientKey == "" {
+			p.errf("auto_auth: method \"cert\" needs config.client_cert and config.client_key (or client_cert and client_key in the arca block)")
+		}
+		if !strings.HasPrefix(c.Address, "https://") {
+			p.errf("auto_auth: method \"cert\" needs an https:// arca.address (the certificate is presented in the TLS handshake)")
+		}
 	}
 	for _, l := range p.labeled(root, "listener") {
 		p.only("listener "+l.label, l.body, "address", "socket_mode", "socket_user", "socket_group", "tls_disable")
@@ -165,6 +175,41 @@ func ParseConfig(text string) (*Config, error) {
 		return nil, errors.Join(p.errs...)
 	}
 	return c, nil
+}
+
+// autoAuthMethod reads one auto_auth method block.
+func (p *parser) autoAuthMethod(c *Config, label string, body map[string]any) {
+	a := &c.AutoAuth
+	a.Method = label
+	p.only("auto_auth.method", body, "mount_path", "config")
+	switch label {
+	case "approle":
+		a.Mount = "auth/approle"
+		for _, conf := range p.blocks(body, "config") {
+			p.only("auto_auth.method.config", conf, "role_id_file_path", "secret_id_file_path", "remove_secret_id_file_after_reading")
+			a.RoleIDFile = p.str(conf, "role_id_file_path")
+			a.SecretIDFile = p.str(conf, "secret_id_file_path")
+			if v, ok := conf["remove_secret_id_file_after_reading"]; ok {
+				b, err := asBool(v)
+				if err != nil {
+					p.errf("auto_auth.method.config.remove_secret_id_file_after_reading must be a boolean")
+				}
+				a.RemoveSecretFile = b
+			}
+		}
+	case "cert":
+		a.Mount = "auth/cert"
+		for _, conf := range p.blocks(body, "config") {
+			p.only("auto_auth.method.config", conf, "name", "client_cert", "client_key")
+			a.CertName, a.ClientCert, a.ClientKey = p.str(conf, "name"), p.str(conf, "client_cert"), p.str(conf, "client_key")
+		}
+	default:
+		p.errf("auto_auth.method %q: \"approle\" and \"cert\" are supported", label)
+		return
+	}
+	if mp := p.str(body, "mount_path"); mp != "" {
+		a.Mount = strings.Trim(mp, "/")
+	}
 }
 
 // parser collects every error in the file.

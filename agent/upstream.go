@@ -46,6 +46,28 @@ func newUpstream(c *Config) (*upstream, error) {
 	return &upstream{base: strings.TrimRight(c.Address, "/"), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}, nil
 }
 
+// withClientCert returns an upstream for logins that presents the client
+// certificate in certFile and keyFile. Only the agent's own login uses it:
+// the transport that forwards workloads' requests carries no certificate,
+// so a workload cannot log in as the agent through it. The files are read
+// at each handshake and connections are not kept, so a renewed
+// certificate is used from the next login on.
+func (u *upstream) withClientCert(certFile, keyFile string) (*upstream, error) {
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		return nil, fmt.Errorf("auto_auth: loading the client certificate: %w", err)
+	}
+	tr := u.client.Transport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading the client certificate: %w", err)
+		}
+		return &c, nil
+	}
+	return &upstream{base: u.base, client: &http.Client{Transport: tr, Timeout: u.client.Timeout}}, nil
+}
+
 // reply is a server answer held in memory.
 type reply struct {
 	status int

@@ -90,6 +90,9 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 		return nil, err
 	}
 	res, err := c.route(ctx, caller, m, &r, req.Path)
+	// What the engine did stands even if the client has gone: the answer
+	// is audited, and whatever it issued is revoked if it cannot be.
+	ctx = context.WithoutCancel(ctx)
 	if aerr := c.logResponse(ctx, te, ar, res, err); aerr != nil {
 		if res != nil {
 			c.revokeUnrecorded(ctx, res.Issued)
@@ -113,6 +116,10 @@ func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.R
 	if err != nil {
 		return nil, err
 	}
+	// The engine has acted (a database user may exist now): a client that
+	// hangs up from here on must not stop its token or lease from being
+	// recorded, or the secret would outlive every way to revoke it.
+	ctx = context.WithoutCancel(ctx)
 	res := &Result{Response: resp}
 	if resp != nil && resp.Auth != nil {
 		loginPath := fullPath

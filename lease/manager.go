@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +43,18 @@ type Manager struct {
 	st     storage.Backend
 	revoke RevokeFunc
 	now    func() time.Time
-	// mu serialises changes to one lease at a time across the manager.
-	mu sync.Mutex
+	// locks serialise changes to one lease; leases that hash to different
+	// stripes change in parallel, so their storage writes share commits.
+	locks [64]sync.Mutex
+}
+
+// lock takes the lock of lease id and returns its release.
+func (m *Manager) lock(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	mu := &m.locks[h.Sum32()%uint32(len(m.locks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // New returns a manager over cfg.Storage.
@@ -79,38 +90,39 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 			l.ExpireTime = l.MaxExpireTime
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock(l.ID)()
 	if err := m.save(ctx, &l, time.Time{}); err != nil {
 		return nil, err
 	}
 	return &l, nil
 }
 
-// save writes the lease and moves its expiry index from old (zero: none).
+// save writes the lease and its index entries, and drops its expiry index
+// from old (zero: none), in one storage step. The lease's lock must be
+// held.
 func (m *Manager) save(ctx context.Context, l *Lease, old time.Time) error {
 	raw, err := json.Marshal(l)
 	if err != nil {
 		return err
-	}
-	if err := m.st.Put(ctx, &storage.Entry{Key: "id/" + l.ID, Value: raw}); err != nil {
-		return fmt.Errorf("writing lease: %w", err)
 	}
 	due := l.ExpireTime
 	if !l.RetryAt.IsZero() {
 		due = l.RetryAt
 	}
 	h := idHash(l.ID)
-	if !old.IsZero() && bucket(old) != bucket(due) {
-		if err := m.st.Delete(ctx, "exp/"+bucket(old)+"/"+h); err != nil {
-			return err
-		}
-	}
-	if err := m.st.Put(ctx, &storage.Entry{Key: "exp/" + bucket(due) + "/" + h, Value: []byte(l.ID)}); err != nil {
-		return err
+	puts := []*storage.Entry{
+		{Key: "id/" + l.ID, Value: raw},
+		{Key: "exp/" + bucket(due) + "/" + h, Value: []byte(l.ID)},
 	}
 	if l.TokenAccessor != "" {
-		return m.st.Put(ctx, &storage.Entry{Key: "tok/" + l.TokenAccessor + "/" + h, Value: []byte(l.ID)})
+		puts = append(puts, &storage.Entry{Key: "tok/" + l.TokenAccessor + "/" + h, Value: []byte(l.ID)})
+	}
+	var deletes []string
+	if !old.IsZero() && bucket(old) != bucket(due) {
+		deletes = append(deletes, "exp/"+bucket(old)+"/"+h)
+	}
+	if err := storage.WriteAll(ctx, m.st, puts, deletes); err != nil {
+		return fmt.Errorf("writing lease: %w", err)
 	}
 	return nil
 }
@@ -150,8 +162,7 @@ func (m *Manager) List(ctx context.Context, prefix string) ([]string, error) {
 // it. extend, when set, renews what the lease stands for first (the token)
 // and may shorten the new expiry.
 func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, extend func(*Lease, time.Time) (time.Time, error)) (*Lease, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock(id)()
 	l, err := m.Lookup(ctx, id)
 	if err != nil {
 		return nil, err
@@ -180,7 +191,8 @@ func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration,
 	return l, m.save(ctx, l, old)
 }
 
-// remove deletes a lease and its index keys. m.mu must be held.
+// remove deletes a lease and its index keys in one storage step. The
+// lease's lock must be held.
 func (m *Manager) remove(ctx context.Context, l *Lease) error {
 	h := idHash(l.ID)
 	keys := []string{"exp/" + bucket(l.ExpireTime) + "/" + h}
@@ -190,10 +202,5 @@ func (m *Manager) remove(ctx context.Context, l *Lease) error {
 	if l.TokenAccessor != "" {
 		keys = append(keys, "tok/"+l.TokenAccessor+"/"+h)
 	}
-	for _, k := range append(keys, "id/"+l.ID) {
-		if err := m.st.Delete(ctx, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return storage.WriteAll(ctx, m.st, nil, append(keys, "id/"+l.ID))
 }

@@ -27,8 +27,7 @@ func (m *Manager) Revoke(ctx context.Context, id string, force bool) error {
 	if !force && m.revoke != nil {
 		cause = m.revoke(ctx, l)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock(id)()
 	if cause == nil {
 		return m.remove(ctx, l)
 	}
@@ -201,14 +200,19 @@ func (m *Manager) expireOne(ctx context.Context, b, h string, now time.Time) (bo
 // Stale entries (the lease was renewed, rescheduled or removed) are
 // deleted.
 func (m *Manager) dueLease(ctx context.Context, b, h string, now time.Time) (string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	key := "exp/" + b + "/" + h
 	e, err := m.st.Get(ctx, key)
 	if err != nil || e == nil {
 		return "", false, err
 	}
-	l, err := m.Lookup(ctx, string(e.Value))
+	// The entry names the lease; under its lock, the entry and the lease
+	// cannot change while they are compared.
+	id := string(e.Value)
+	defer m.lock(id)()
+	if e, err = m.st.Get(ctx, key); err != nil || e == nil || string(e.Value) != id {
+		return "", false, err
+	}
+	l, err := m.Lookup(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return "", false, m.st.Delete(ctx, key)
 	}

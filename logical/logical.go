@@ -6,6 +6,7 @@ package logical
 
 import (
 	"context"
+	"crypto/x509"
 	"time"
 
 	"github.com/arca-secrets/arca/storage"
@@ -38,6 +39,10 @@ type Request struct {
 	MountPoint string
 	// ClientAddr is the client's IP address (for CIDR bindings).
 	ClientAddr string
+	// ClientCertificates is the chain the client presented in the TLS
+	// handshake, leaf first, unverified (the cert auth method verifies it
+	// against its own trust list); nil without TLS or a certificate.
+	ClientCertificates []*x509.Certificate
 	// WrapTTL is the response-wrapping TTL the client asked for (zero:
 	// none); policies may require or bound it.
 	WrapTTL time.Duration

@@ -57,6 +57,9 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 		return
 	}
 	req := &logical.Request{Operation: op, Path: path, Data: data, ClientAddr: clientAddr(r), WrapTTL: wrap}
+	if r.TLS != nil {
+		req.ClientCertificates = r.TLS.PeerCertificates
+	}
 	res, err := s.core.HandleRequest(r.Context(), requestToken(r), req)
 	if err != nil {
 		if errors.Is(err, core.ErrNoMount) {
@@ -161,7 +164,7 @@ func authJSON(e *token.Entry, now time.Time) map[string]any {
 		"token_policies":    tokenPolicies,
 		"identity_policies": nil,
 		"metadata":          meta,
-		"lease_duration":    int64(e.Remaining(now) / time.Second),
+		"lease_duration":    roundSeconds(e.Remaining(now)),
 		"renewable":         e.Renewable,
 		"entity_id":         "",
 		"token_type":        e.Type,

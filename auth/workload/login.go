@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/arca-secrets/arca/internal/glob"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -96,29 +97,7 @@ func hashAny(bound []string, v string) bool {
 }
 
 func globAny(bound []string, v string) bool {
-	return len(bound) == 0 || v != "" && slices.ContainsFunc(bound, func(g string) bool { return glob(g, v) })
-}
-
-// glob matches s against a pattern where "*" stands for any run of
-// characters, "/" included (cgroup paths are deep).
-func glob(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return strings.HasSuffix(s, last)
+	return len(bound) == 0 || v != "" && slices.ContainsFunc(bound, func(g string) bool { return glob.Match(g, v) })
 }
 
 // login finds the one role the attested caller matches and answers with

@@ -9,24 +9,6 @@ import (
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-func TestGlob(t *testing.T) {
-	for _, c := range []struct {
-		p, s string
-		want bool
-	}{
-		{"/system.slice/*.service", "/system.slice/app.service", true},
-		{"/kubepods/*", "/kubepods/burstable/pod1/abc", true},
-		{"/kubepods/*/abc", "/kubepods/burstable/pod1/abc", true},
-		{"/kubepods/*/abc", "/kubepods/burstable/pod1/abd", false},
-		{"app", "app", true}, {"app", "app2", false}, {"*", "", true},
-		{"a*b*c", "abc", true}, {"a*b*c", "acb", false}, {"ab*ba", "aba", false},
-	} {
-		if got := glob(c.p, c.s); got != c.want {
-			t.Errorf("glob(%q, %q) = %v", c.p, c.s, got)
-		}
-	}
-}
-
 func newTestEngine(t *testing.T) (*Engine, *logical.Request) {
 	e, _ := Factory(context.Background(), logical.MountConfig{Storage: inmem.New()})
 	return e.(*Engine), &logical.Request{Storage: e.(*Engine).storage}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/arca-secrets/arca/auth/approle"
+	"github.com/arca-secrets/arca/auth/cert"
 	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/auth/workload"
 	"github.com/arca-secrets/arca/core"
@@ -142,7 +143,7 @@ func engines() map[string]logical.Factory {
 }
 
 func authMethods() map[string]logical.Factory {
-	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory, "workload": workload.Factory}
+	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory, "workload": workload.Factory, "cert": cert.Factory}
 }
 
 func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
@@ -232,7 +233,10 @@ func listen(confs []config.Listener) ([]boundListener, error) {
 			if err != nil {
 				return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Address, err)
 			}
-			tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			// A client certificate is asked for but not verified here: the
+			// cert auth method verifies it against its own trust list,
+			// and clients without one are served as before.
+			tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
 		}
 		l, err := net.Listen("tcp", lc.Address)
 		if err != nil {

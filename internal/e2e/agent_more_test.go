@@ -224,27 +224,7 @@ func (l *lockedBuffer) String() string {
 // The agent forwards over TLS, verifying the server with ca_cert.
 func TestAgentOverTLS(t *testing.T) {
 	requireRoot(t)
-	certPath, keyPath := writeSelfSigned(t)
-	addr := freeAddr(t)
-	conf := filepath.Join(t.TempDir(), "arca.hcl")
-	body := fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\ndisable_mlock = true\n", addr, certPath, keyPath)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, addr: addr, done: make(chan struct{})}
-	startTLS(t, p, conf, certPath)
-	c := tlsClient(t, addr, certPath)
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(init.RootToken)
-	if err := c.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
-		t.Fatal(err)
-	}
+	p, c, certPath := startInitializedTLS(t)
 	f := newAgentFixture(t, p, c, certPath)
 	self, _ := os.Executable()
 	if _, err := c.Logical().Write("auth/workload/role/tests", map[string]any{"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app"}); err != nil {

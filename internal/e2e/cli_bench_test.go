@@ -74,7 +74,7 @@ func TestCLIBenchDatabaseCreds(t *testing.T) {
 	}
 	var left int
 	if err := pg.Connect(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-bench-%'").Scan(&left); err != nil || left != 0 {
-		t.Fatalf("%d bench users left after cleanup (%v)", left, err)
+		t.Fatalf("%d bench users left after cleanup (%v)\n%s", left, err, p.output())
 	}
 	t.Logf("database-creds: %d users created and dropped in 1s", results[0].Ops)
 	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-workload=database-creds").must(t, 1, "-postgres-url")

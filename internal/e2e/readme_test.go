@@ -85,9 +85,33 @@ func TestREADMECommands(t *testing.T) {
 	}
 }
 
+// TestREADMECertSection runs the cert method's section against a server
+// with TLS, which the method needs and the dev server lacks.
+func TestREADMECertSection(t *testing.T) {
+	p, root, serverCA := startInitializedTLS(t)
+	dir := t.TempDir()
+	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
+		t.Fatal(err)
+	}
+	heading := "Auth methods: TLS certificates"
+	cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", readmeScript(t, heading))
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=https://" + p.addr, "ARCA_CACERT=" + serverCA, "ARCA_TOKEN=" + root.Token(), "HOME=" + dir}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README section %q failed: %v\n%s", heading, err, out)
+	}
+	for _, want := range readmeExpect[heading] {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("README section %q: output lacks %q:\n%s", heading, want, out)
+		}
+	}
+}
+
 // readmeExpect is what a section's commands must print, where exiting 0
 // would not prove the feature works.
 var readmeExpect = map[string][]string{
+	"Auth methods: TLS certificates": {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
 	"Agent: secrets for local processes, with no secret in the workload": {
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
 	},

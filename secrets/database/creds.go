@@ -17,6 +17,10 @@ const defaultTTL = time.Hour
 // expirationLayout is how {{expiration}} is written (VALID UNTIL).
 const expirationLayout = "2006-01-02 15:04:05-0700"
 
+// createTimeout bounds a user's creation, which a client hanging up does
+// not cut short.
+const createTimeout = 30 * time.Second
+
 // issueCreds creates a user for a role and hands it out under a lease.
 func (e *Engine) issueCreds(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
 	r, err := getRole(ctx, req.Storage, name)
@@ -43,10 +47,18 @@ func (e *Engine) issueCreds(ctx context.Context, req *logical.Request, name stri
 		return nil, err
 	}
 	v := vars{name: username, password: password, expiration: e.now().Add(ttl).UTC().Format(expirationLayout)}
+	// Once started, the creation runs to its end even if the client hangs
+	// up: cancelled during the commit, it could leave a user that exists
+	// with no lease to drop it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	defer cancel()
 	if err := inTx(ctx, pool, r.DBName, password, func(tx pgx.Tx) error {
 		return run(ctx, tx, r.DBName, "creation_statements", r.Creation, v)
 	}); err != nil {
 		e.rollback(ctx, pool, r, v)
+		// A failed commit may still have committed; make sure no user is
+		// left behind without a lease.
+		_ = dropUser(ctx, pool, r.DBName, username, r.Revocation)
 		return nil, err
 	}
 	return &logical.Response{
@@ -116,6 +128,13 @@ func (e *Engine) RevokeSecret(ctx context.Context, req *logical.Request, interna
 	if err != nil {
 		return err
 	}
+	return dropUser(ctx, pool, dbName, username, stmts)
+}
+
+// dropUser ends a user's sessions and drops it with stmts (the role's
+// revocation statements) or, without any, the default statements. A user
+// that does not exist is success.
+func dropUser(ctx context.Context, pool poolish, dbName, username string, stmts []string) error {
 	return inTx(ctx, pool, dbName, "", func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", username).Scan(&exists); err != nil {

@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openbao/openbao/api/v2"
+)
+
+// startInitializedTLS starts a server with a TLS listener, initialises and
+// unseals it, mounts KV v2 at secret/, and returns it, a root client, and
+// the server certificate that verifies it.
+func startInitializedTLS(t *testing.T) (*proc, *api.Client, string) {
+	t.Helper()
+	certPath, keyPath := writeSelfSigned(t)
+	addr := freeAddr(t)
+	conf := filepath.Join(t.TempDir(), "arca.hcl")
+	body := fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\ndisable_mlock = true\n", addr, certPath, keyPath)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, addr: addr, done: make(chan struct{})}
+	startTLS(t, p, conf, certPath)
+	c := tlsClient(t, addr, certPath)
+	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(init.RootToken)
+	if err := c.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	return p, c, certPath
+}
+
+// testCA issues client certificates into files.
+type testCA struct {
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	pemPath string
+	dir     string
+	n       int64
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	dir := t.TempDir()
+	ca := &testCA{cert: cert, key: key, dir: dir, pemPath: filepath.Join(dir, "ca.pem"), n: 1}
+	if err := os.WriteFile(ca.pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func (ca *testCA) pem(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(ca.pemPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// issue writes a client certificate for cn and its key, and returns their
+// paths.
+func (ca *testCA) issue(t *testing.T, cn string) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.n++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(ca.n), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(ca.dir, fmt.Sprintf("%s-%d.crt", cn, ca.n)), filepath.Join(ca.dir, fmt.Sprintf("%s-%d.key", cn, ca.n))
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath
+}
+
+// certClient is an OpenBao client that presents a client certificate
+// ("" for none).
+func certClient(t *testing.T, addr, serverCA, certPath, keyPath string) *api.Client {
+	t.Helper()
+	conf := api.DefaultConfig()
+	conf.Address = "https://" + addr
+	conf.MaxRetries = 0
+	if err := conf.ConfigureTLS(&api.TLSConfig{CACert: serverCA, ClientCert: certPath, ClientKey: keyPath}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.NewClient(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ClearToken()
+	return c
+}
+
+// The cert method, as a Vault client uses it: register a CA, log in with
+// a certificate it issued, get exactly the entry's policies; another CA's
+// certificate, or none, gets nothing.
+func TestCertAuthLogin(t *testing.T) {
+	p, root, serverCA := startInitializedTLS(t)
+	ca, other := newTestCA(t, "apps CA"), newTestCA(t, "other CA")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
+	must(root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}))
+	_, err := root.Logical().Write("auth/cert/certs/apps", map[string]any{"certificate": ca.pem(t), "token_policies": "app", "token_ttl": "10m", "allowed_common_names": "web-*"})
+	must(err)
+	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "from-cert-login"}})
+	must(err)
+
+	crt, key := ca.issue(t, "web-1")
+	c := certClient(t, p.addr, serverCA, crt, key)
+	login, err := c.Logical().Write("auth/cert/login", nil)
+	if err != nil {
+		t.Fatalf("cert login: %v\n%s", err, p.output())
+	}
+	if !slices.Contains(login.Auth.Policies, "app") || login.Auth.Metadata["cert_name"] != "apps" || login.Auth.Metadata["common_name"] != "web-1" || login.Auth.LeaseDuration != 600 {
+		t.Fatalf("login auth: %+v", login.Auth)
+	}
+	c.SetToken(login.Auth.ClientToken)
+	got, err := c.Logical().Read("secret/data/app")
+	if err != nil || got.Data["data"].(map[string]any)["password"] != "from-cert-login" {
+		t.Fatalf("read with the cert token: %+v, %v", got, err)
+	}
+	if _, err := c.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"x": "y"}}); err == nil {
+		t.Fatal("the cert token wrote outside its policy")
+	}
+	// The token renews while its entry stands.
+	if _, err := c.Auth().Token().RenewSelf(0); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+
+	refused := func(what string, c *api.Client, status int, msg string) {
+		t.Helper()
+		_, err := c.Logical().Write("auth/cert/login", nil)
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != status || !strings.Contains(strings.Join(re.Errors, " "), msg) {
+			t.Fatalf("%s: got %v, want %d with %q", what, err, status, msg)
+		}
+	}
+	oc, ok := other.issue(t, "web-1")
+	refused("another CA", certClient(t, p.addr, serverCA, oc, ok), 403, `issuer "CN=other CA"`)
+	wc, wk := ca.issue(t, "db-1")
+	refused("a name outside allowed_common_names", certClient(t, p.addr, serverCA, wc, wk), 403, "no certificate entry trusts")
+	refused("no certificate", certClient(t, p.addr, serverCA, "", ""), 400, "no client certificate")
+
+	// Deleting the entry stops renewal of the tokens it issued.
+	_, err = root.Logical().Delete("auth/cert/certs/apps")
+	must(err)
+	if _, err := c.Auth().Token().RenewSelf(0); err == nil {
+		t.Fatal("renewed after the entry was deleted")
+	}
+}
+
+// The agent logs itself in with a client certificate (no secret ID file);
+// the transport it forwards workloads' requests on carries no certificate,
+// so a workload that calls the cert login through the agent gets nothing.
+func TestAgentCertAutoAuth(t *testing.T) {
+	requireRoot(t)
+	p, root, serverCA := startInitializedTLS(t)
+	ca := newTestCA(t, "hosts CA")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }`))
+	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
+	must(root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}))
+	must(root.Sys().EnableAuthWithOptions("workload", &api.EnableAuthOptions{Type: "workload"}))
+	_, err := root.Logical().Write("auth/cert/certs/hosts", map[string]any{"certificate": ca.pem(t), "token_policies": "agent", "allowed_common_names": "host-*"})
+	must(err)
+	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "s3cret-for-app"}})
+	must(err)
+	self, _ := os.Executable()
+	_, err = root.Logical().Write("auth/workload/role/tests", map[string]any{"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app"})
+	must(err)
+
+	dir, err := os.MkdirTemp("", "arca-agent-")
+	must(err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	crt, key := ca.issue(t, "host-1")
+	f := &agentFixture{t: t, root: root, server: p, dir: dir, sock: filepath.Join(dir, "agent.sock"), conf: filepath.Join(dir, "agent.hcl")}
+	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
+arca { address = "%s"  ca_cert = "%s" }
+auto_auth {
+  method "cert" {
+    config = { name = "hosts"  client_cert = "%s"  client_key = "%s" }
+  }
+}
+listener "unix" { address = "%s" }
+`, root.Address(), serverCA, crt, key, f.sock)), 0o600))
+	f.start()
+
+	if code, body := f.get("/v1/secret/data/app"); code != 200 || !strings.Contains(body, "s3cret-for-app") {
+		t.Fatalf("workload read through a cert-authenticated agent: %d %s\n%s", code, body, f.output())
+	}
+	if !strings.Contains(f.output(), `method=cert`) {
+		t.Fatalf("the agent does not say it logged in with cert:\n%s", f.output())
+	}
+	code, body := f.post("/v1/auth/cert/login", `{"name":"hosts"}`)
+	if code == 200 || strings.Contains(body, "client_token") {
+		t.Fatalf("a workload logged in with the agent's certificate: %d %s", code, body)
+	}
+	if !strings.Contains(body, "no client certificate") {
+		t.Fatalf("cert login through the agent: %d %s", code, body)
+	}
+}
+
+// post sends a POST over the socket from this (the test) process.
+func (f *agentFixture) post(path, body string) (int, string) {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", f.sock)
+	}}}
+	resp, err := c.Post("http://localhost"+path, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
