@@ -33,7 +33,7 @@ wait_up() {
 	return 1
 }
 
-# start <arca|bao>: starts the server and prints its root token.
+# start <arca|bao>: starts the server; sets server_pid and token.
 start() {
 	local name="$1" bin dir="$work/$1-data"
 	rm -rf "$dir" && mkdir -p "$dir"
@@ -42,7 +42,7 @@ start() {
 		"$bin" server -dev -dev-root-token-id=root -dev-listen-address="$addr" >"$work/$name.log" 2>&1 &
 		server_pid=$!
 		wait_up
-		echo root
+		token=root
 		return
 	fi
 	if [ "$name" = arca ]; then
@@ -53,7 +53,7 @@ start() {
 	"$bin" server -config "$work/$name.hcl" >"$work/$name.log" 2>&1 &
 	server_pid=$!
 	wait_up
-	local init key token
+	local init key
 	init="$(curl -sf -X PUT -d '{"secret_shares":1,"secret_threshold":1}' "http://$addr/v1/sys/init")"
 	key="$(echo "$init" | json '["keys_base64"][0]')"
 	token="$(echo "$init" | json '["root_token"]')"
@@ -63,17 +63,17 @@ start() {
 		if curl -sf -H "X-Vault-Token: $token" "http://$addr/v1/sys/mounts" >/dev/null; then break; fi
 		sleep 0.1
 	done
-	echo "$token"
 }
 
 stop() {
-	kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+	kill "$server_pid"
+	wait "$server_pid" 2>/dev/null || true
 	server_pid=""
 }
 
 for round in $(seq "$ROUNDS"); do
 	for name in arca bao; do
-		token="$(start "$name")"
+		start "$name"
 		for w in ${WORKLOADS//,/ }; do
 			"$ARCA" bench -addr="http://$addr" -token="$token" -duration="$DUR" -concurrency="$CONC" \
 				-workload="$w" -format=json -quiet |

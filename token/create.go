@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/arca-secrets/arca/storage"
@@ -114,8 +115,13 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	} else {
 		e.Renewable = false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// The hash is hex: its first two digits pick a lock evenly.
+	b, _ := strconv.ParseUint(e.Hash[:2], 16, 8)
+	idLock := &s.createLocks[int(b)%len(s.createLocks)]
+	idLock.Lock()
+	defer idLock.Unlock()
 	if _, err := s.getByHash(ctx, e.Hash); err == nil {
 		return nil, fmt.Errorf("%w: a token with that ID exists", ErrInvalid)
 	}

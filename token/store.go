@@ -46,8 +46,14 @@ type Store struct {
 	onRevoke   func(ctx context.Context, e *Entry) error
 
 	// mu serialises changes to entries (use counts, renewals, revocation),
-	// so a token with one use left is used once.
-	mu sync.Mutex
+	// so a token with one use left is used once. Creations hold it only
+	// for reading: they change no existing entry, so they run side by side
+	// (and share storage commits), while a revocation waits for them and
+	// they for it, so no child is created under a parent being revoked.
+	mu sync.RWMutex
+	// createLocks make the check that a token ID is free and the write
+	// that takes it one step, per ID, among concurrent creations.
+	createLocks [32]sync.Mutex
 
 	// batch seals batch tokens.
 	batch cipher.AEAD
