@@ -86,6 +86,9 @@ type MountConfig struct {
 	// mount) and what they stand for, such as every token an auth method
 	// issued for one role. It may only be called while handling a request.
 	RevokeLeases func(ctx context.Context, prefix string) (int, error)
+	// GeneratePassword returns a password from the named password policy
+	// (sys/policies/password); an unknown policy is an invalid request.
+	GeneratePassword func(ctx context.Context, policy string) (string, error)
 }
 
 // Factory creates an engine for a mount.

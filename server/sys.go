@@ -34,6 +34,8 @@ func (s *Server) sysRoutes() map[string]sysHandler {
 		"policy/":               s.handlePolicyLegacy,
 		"policies/acl":          s.handlePolicyList,
 		"policies/acl/":         s.handlePolicy,
+		"policies/password":     s.handlePasswordPolicyList,
+		"policies/password/":    s.handlePasswordPolicy,
 		"wrapping/":             s.handleWrapping,
 		"audit":                 s.handleAuditList,
 		"audit/":                s.handleAudit,

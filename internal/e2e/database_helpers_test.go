@@ -192,3 +192,13 @@ func errText(err error) string {
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
+
+// countUsers counts the database users whose name starts with prefix.
+func (f *dbFixture) countUsers(t *testing.T, prefix string) int {
+	t.Helper()
+	var n int
+	if err := f.pg.Connect(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)", prefix).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

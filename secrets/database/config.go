@@ -29,7 +29,10 @@ type connConfig struct {
 	MaxConnectionLifetime time.Duration `json:"max_connection_lifetime"`
 	VerifyConnection      bool          `json:"verify_connection"`
 	UsernameTemplate      string        `json:"username_template,omitempty"`
-	RootRotation          []string      `json:"root_rotation_statements,omitempty"`
+	// PasswordPolicy names a sys/policies/password policy for generated
+	// passwords ("": Arca's default).
+	PasswordPolicy string   `json:"password_policy,omitempty"`
+	RootRotation   []string `json:"root_rotation_statements,omitempty"`
 	// PendingPassword is the admin password a rotate-root is setting:
 	// written before the database changes, so a crash in between leaves
 	// both candidates known.
@@ -93,7 +96,7 @@ func (e *Engine) readConfig(ctx context.Context, req *logical.Request, name stri
 		"connection_details":                 details,
 		"allowed_roles":                      nonNil(c.AllowedRoles),
 		"root_credentials_rotate_statements": nonNil(c.RootRotation),
-		"password_policy":                    "",
+		"password_policy":                    c.PasswordPolicy,
 		"verify_connection":                  c.VerifyConnection,
 	}}, nil
 }
@@ -142,7 +145,7 @@ func applyConfigFields(c *connConfig, d map[string]any, create bool) error {
 		c.PluginName = s
 	}
 	var err error
-	for key, dst := range map[string]*string{"connection_url": &c.ConnectionURL, "username": &c.Username, "password": &c.Password, "username_template": &c.UsernameTemplate} {
+	for key, dst := range map[string]*string{"connection_url": &c.ConnectionURL, "username": &c.Username, "password": &c.Password, "username_template": &c.UsernameTemplate, "password_policy": &c.PasswordPolicy} {
 		if _, ok := d[key]; ok {
 			if *dst, err = logical.StringParam(d, key); err != nil {
 				return err

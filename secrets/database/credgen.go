@@ -1,6 +1,7 @@
 package database
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"math/big"
@@ -82,6 +83,34 @@ func clean(s string) string {
 		return '-'
 	}, s)
 }
+
+// newPassword draws a password from the connection's password policy,
+// or Arca's default without one. A policy whose password holds a
+// character that could end the quoted literal a statement template puts
+// it in is refused (the password itself is never shown).
+func (e *Engine) newPassword(ctx context.Context, c *connConfig) (string, error) {
+	if c.PasswordPolicy == "" {
+		return generatePassword()
+	}
+	if e.policyPassword == nil {
+		return "", logical.Errorf(logical.ErrInvalidRequest, "password policies are not available to this mount")
+	}
+	pw, err := e.policyPassword(ctx, c.PasswordPolicy)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range pw {
+		if strings.ContainsRune(unsafeInLiteral, r) || r < 0x20 {
+			return "", logical.Errorf(logical.ErrInvalidRequest, "password policy %q produces characters that cannot be placed in a statement safely (any of %s); take them out of its charsets", c.PasswordPolicy, unsafeInLiteral)
+		}
+	}
+	return pw, nil
+}
+
+// unsafeInLiteral are the characters a password must not hold: quotes and
+// backslash end or escape a literal, "$" starts dollar quoting, ";" ends a
+// statement.
+const unsafeInLiteral = `'"\$;`
 
 // passwordLength is the length of generated passwords.
 const passwordLength = 20

@@ -42,7 +42,7 @@ func (e *Engine) issueCreds(ctx context.Context, req *logical.Request, name stri
 	if err != nil {
 		return nil, err
 	}
-	password, err := generatePassword()
+	password, err := e.newPassword(ctx, conf)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,8 @@ type Engine struct {
 	now     func() time.Time
 	stop    context.CancelFunc
 	done    chan struct{}
+	// policyPassword generates from a named password policy (core's).
+	policyPassword func(ctx context.Context, policy string) (string, error)
 }
 
 // Factory creates the engine and starts its static-role rotation
@@ -43,7 +45,7 @@ func Factory(ctx context.Context, conf logical.MountConfig) (logical.Engine, err
 
 func newEngine(conf logical.MountConfig, tick time.Duration) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{pools: newPools(), now: time.Now, stop: cancel, done: make(chan struct{})}
+	e := &Engine{pools: newPools(), now: time.Now, stop: cancel, done: make(chan struct{}), policyPassword: conf.GeneratePassword}
 	go e.rotateLoop(ctx, conf, tick)
 	return e
 }

@@ -24,7 +24,7 @@ func (e *Engine) rotateRoot(ctx context.Context, req *logical.Request, name stri
 	if err := safeValue("username", c.Username); err != nil {
 		return nil, err
 	}
-	pw, err := generatePassword()
+	pw, err := e.newPassword(ctx, c)
 	if err != nil {
 		return nil, err
 	}

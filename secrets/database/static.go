@@ -183,7 +183,11 @@ func (e *Engine) rotateRole(ctx context.Context, req *logical.Request, name stri
 // failure the old password stays current and, for a stored role, the
 // next attempt is scheduled soon. e.statics must be held.
 func (e *Engine) rotateStatic(ctx context.Context, st storage.Backend, name string, s *staticRole, stored bool) error {
-	pw, err := generatePassword()
+	conf, err := mustConfig(ctx, st, s.DBName)
+	if err != nil {
+		return err
+	}
+	pw, err := e.newPassword(ctx, conf)
 	if err != nil {
 		return err
 	}
