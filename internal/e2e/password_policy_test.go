@@ -65,13 +65,16 @@ func TestPasswordPolicies(t *testing.T) {
 		t.Fatal("generated from a policy that does not exist")
 	}
 
-	// The database engine uses the connection's policy.
-	f.write(t, "database/config/pg", map[string]any{"password_policy": "digits"})
+	// The database engine uses the connection's policy. The role has a
+	// name of its own, so that its users can be counted while other tests
+	// use the same PostgreSQL.
+	f.write(t, "database/config/pg", map[string]any{"password_policy": "digits", "allowed_roles": "ppolicy"})
+	f.write(t, "database/roles/ppolicy", map[string]any{"db_name": "pg", "creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`})
 	cfg, err := c.Logical().Read("database/config/pg")
 	if err != nil || cfg.Data["password_policy"] != "digits" {
 		t.Fatalf("config password_policy: %+v, %v", cfg, err)
 	}
-	user, pw, _ := f.creds(t, "readonly")
+	user, pw, _ := f.creds(t, "ppolicy")
 	if len(pw) != 32 || !onlyFrom(pw, "0123456789xyz") {
 		t.Fatalf("creds password %q does not follow the policy", pw)
 	}
@@ -87,12 +90,12 @@ func TestPasswordPolicies(t *testing.T) {
 rule "charset" { charset = "'"  min-chars = 1 }
 rule "charset" { charset = "ab" }`})
 	f.write(t, "database/config/pg", map[string]any{"password_policy": "quotes"})
-	_, err = c.Logical().Read("database/creds/readonly")
+	_, err = c.Logical().Read("database/creds/ppolicy")
 	if code, msg := status(err); code != 400 || !strings.Contains(msg, `password policy "quotes" produces characters`) || strings.Contains(msg, "''") {
 		t.Fatalf("unsafe policy: %d %q", code, msg)
 	}
-	if n := f.countUsers(t, "v-root-readonly-"); n != 1 {
-		t.Fatalf("%d readonly users exist, want only the first", n)
+	if n := f.countUsers(t, "v-root-ppolicy-"); n != 1 {
+		t.Fatalf("%d ppolicy users exist, want only the first", n)
 	}
 
 	if _, err := c.Logical().Delete("sys/policies/password/digits"); err != nil {
