@@ -47,8 +47,48 @@ func (p *pools) get(ctx context.Context, st storage.Backend, name string) (*pgxp
 	if err != nil {
 		return nil, nil, dbError(name, "connecting", err, c.Password)
 	}
+	if c.PendingPassword != "" {
+		if pool, err = adoptPending(ctx, st, name, c, pool); err != nil {
+			return nil, nil, err
+		}
+	}
 	p.m[name] = pool
 	return pool, c, nil
+}
+
+// adoptPending settles a rotate-root that stopped between changing the
+// admin password in the database and storing it (a crash, a lost
+// connection): the configuration still holds the old password and the
+// new one as pending. When the database refuses the old one and takes
+// the pending one, the pending one becomes the password, so nothing is
+// lost. In any other case the pool with the stored password is kept.
+func adoptPending(ctx context.Context, st storage.Backend, name string, c *connConfig, pool *pgxpool.Pool) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := pool.Ping(ctx); !isAuthFailure(err) {
+		return pool, nil
+	}
+	alt, err := openPool(c, c.PendingPassword)
+	if err != nil {
+		return pool, nil
+	}
+	if err := alt.Ping(ctx); err != nil {
+		alt.Close()
+		return pool, nil
+	}
+	pool.Close()
+	c.Password, c.PendingPassword = c.PendingPassword, ""
+	if err := putConfig(ctx, st, name, c); err != nil {
+		alt.Close()
+		return nil, fmt.Errorf("storing the admin password of database %q that an interrupted rotate-root had set: %w", name, err)
+	}
+	return alt, nil
+}
+
+// isAuthFailure says whether PostgreSQL refused the login's password.
+func isAuthFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000")
 }
 
 func (p *pools) drop(name string) {
