@@ -141,6 +141,8 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 		}
 		writes = append(writes, &storage.Entry{Key: parentPrefix + e.Parent + "/" + e.Accessor, Value: []byte{}})
 	}
+	s.cache.drop(e.Hash)
+	defer s.cache.drop(e.Hash)
 	if err := storage.PutAll(ctx, s.view, writes); err != nil {
 		return nil, err
 	}

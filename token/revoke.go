@@ -102,6 +102,8 @@ func (s *Store) deleteLocked(ctx context.Context, accessor string) error {
 			return err
 		}
 	}
+	s.cache.drop(e.Hash)
+	defer s.cache.drop(e.Hash)
 	for _, key := range []string{idPrefix + e.Hash, accessorPrefix + accessor} {
 		if err := s.view.Delete(ctx, key); err != nil {
 			return err

@@ -60,6 +60,9 @@ type Store struct {
 	// revokedMounts are auth mounts disabled since unseal: their batch
 	// tokens, which cannot be found to revoke, stop working.
 	revokedMounts sync.Map // accessor -> true
+
+	// cache holds decoded entries for the token check.
+	cache entryCache
 }
 
 // DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
@@ -120,10 +123,16 @@ func (s *Store) put(ctx context.Context, e *Entry) error {
 	if err != nil {
 		return err
 	}
+	s.cache.drop(e.Hash)
+	defer s.cache.drop(e.Hash)
 	return s.view.Put(ctx, &storage.Entry{Key: idPrefix + e.Hash, Value: b})
 }
 
 func (s *Store) getByHash(ctx context.Context, hash string) (*Entry, error) {
+	if e, ok := s.cache.get(hash); ok {
+		return e, nil
+	}
+	gen := s.cache.begin()
 	raw, err := s.view.Get(ctx, idPrefix+hash)
 	if err != nil {
 		return nil, fmt.Errorf("reading token: %w", err)
@@ -138,6 +147,7 @@ func (s *Store) getByHash(ctx context.Context, hash string) (*Entry, error) {
 	if subtle.ConstantTimeCompare([]byte(e.Hash), []byte(hash)) != 1 {
 		return nil, ErrNotFound
 	}
+	s.cache.fill(gen, &e)
 	return &e, nil
 }
 
