@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,34 +98,119 @@ func peerInode(ino uint64) (uint64, error) {
 // holders lists the processes that hold the socket with inode ino open.
 // A process whose descriptors cannot be read makes the answer unsure,
 // which is an error: the caller must refuse.
+//
+// It runs on every request through the agent, so it reads directories and
+// links with raw syscalls into reused buffers. Links are read, not
+// followed: a stat would reach the file behind each descriptor and could
+// hang on a dead network filesystem.
 func holders(ino uint64) ([]int, error) {
-	target := "socket:[" + strconv.FormatUint(ino, 10) + "]"
-	procs, err := os.ReadDir("/proc")
+	target := []byte("socket:[" + strconv.FormatUint(ino, 10) + "]")
+	procFD, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
+	defer unix.Close(procFD)
 	var out []int
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
+	procBuf := make([]byte, 32<<10)
+	fdBuf := make([]byte, 32<<10)
+	link := make([]byte, len(target)+1)
+	err = eachDirent(procFD, procBuf, func(name []byte) error {
+		pid, ok := atoi(name)
+		if !ok {
+			return nil
+		}
+		holds, err := holdsSocket(procFD, name, fdBuf, link, target)
+		switch {
+		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH):
+			return nil // exited meanwhile
+		case err != nil:
+			return fmt.Errorf("cannot see the open files of pid %d (%v); the agent must run as root", pid, err)
+		case holds:
+			out = append(out, pid)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// holdsSocket says whether /proc/<pid>/fd has a descriptor whose link is
+// target.
+func holdsSocket(procFD int, pid, buf, link, target []byte) (bool, error) {
+	dir, err := unix.Openat(procFD, string(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(dir)
+	found := false
+	err = eachDirent(dir, buf, func(name []byte) error {
+		if found || name[0] == '.' {
+			return nil
+		}
+		n, err := unix.Readlinkat(dir, string(name), link)
+		if err == nil && n == len(target) && string(link[:n]) == string(target) {
+			found = true
+		}
+		return nil
+	})
+	return found, err
+}
+
+// eachDirent calls f with the name of every entry of the open directory
+// fd (name is only valid during the call).
+func eachDirent(fd int, buf []byte, f func(name []byte) error) error {
+	for {
+		n, err := unix.ReadDirent(fd, buf)
 		if err != nil {
-			continue
+			return err
 		}
-		dir := "/proc/" + p.Name() + "/fd"
-		fds, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-			continue // exited meanwhile
+		if n <= 0 {
+			return nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("cannot see the open files of pid %d (%v); the agent must run as root", pid, err)
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == target {
-				out = append(out, pid)
-				break
+		for rest := buf[:n]; len(rest) > 0; {
+			// struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+			if len(rest) < 19 {
+				return errors.New("short directory entry")
 			}
+			reclen := int(binary.NativeEndian.Uint16(rest[16:18]))
+			if reclen < 19 || reclen > len(rest) {
+				return errors.New("bad directory entry")
+			}
+			name := rest[19:reclen]
+			if i := indexZero(name); i >= 0 {
+				name = name[:i]
+			}
+			if len(name) > 0 {
+				if err := f(name); err != nil {
+					return err
+				}
+			}
+			rest = rest[reclen:]
 		}
 	}
-	return out, nil
+}
+
+func indexZero(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// atoi parses a pid directory name; false for anything else.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // procUID is the real uid of a process.

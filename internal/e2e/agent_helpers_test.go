@@ -29,7 +29,7 @@ const helperEnv = "ARCA_E2E_HELPER"
 // agentFixture is a dev server, the workload method, and a running agent
 // whose socket any local user can reach.
 type agentFixture struct {
-	t      *testing.T
+	t      testing.TB
 	root   *api.Client
 	server *proc
 	dir    string
@@ -41,7 +41,7 @@ type agentFixture struct {
 	done   chan struct{}
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the agent tests create users and run processes as them: they need root")
@@ -51,7 +51,7 @@ func requireRoot(t *testing.T) {
 // newAgentFixture sets up the server behind root (reached at
 // root.Address(); caCert verifies it when that is https) and starts an
 // agent.
-func newAgentFixture(t *testing.T, server *proc, root *api.Client, caCert ...string) *agentFixture {
+func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...string) *agentFixture {
 	t.Helper()
 	requireRoot(t)
 	dir, err := os.MkdirTemp("", "arca-agent-")
