@@ -215,6 +215,10 @@ func TestBadEntries(t *testing.T) {
 	if resp, _ := f.do(logical.ReadOperation, "certs/e", nil); resp != nil {
 		t.Fatal("a refused entry was stored")
 	}
+	// Defaults that clients send for those options are accepted.
+	if _, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.pem, "required_extensions": []any{}, "ocsp_enabled": false}); err != nil {
+		t.Fatalf("empty required_extensions and ocsp_enabled=false: %v", err)
+	}
 	resp, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.pem, "bogus": 1})
 	if err != nil || resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "bogus") {
 		t.Fatalf("unknown parameter: want a warning, got %+v, %v", resp, err)

@@ -51,6 +51,22 @@ var entryKeys = []string{"certificate", "display_name", "allowed_names", "allowe
 // request that sets one is refused.
 var notSupported = []string{"required_extensions", "ocsp_enabled", "allowed_metadata_extensions"}
 
+// isSet says whether a request value asks for something: absent, null,
+// false, "" and an empty list (which clients send for defaults) do not.
+func isSet(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case []any:
+		return len(x) > 0
+	}
+	return true
+}
+
 // fingerprint names the trust anchors of an entry, so that a renewal can
 // tell they were replaced since the login.
 func (t *trusted) fingerprint() string {
@@ -126,7 +142,7 @@ func nonNil(s []string) []string {
 // value on update.
 func writeTrusted(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
 	for _, k := range notSupported {
-		if v, ok := req.Data[k]; ok && v != nil && v != false && v != "" {
+		if isSet(req.Data[k]) {
 			return nil, logical.Errorf(logical.ErrInvalidRequest, "%s is not supported by Arca's cert method; refusing rather than trusting more clients than intended", k)
 		}
 	}

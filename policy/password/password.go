@@ -18,7 +18,6 @@ import (
 	"math/big"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/hashicorp/hcl"
 )
@@ -199,9 +198,4 @@ func randIndex(n int) (int, error) {
 		return 0, err
 	}
 	return int(v.Int64()), nil
-}
-
-// String describes the policy in a line, for logs and errors.
-func (p *Policy) String() string {
-	return fmt.Sprintf("length %d from %q", p.Length, strings.ToValidUTF8(string(p.all), ""))
 }
