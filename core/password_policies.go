@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/policy/password"
 	"github.com/arca-secrets/arca/storage"
 )
@@ -16,10 +17,8 @@ func validPasswordPolicyName(name string) error {
 	if name == "" || len(name) > 128 {
 		return fmt.Errorf("%w: a password policy name of 1 to 128 characters is required", ErrInvalidRequest)
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("%w: invalid password policy name %q: use letters, digits and -_.", ErrInvalidRequest, name)
-		}
+	if !logical.NameChars(name) {
+		return fmt.Errorf("%w: invalid password policy name %q: use letters, digits and -_.", ErrInvalidRequest, name)
 	}
 	return nil
 }

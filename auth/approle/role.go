@@ -24,7 +24,7 @@ func (e *engine) handleRole(ctx context.Context, st storage.Backend, req *logica
 		}
 		data := map[string]any{
 			"bind_secret_id":        r.BindSecretID,
-			"secret_id_bound_cidrs": nonNil(r.SecretIDBoundCIDRs),
+			"secret_id_bound_cidrs": logical.NonNil(r.SecretIDBoundCIDRs),
 			"secret_id_num_uses":    r.SecretIDNumUses,
 			"secret_id_ttl":         r.SecretIDTTL,
 			"local_secret_ids":      false,
@@ -197,11 +197,4 @@ func (e *engine) writeRoleID(ctx context.Context, st storage.Backend, req *logic
 	oldID := r.RoleID
 	r.RoleID = id
 	return nil, e.saveRole(ctx, st, name, r, oldID)
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

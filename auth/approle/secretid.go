@@ -206,8 +206,8 @@ func (e *engine) lookupSecretID(ctx context.Context, st storage.Backend, req *lo
 	}
 	return &logical.Response{Data: map[string]any{
 		"secret_id_accessor": s.Accessor,
-		"cidr_list":          nonNil(s.CIDRList),
-		"token_bound_cidrs":  nonNil(s.TokenBoundCIDRs),
+		"cidr_list":          logical.NonNil(s.CIDRList),
+		"token_bound_cidrs":  logical.NonNil(s.TokenBoundCIDRs),
 		"metadata":           meta,
 		"secret_id_num_uses": s.NumUses,
 		"secret_id_ttl":      s.TTL,

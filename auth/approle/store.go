@@ -184,8 +184,5 @@ func listKeys(ctx context.Context, st storage.Backend, prefix string) (*logical.
 	if err != nil {
 		return nil, storageErr("listing", err)
 	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	return &logical.Response{Data: map[string]any{"keys": names}}, nil
+	return logical.ListResponse(names), nil
 }

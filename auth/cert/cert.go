@@ -50,10 +50,10 @@ func (e *Engine) HandleRequest(ctx context.Context, req *logical.Request) (*logi
 			return nil, logical.Errorf(logical.ErrUnsupportedOperation, "certs/ takes a list")
 		}
 		keys, err := req.Storage.List(ctx, certsPrefix)
-		if err != nil || len(keys) == 0 {
+		if err != nil {
 			return nil, err
 		}
-		return &logical.Response{Data: map[string]any{"keys": keys}}, nil
+		return logical.ListResponse(keys), nil
 	case strings.HasPrefix(req.Path, "certs/"):
 		name := strings.TrimPrefix(req.Path, "certs/")
 		if err := validName(name); err != nil {
@@ -86,10 +86,8 @@ func validName(name string) error {
 	if name == "" || len(name) > 128 {
 		return logical.Errorf(logical.ErrInvalidRequest, "a certificate entry name of 1 to 128 characters is required")
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return logical.Errorf(logical.ErrInvalidRequest, "invalid certificate entry name %q: use letters, digits and -_.", name)
-		}
+	if !logical.NameChars(name) {
+		return logical.Errorf(logical.ErrInvalidRequest, "invalid certificate entry name %q: use letters, digits and -_.", name)
 	}
 	return nil
 }

@@ -125,17 +125,10 @@ func readTrusted(ctx context.Context, req *logical.Request, name string) (*logic
 	}
 	data := map[string]any{"certificate": t.Certificate, "display_name": t.DisplayName}
 	for k, v := range t.lists() {
-		data[k] = nonNil(*v)
+		data[k] = logical.NonNil(*v)
 	}
 	t.Fields.Fill(data)
 	return &logical.Response{Data: data}, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // writeTrusted creates or updates an entry; absent fields keep their

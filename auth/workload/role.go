@@ -58,17 +58,10 @@ func (e *Engine) readRole(ctx context.Context, req *logical.Request, name string
 	}
 	data := map[string]any{}
 	for k, v := range r.selectorLists() {
-		data[k] = nonNil(*v)
+		data[k] = logical.NonNil(*v)
 	}
 	r.Fields.Fill(data)
 	return &logical.Response{Data: data}, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // writeRole creates or updates a role. Updating revokes every token the

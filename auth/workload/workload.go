@@ -59,10 +59,10 @@ func (e *Engine) HandleRequest(ctx context.Context, req *logical.Request) (*logi
 			return nil, logical.Errorf(logical.ErrUnsupportedOperation, "role/ takes a list")
 		}
 		keys, err := req.Storage.List(ctx, rolePrefix)
-		if err != nil || len(keys) == 0 {
+		if err != nil {
 			return nil, err
 		}
-		return &logical.Response{Data: map[string]any{"keys": keys}}, nil
+		return logical.ListResponse(keys), nil
 	case strings.HasPrefix(req.Path, "role/"):
 		name := strings.TrimPrefix(req.Path, "role/")
 		if err := validRoleName(name); err != nil {
@@ -95,10 +95,8 @@ func validRoleName(name string) error {
 	if name == "" || len(name) > 128 {
 		return logical.Errorf(logical.ErrInvalidRequest, "a role name of 1 to 128 characters is required")
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return logical.Errorf(logical.ErrInvalidRequest, "invalid role name %q: use letters, digits and -_.", name)
-		}
+	if !logical.NameChars(name) {
+		return logical.Errorf(logical.ErrInvalidRequest, "invalid role name %q: use letters, digits and -_.", name)
 	}
 	return nil
 }

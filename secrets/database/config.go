@@ -94,18 +94,11 @@ func (e *Engine) readConfig(ctx context.Context, req *logical.Request, name stri
 		"plugin_name":                        c.PluginName,
 		"plugin_version":                     "",
 		"connection_details":                 details,
-		"allowed_roles":                      nonNil(c.AllowedRoles),
-		"root_credentials_rotate_statements": nonNil(c.RootRotation),
+		"allowed_roles":                      logical.NonNil(c.AllowedRoles),
+		"root_credentials_rotate_statements": logical.NonNil(c.RootRotation),
 		"password_policy":                    c.PasswordPolicy,
 		"verify_connection":                  c.VerifyConnection,
 	}}, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // writeConfig creates or updates a connection; fields not given keep

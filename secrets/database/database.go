@@ -129,10 +129,8 @@ func validName(name string) error {
 	if len(name) > 128 {
 		return logical.Errorf(logical.ErrInvalidRequest, "name is longer than 128 characters")
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return logical.Errorf(logical.ErrInvalidRequest, "invalid name %q: use letters, digits and -_.", name)
-		}
+	if !logical.NameChars(name) {
+		return logical.Errorf(logical.ErrInvalidRequest, "invalid name %q: use letters, digits and -_.", name)
 	}
 	return nil
 }
@@ -142,8 +140,5 @@ func listKeys(ctx context.Context, req *logical.Request, prefix string) (*logica
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	return &logical.Response{Data: map[string]any{"keys": keys}}, nil
+	return logical.ListResponse(keys), nil
 }

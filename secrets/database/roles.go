@@ -43,10 +43,10 @@ func (e *Engine) readRole(ctx context.Context, req *logical.Request, name string
 	}
 	return &logical.Response{Data: map[string]any{
 		"db_name":               r.DBName,
-		"creation_statements":   nonNil(r.Creation),
-		"revocation_statements": nonNil(r.Revocation),
-		"rollback_statements":   nonNil(r.Rollback),
-		"renew_statements":      nonNil(r.Renew),
+		"creation_statements":   logical.NonNil(r.Creation),
+		"revocation_statements": logical.NonNil(r.Revocation),
+		"rollback_statements":   logical.NonNil(r.Rollback),
+		"renew_statements":      logical.NonNil(r.Renew),
 		"default_ttl":           int64(r.DefaultTTL / time.Second),
 		"max_ttl":               int64(r.MaxTTL / time.Second),
 		"credential_type":       "password",

@@ -68,7 +68,7 @@ func (e *Engine) readStaticRole(ctx context.Context, req *logical.Request, name 
 		"db_name":             s.DBName,
 		"username":            s.Username,
 		"rotation_period":     int64(s.RotationPeriod / time.Second),
-		"rotation_statements": nonNil(s.Rotation),
+		"rotation_statements": logical.NonNil(s.Rotation),
 		"last_vault_rotation": s.LastRotation.Format(time.RFC3339Nano),
 		"credential_type":     "password",
 		"credential_config":   map[string]any{},

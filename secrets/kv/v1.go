@@ -78,10 +78,7 @@ func listKeys(ctx context.Context, st storage.Backend, prefix string) (*logical.
 	if err != nil {
 		return nil, storageErr("listing secrets", err)
 	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	return &logical.Response{Data: map[string]any{"keys": names}}, nil
+	return logical.ListResponse(names), nil
 }
 
 // decodeObject decodes a stored JSON object keeping numbers exact.

@@ -144,11 +144,5 @@ func validName(n string) bool {
 	if n == "" || len(n) > 128 || n == "." || n == ".." {
 		return false
 	}
-	for _, r := range n {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return logical.NameChars(n)
 }
