@@ -7,11 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/stripe"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -43,18 +42,9 @@ type Manager struct {
 	st     storage.Backend
 	revoke RevokeFunc
 	now    func() time.Time
-	// locks serialise changes to one lease; leases that hash to different
-	// stripes change in parallel, so their storage writes share commits.
-	locks [64]sync.Mutex
-}
-
-// lock takes the lock of lease id and returns its release.
-func (m *Manager) lock(id string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	mu := &m.locks[h.Sum32()%uint32(len(m.locks))]
-	mu.Lock()
-	return mu.Unlock
+	// locks serialise changes to one lease (keyed by id); other leases
+	// change in parallel, so their storage writes share commits.
+	locks stripe.Locks
 }
 
 // New returns a manager over cfg.Storage.
@@ -90,7 +80,7 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 			l.ExpireTime = l.MaxExpireTime
 		}
 	}
-	defer m.lock(l.ID)()
+	defer m.locks.Lock(l.ID)()
 	if err := m.save(ctx, &l, time.Time{}); err != nil {
 		return nil, err
 	}
@@ -162,7 +152,7 @@ func (m *Manager) List(ctx context.Context, prefix string) ([]string, error) {
 // it. extend, when set, renews what the lease stands for first (the token)
 // and may shorten the new expiry.
 func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, extend func(*Lease, time.Time) (time.Time, error)) (*Lease, error) {
-	defer m.lock(id)()
+	defer m.locks.Lock(id)()
 	l, err := m.Lookup(ctx, id)
 	if err != nil {
 		return nil, err

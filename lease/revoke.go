@@ -27,7 +27,7 @@ func (m *Manager) Revoke(ctx context.Context, id string, force bool) error {
 	if !force && m.revoke != nil {
 		cause = m.revoke(ctx, l)
 	}
-	defer m.lock(id)()
+	defer m.locks.Lock(id)()
 	if cause == nil {
 		return m.remove(ctx, l)
 	}
@@ -208,7 +208,7 @@ func (m *Manager) dueLease(ctx context.Context, b, h string, now time.Time) (str
 	// The entry names the lease; under its lock, the entry and the lease
 	// cannot change while they are compared.
 	id := string(e.Value)
-	defer m.lock(id)()
+	defer m.locks.Lock(id)()
 	if e, err = m.st.Get(ctx, key); err != nil || e == nil || string(e.Value) != id {
 		return "", false, err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/arca-secrets/arca/storage"
@@ -117,11 +116,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	// The hash is hex: its first two digits pick a lock evenly.
-	b, _ := strconv.ParseUint(e.Hash[:2], 16, 8)
-	idLock := &s.createLocks[int(b)%len(s.createLocks)]
-	idLock.Lock()
-	defer idLock.Unlock()
+	defer s.createLocks.Lock(e.Hash)()
 	if _, err := s.getByHash(ctx, e.Hash); err == nil {
 		return nil, fmt.Errorf("%w: a token with that ID exists", ErrInvalid)
 	}

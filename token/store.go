@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/stripe"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -52,8 +53,8 @@ type Store struct {
 	// they for it, so no child is created under a parent being revoked.
 	mu sync.RWMutex
 	// createLocks make the check that a token ID is free and the write
-	// that takes it one step, per ID, among concurrent creations.
-	createLocks [32]sync.Mutex
+	// that takes it one step, per ID hash, among concurrent creations.
+	createLocks stripe.Locks
 
 	// batch seals batch tokens.
 	batch cipher.AEAD

@@ -1,0 +1,25 @@
+// Package stripe locks by key without a lock per key: keys hash onto a
+// fixed set of mutexes, so changes to different keys mostly run side by
+// side while changes to one key are serialised.
+package stripe
+
+import (
+	"hash/fnv"
+	"sync"
+)
+
+// Locks is a set of striped mutexes; the zero value is ready.
+type Locks struct{ mu [64]sync.Mutex }
+
+// Lock takes key's mutex and returns its release.
+func (l *Locks) Lock(key string) (unlock func()) {
+	mu := l.of(key)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func (l *Locks) of(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &l.mu[h.Sum32()%uint32(len(l.mu))]
+}
