@@ -3,70 +3,28 @@ package lease
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/inmem"
+	"github.com/arca-secrets/arca/storage/storagetest"
 )
-
-// countingBackend counts storage steps (Put, Delete and WriteAll are one
-// each) and can hold writes until released, to see how many are in
-// flight at once.
-type countingBackend struct {
-	*inmem.Backend
-	steps    atomic.Int64
-	inFlight atomic.Int64
-	peak     atomic.Int64
-	gate     chan struct{} // nil: writes go through at once
-}
-
-func (b *countingBackend) enter() func() {
-	b.steps.Add(1)
-	n := b.inFlight.Add(1)
-	for {
-		p := b.peak.Load()
-		if n <= p || b.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
-	if b.gate != nil {
-		<-b.gate
-	}
-	return func() { b.inFlight.Add(-1) }
-}
-
-func (b *countingBackend) Put(ctx context.Context, e *storage.Entry) error {
-	defer b.enter()()
-	return b.Backend.Put(ctx, e)
-}
-
-func (b *countingBackend) Delete(ctx context.Context, key string) error {
-	defer b.enter()()
-	return b.Backend.Delete(ctx, key)
-}
-
-func (b *countingBackend) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
-	defer b.enter()()
-	return b.Backend.WriteAll(ctx, puts, deletes)
-}
 
 // Registering, renewing into another expiry bucket and revoking a lease
 // are one storage step each (one fsync on bbolt), indexes included.
 func TestLeaseChangesAreOneStepEach(t *testing.T) {
-	st := &countingBackend{Backend: inmem.New()}
+	st := storagetest.NewRecorder(inmem.New())
 	c := &clock{}
 	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	m := New(Config{Storage: st, Now: c.now, Revoke: func(context.Context, *Lease) error { return nil }})
 	ctx := context.Background()
 	step := func(what string, f func() error) {
 		t.Helper()
-		st.steps.Store(0)
+		st.ResetSteps()
 		if err := f(); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if n := st.steps.Load(); n != 1 {
+		if n := st.Steps(); n != 1 {
 			t.Fatalf("%s took %d storage steps, want 1", what, n)
 		}
 	}
@@ -91,11 +49,11 @@ func TestLeaseChangesAreOneStepEach(t *testing.T) {
 // Registrations of different leases do not wait for each other's
 // storage writes, so on bbolt they share commits.
 func TestRegistrationsRunInParallel(t *testing.T) {
-	st := &countingBackend{Backend: inmem.New(), gate: make(chan struct{})}
+	st := storagetest.NewRecorder(inmem.New())
+	st.Hold()
 	m := New(Config{Storage: st})
-	const n = 8
 	var wg sync.WaitGroup
-	for i := range n {
+	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -104,14 +62,10 @@ func TestRegistrationsRunInParallel(t *testing.T) {
 			}
 		}()
 	}
-	// Wait until at least two writes are held at once, then let all go.
-	deadline := time.Now().Add(5 * time.Second)
-	for st.peak.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	close(st.gate)
+	parallel := st.WaitHeld(2, 5*time.Second)
+	st.Release()
 	wg.Wait()
-	if p := st.peak.Load(); p < 2 {
-		t.Fatalf("at most %d registration wrote at a time: they are serialised", p)
+	if !parallel {
+		t.Fatal("registrations wrote one at a time: they are serialised")
 	}
 }

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,10 @@ func TestNoLookupSucceedsAfterRevocation(t *testing.T) {
 	for range 50 {
 		e := create(t, s, CreateRequest{TTL: time.Hour})
 		var revoked atomic.Bool
+		// before and after count the lookups that began before and after
+		// the revocation, so the test waits on them rather than on time.
+		var before, after atomic.Int64
+		var failed atomic.Bool
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for range 4 {
@@ -71,21 +76,36 @@ func TestNoLookupSucceedsAfterRevocation(t *testing.T) {
 						return
 					default:
 					}
-					after := revoked.Load()
-					if _, err := s.Lookup(ctx, e.ID); err == nil && after {
-						t.Error("a lookup that began after the revocation succeeded")
-						return
+					late := revoked.Load()
+					_, err := s.Lookup(ctx, e.ID)
+					if !late {
+						before.Add(1)
+						continue
+					}
+					after.Add(1)
+					if err == nil {
+						failed.Store(true)
 					}
 				}
 			}()
 		}
-		time.Sleep(time.Millisecond)
+		waitFor(func() bool { return before.Load() >= 8 })
 		if err := s.Revoke(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		revoked.Store(true)
-		time.Sleep(time.Millisecond)
+		waitFor(func() bool { return after.Load() >= 8 })
 		close(stop)
 		wg.Wait()
+		if failed.Load() {
+			t.Fatal("a lookup that began after the revocation succeeded")
+		}
+	}
+}
+
+// waitFor yields until cond holds.
+func waitFor(cond func() bool) {
+	for !cond() {
+		runtime.Gosched()
 	}
 }

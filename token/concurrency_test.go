@@ -8,35 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/inmem"
+	"github.com/arca-secrets/arca/storage/storagetest"
 )
-
-// heldWrites is an in-memory backend whose writes wait at a gate, to see
-// how many are in flight at once.
-type heldWrites struct {
-	*inmem.Backend
-	inFlight, peak atomic.Int64
-	gate           chan struct{}
-}
-
-func (b *heldWrites) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
-	n := b.inFlight.Add(1)
-	defer b.inFlight.Add(-1)
-	for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
-	}
-	<-b.gate
-	return b.Backend.WriteAll(ctx, puts, deletes)
-}
 
 // Token creations do not wait for each other's storage writes, so on
 // bbolt they share commits (token-create throughput).
 func TestCreationsRunInParallel(t *testing.T) {
-	st := &heldWrites{Backend: inmem.New(), gate: make(chan struct{})}
+	st := storagetest.NewRecorder(inmem.New())
 	s, err := Open(context.Background(), Config{Storage: st})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.Hold()
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -47,13 +31,11 @@ func TestCreationsRunInParallel(t *testing.T) {
 			}
 		}()
 	}
-	for deadline := time.Now().Add(5 * time.Second); st.peak.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	close(st.gate)
+	parallel := st.WaitHeld(2, 5*time.Second)
+	st.Release()
 	wg.Wait()
-	if p := st.peak.Load(); p < 2 {
-		t.Fatalf("at most %d creation wrote at a time: they are serialised", p)
+	if !parallel {
+		t.Fatal("creations wrote one at a time: they are serialised")
 	}
 }
 

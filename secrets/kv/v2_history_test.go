@@ -11,7 +11,7 @@ import (
 
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secrets/kv"
-	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/storage/storagetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -150,44 +150,13 @@ func TestV2Subkeys(t *testing.T) {
 	h.wantNil(logical.ReadOperation, "subkeys/none")
 }
 
-// stepCounter is a memBackend that can write in batches and counts the
-// storage steps a request takes: each Put, Delete and WriteAll is one.
-type stepCounter struct {
-	*memBackend
-	steps int
-}
-
-func (c *stepCounter) Put(ctx context.Context, e *storage.Entry) error {
-	c.steps++
-	return c.memBackend.Put(ctx, e)
-}
-
-func (c *stepCounter) Delete(ctx context.Context, key string) error {
-	c.steps++
-	return c.memBackend.Delete(ctx, key)
-}
-
-func (c *stepCounter) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
-	c.steps++
-	for _, e := range puts {
-		if err := c.memBackend.Put(ctx, e); err != nil {
-			return err
-		}
-	}
-	for _, k := range deletes {
-		if err := c.memBackend.Delete(ctx, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // A write that pushes the oldest version out is still one storage step
 // (one fsync on bbolt): the new version, the pruning and the metadata go
 // together, so a crash cannot leave metadata naming a version that is
 // gone, and a busy key costs no more to write than a new one.
 func TestV2PruningWriteIsOneStep(t *testing.T) {
-	st := &stepCounter{memBackend: newMemBackend()}
+	mem := newMemBackend()
+	st := storagetest.NewRecorder(mem)
 	eng, err := kv.NewWithClock(logical.MountConfig{Options: map[string]string{"version": "2"}, Storage: st}, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -203,13 +172,13 @@ func TestV2PruningWriteIsOneStep(t *testing.T) {
 		write(i)
 	}
 	for i := 11; i <= 13; i++ {
-		st.steps = 0
+		st.ResetSteps()
 		write(i)
-		if st.steps != 1 {
-			t.Fatalf("write %d took %d storage steps, want 1", i, st.steps)
+		if n := st.Steps(); n != 1 {
+			t.Fatalf("write %d took %d storage steps, want 1", i, n)
 		}
 	}
-	if got := len(st.keysUnder("versions/")); got != 10 {
+	if got := len(mem.keysUnder("versions/")); got != 10 {
 		t.Fatalf("got %d stored versions after pruning, want 10", got)
 	}
 }
