@@ -50,8 +50,44 @@ func requireRoot(t testing.TB) {
 
 // newAgentFixture sets up the server behind root (reached at
 // root.Address(); caCert verifies it when that is https) and starts an
-// agent.
+// agent that logs in with AppRole.
 func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...string) *agentFixture {
+	t.Helper()
+	f := prepareAgent(t, server, root)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}))
+	_, err := root.Logical().Write("auth/approle/role/host-agent", map[string]any{"token_policies": "agent", "token_ttl": "1h"})
+	must(err)
+	rid, err := root.Logical().Read("auth/approle/role/host-agent/role-id")
+	must(err)
+	sid, err := root.Logical().Write("auth/approle/role/host-agent/secret-id", nil)
+	must(err)
+	must(os.WriteFile(filepath.Join(f.dir, "role_id"), []byte(rid.Data["role_id"].(string)), 0o600))
+	must(os.WriteFile(filepath.Join(f.dir, "secret_id"), []byte(sid.Data["secret_id"].(string)), 0o600))
+	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
+arca { address = "%s" %s }
+auto_auth {
+  method "approle" {
+    config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" }
+  }
+}
+listener "unix" { address = "%s"  socket_mode = "0666" }
+cache { kv_ttl = "2s" }
+`, root.Address(), caLine(caCert), f.dir, f.dir, f.sock)), 0o600))
+	f.start()
+	return f
+}
+
+// prepareAgent gives the server behind root what every agent test uses
+// (the "agent" policy that may log workloads in, the "app" policy, the
+// workload method, the secret at secret/data/app) and returns a fixture
+// with a directory for the agent's files; its config is the caller's.
+func prepareAgent(t testing.TB, server *proc, root *api.Client) *agentFixture {
 	t.Helper()
 	requireRoot(t)
 	dir, err := os.MkdirTemp("", "arca-agent-")
@@ -63,7 +99,6 @@ func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...str
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &agentFixture{t: t, root: root, server: server, dir: dir, sock: filepath.Join(dir, "agent.sock")}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -72,31 +107,10 @@ func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...str
 	}
 	must(root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }`))
 	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
-	must(root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}))
 	must(root.Sys().EnableAuthWithOptions("workload", &api.EnableAuthOptions{Type: "workload"}))
-	_, err = root.Logical().Write("auth/approle/role/host-agent", map[string]any{"token_policies": "agent", "token_ttl": "1h"})
-	must(err)
-	rid, err := root.Logical().Read("auth/approle/role/host-agent/role-id")
-	must(err)
-	sid, err := root.Logical().Write("auth/approle/role/host-agent/secret-id", nil)
-	must(err)
-	must(os.WriteFile(filepath.Join(dir, "role_id"), []byte(rid.Data["role_id"].(string)), 0o600))
-	must(os.WriteFile(filepath.Join(dir, "secret_id"), []byte(sid.Data["secret_id"].(string)), 0o600))
 	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "s3cret-for-app"}})
 	must(err)
-	f.conf = filepath.Join(dir, "agent.hcl")
-	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
-arca { address = "%s" %s }
-auto_auth {
-  method "approle" {
-    config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" }
-  }
-}
-listener "unix" { address = "%s"  socket_mode = "0666" }
-cache { kv_ttl = "2s" }
-`, root.Address(), caLine(caCert), dir, dir, f.sock)), 0o600))
-	f.start()
-	return f
+	return &agentFixture{t: t, root: root, server: server, dir: dir, sock: filepath.Join(dir, "agent.sock"), conf: filepath.Join(dir, "agent.hcl")}
 }
 
 func (f *agentFixture) start() {

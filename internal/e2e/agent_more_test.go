@@ -61,14 +61,7 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 	conf := writeConfig(t, addr, fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}", filepath.Join(t.TempDir(), "arca.db")))
 	srv := startArca(t, addr, "-config="+conf)
 	c := newClient(t, addr, "")
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(init.RootToken)
+	init := initAndUnseal(t, c)
 	if err := c.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +79,7 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("while the server is down: %d %s", code, body)
 	}
 	srv = startArca(t, addr, "-config="+conf)
-	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
+	unseal(t, c, init.Keys[0])
 	if code, body := f.get("/v1/secret/data/app"); code != 200 || !strings.Contains(body, "s3cret-for-app") {
 		t.Fatalf("after restart: %d %s\n%s", code, body, f.output())
 	}

@@ -27,12 +27,7 @@ func startAudited(t *testing.T, extra ...string) (*proc, *api.Client, string) {
 	conf := writeConfig(t, addr, `storage "inmem" {}`, append([]string{"disable_mlock = true", block}, extra...)...)
 	p := startArca(t, addr, "-config="+conf)
 	c := newClient(t, addr, "")
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unseal(t, c, init.Keys[0])
-	c.SetToken(init.RootToken)
+	initAndUnseal(t, c)
 	return p, c, logPath
 }
 
@@ -117,12 +112,7 @@ func TestAuditFailsClosed(t *testing.T) {
 }`)
 	startArca(t, addr, "-config="+conf)
 	c := newClient(t, addr, "")
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unseal(t, c, init.Keys[0])
-	c.SetToken(init.RootToken)
+	initAndUnseal(t, c)
 	_, err = c.Logical().Read("cubbyhole/x")
 	if statusOf(err) != 500 || !strings.Contains(err.Error(), "could not be recorded") {
 		t.Fatalf("request with a dead audit device: got %v, want 500 saying it could not be recorded", err)

@@ -30,24 +30,9 @@ import (
 // the server certificate that verifies it.
 func startInitializedTLS(t *testing.T) (*proc, *api.Client, string) {
 	t.Helper()
-	certPath, keyPath := writeSelfSigned(t)
-	addr := freeAddr(t)
-	conf := filepath.Join(t.TempDir(), "arca.hcl")
-	body := fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\ndisable_mlock = true\n", addr, certPath, keyPath)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, addr: addr, done: make(chan struct{})}
-	startTLS(t, p, conf, certPath)
-	c := tlsClient(t, addr, certPath)
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Sys().Unseal(init.Keys[0]); err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(init.RootToken)
+	p, certPath := startTLSServer(t)
+	c := tlsClient(t, p.addr, certPath)
+	initAndUnseal(t, c)
 	if err := c.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -222,23 +207,14 @@ func TestAgentCertAutoAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }`))
-	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
+	f := prepareAgent(t, p, root)
 	must(root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}))
-	must(root.Sys().EnableAuthWithOptions("workload", &api.EnableAuthOptions{Type: "workload"}))
 	_, err := root.Logical().Write("auth/cert/certs/hosts", map[string]any{"certificate": ca.pem(t), "token_policies": "agent", "allowed_common_names": "host-*"})
-	must(err)
-	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "s3cret-for-app"}})
 	must(err)
 	self, _ := os.Executable()
 	_, err = root.Logical().Write("auth/workload/role/tests", map[string]any{"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app"})
 	must(err)
-
-	dir, err := os.MkdirTemp("", "arca-agent-")
-	must(err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	crt, key := ca.issue(t, "host-1")
-	f := &agentFixture{t: t, root: root, server: p, dir: dir, sock: filepath.Join(dir, "agent.sock"), conf: filepath.Join(dir, "agent.hcl")}
 	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
 arca { address = "%s"  ca_cert = "%s" }
 auto_auth {

@@ -98,12 +98,7 @@ func TestLeasesSurviveRestartAndExpire(t *testing.T) {
 	conf := writeConfig(t, addr, `storage "bolt" { path = "`+dbPath+`" }`, "disable_mlock = true")
 	p := startArca(t, addr, "-config="+conf)
 	c := newClient(t, addr, "")
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unseal(t, c, init.Keys[0])
-	c.SetToken(init.RootToken)
+	init := initAndUnseal(t, c)
 	enableUserpass(t, c, "4s")
 	s := loginBob(t, c)
 	p.kill()

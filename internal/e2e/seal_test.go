@@ -38,6 +38,19 @@ func initServer(t *testing.T) (*proc, *api.Client, string, *api.InitResponse) {
 	return p, c, dbPath, init
 }
 
+// initAndUnseal initialises the server behind c with one key share,
+// unseals it and gives c the root token.
+func initAndUnseal(t *testing.T, c *api.Client) *api.InitResponse {
+	t.Helper()
+	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unseal(t, c, init.Keys[0])
+	c.SetToken(init.RootToken)
+	return init
+}
+
 func unseal(t *testing.T, c *api.Client, keys ...string) *api.SealStatusResponse {
 	t.Helper()
 	var st *api.SealStatusResponse

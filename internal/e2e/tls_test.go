@@ -59,16 +59,8 @@ func writeSelfSigned(t *testing.T) (certPath, keyPath string) {
 // TestTLSListener starts a server with TLS (the default outside dev mode)
 // and talks to it with the OpenBao client trusting the certificate.
 func TestTLSListener(t *testing.T) {
-	certPath, keyPath := writeSelfSigned(t)
-	addr := freeAddr(t)
-	conf := filepath.Join(t.TempDir(), "arca.hcl")
-	body := fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\ndisable_mlock = true\n", addr, certPath, keyPath)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, addr: addr, done: make(chan struct{})}
-	startTLS(t, p, conf, certPath)
-
+	p, certPath := startTLSServer(t)
+	addr := p.addr
 	c := tlsClient(t, addr, certPath)
 	st, err := c.Sys().SealStatus()
 	if err != nil || st.Initialized {
@@ -78,6 +70,23 @@ func TestTLSListener(t *testing.T) {
 	if code, _ := plainGet(addr); code == 200 {
 		t.Fatal("plain HTTP to the TLS listener answered 200")
 	}
+}
+
+// startTLSServer starts an uninitialised in-memory server with a TLS
+// listener (a fresh self-signed certificate) and returns it and the
+// certificate that verifies it.
+func startTLSServer(t *testing.T) (*proc, string) {
+	t.Helper()
+	certPath, keyPath := writeSelfSigned(t)
+	addr := freeAddr(t)
+	conf := filepath.Join(t.TempDir(), "arca.hcl")
+	body := fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\ndisable_mlock = true\n", addr, certPath, keyPath)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, addr: addr, done: make(chan struct{})}
+	startTLS(t, p, conf, certPath)
+	return p, certPath
 }
 
 func tlsClient(t *testing.T, addr, caPath string) *api.Client {
