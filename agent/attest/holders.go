@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -115,9 +116,9 @@ func holders(ino uint64) ([]int, error) {
 	fdBuf := make([]byte, 32<<10)
 	link := make([]byte, len(target)+1)
 	err = eachDirent(procFD, procBuf, func(name []byte) error {
-		pid, ok := atoi(name)
-		if !ok {
-			return nil
+		pid, err := strconv.Atoi(string(name))
+		if err != nil {
+			return nil // not a process
 		}
 		holds, err := holdsSocket(procFD, name, fdBuf, link, target)
 		switch {
@@ -176,7 +177,7 @@ func eachDirent(fd int, buf []byte, f func(name []byte) error) error {
 				return errors.New("bad directory entry")
 			}
 			name := rest[19:reclen]
-			if i := indexZero(name); i >= 0 {
+			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
 			}
 			if len(name) > 0 {
@@ -187,30 +188,6 @@ func eachDirent(fd int, buf []byte, f func(name []byte) error) error {
 			rest = rest[reclen:]
 		}
 	}
-}
-
-func indexZero(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// atoi parses a pid directory name; false for anything else.
-func atoi(b []byte) (int, bool) {
-	if len(b) == 0 || len(b) > 9 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
 
 // procUID is the real uid of a process.
