@@ -36,6 +36,12 @@ func (c *Core) ReadPasswordPolicy(ctx context.Context, name string) (string, boo
 	if err := c.requireUnsealed(); err != nil {
 		return "", false, err
 	}
+	return c.readPasswordPolicy(ctx, name)
+}
+
+// readPasswordPolicy reads a policy's text without the core lock (the
+// barrier refuses when sealed).
+func (c *Core) readPasswordPolicy(ctx context.Context, name string) (string, bool, error) {
 	if err := validPasswordPolicyName(name); err != nil {
 		return "", false, err
 	}
@@ -93,17 +99,14 @@ func (c *Core) GeneratePassword(ctx context.Context, name string) (string, error
 // hook): it takes no core lock, since a request already holds one, and
 // the barrier refuses when sealed.
 func (c *Core) passwordFromPolicy(ctx context.Context, name string) (string, error) {
-	if err := validPasswordPolicyName(name); err != nil {
-		return "", err
-	}
-	e, err := c.barrier.Get(ctx, passwordPolicyPrefix+name)
+	text, ok, err := c.readPasswordPolicy(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	if e == nil {
+	if !ok {
 		return "", fmt.Errorf("%w: no password policy named %q", ErrInvalidRequest, name)
 	}
-	p, err := password.Parse(string(e.Value))
+	p, err := password.Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("password policy %q no longer parses: %w", name, err)
 	}
