@@ -2,68 +2,28 @@ package cert
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/certtest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-// issuer is a test CA.
-type issuer struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-}
-
-var serial int64
-
-func newCA(t *testing.T, cn string) *issuer {
+// client issues a client certificate with a fixed subject key id (the
+// login's metadata shows it); edit adjusts the template.
+func client(t *testing.T, ca *certtest.CA, cn string, edit func(*x509.Certificate)) *x509.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return &issuer{cert: c, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
-}
-
-// client issues a client certificate; edit adjusts the template.
-func (ca *issuer) client(t *testing.T, cn string, edit func(*x509.Certificate)) *x509.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		SubjectKeyId: []byte{1, 2, 0xab},
-	}
-	if edit != nil {
-		edit(tmpl)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
+	c, _ := ca.Client(t, cn, func(tmpl *x509.Certificate) {
+		tmpl.SubjectKeyId = []byte{1, 2, 0xab}
+		if edit != nil {
+			edit(tmpl)
+		}
+	})
 	return c
 }
 
@@ -102,10 +62,10 @@ func (f *fixture) login(data map[string]any, chain ...*x509.Certificate) (*logic
 
 func TestLoginTrustsOnlyItsCA(t *testing.T) {
 	f := newFixture(t)
-	ca, other := newCA(t, "apps CA"), newCA(t, "other CA")
-	f.mustWrite("certs/apps", map[string]any{"certificate": ca.pem, "token_policies": "app", "display_name": "apps"})
+	ca, other := certtest.NewCA(t, "apps CA"), certtest.NewCA(t, "other CA")
+	f.mustWrite("certs/apps", map[string]any{"certificate": ca.PEM, "token_policies": "app", "display_name": "apps"})
 
-	leaf := ca.client(t, "web-1", nil)
+	leaf := client(t, ca, "web-1", nil)
 	auth, err := f.login(nil, leaf)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +77,7 @@ func TestLoginTrustsOnlyItsCA(t *testing.T) {
 
 	// A certificate from another CA, with the same name, is refused and
 	// the refusal says which certificate was seen.
-	_, err = f.login(nil, other.client(t, "web-1", nil))
+	_, err = f.login(nil, client(t, other, "web-1", nil))
 	if !errors.Is(err, logical.ErrPermissionDenied) || !strings.Contains(err.Error(), `issuer "CN=other CA"`) {
 		t.Fatalf("foreign CA: %v", err)
 	}
@@ -126,24 +86,24 @@ func TestLoginTrustsOnlyItsCA(t *testing.T) {
 		t.Fatalf("no certificate: %v", err)
 	}
 	// Expired, and a server-only certificate.
-	expired := ca.client(t, "web-1", func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) })
-	serverOnly := ca.client(t, "web-1", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
+	expired := client(t, ca, "web-1", func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) })
+	serverOnly := client(t, ca, "web-1", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
 	for name, c := range map[string]*x509.Certificate{"expired": expired, "server-only": serverOnly} {
 		if _, err := f.login(nil, c); !errors.Is(err, logical.ErrPermissionDenied) {
 			t.Fatalf("%s certificate: %v", name, err)
 		}
 	}
 	// The CA's own certificate (holding no client key usage) is no login.
-	if _, err := f.login(nil, other.cert); err == nil {
+	if _, err := f.login(nil, other.Cert); err == nil {
 		t.Fatal("another CA's certificate logged in")
 	}
 }
 
 func TestNameConstraints(t *testing.T) {
 	f := newFixture(t)
-	ca := newCA(t, "CA")
+	ca := certtest.NewCA(t, "CA")
 	f.mustWrite("certs/web", map[string]any{
-		"certificate": ca.pem, "token_policies": "web",
+		"certificate": ca.PEM, "token_policies": "web",
 		"allowed_common_names": "web-*", "allowed_dns_sans": []any{"*.web.internal"},
 		"allowed_organizational_units": "platform", "allowed_uri_sans": "spiffe://corp/web/*",
 	})
@@ -153,7 +113,7 @@ func TestNameConstraints(t *testing.T) {
 		u, _ := url.Parse("spiffe://corp/web/a")
 		c.URIs = []*url.URL{u}
 	}
-	if _, err := f.login(nil, ca.client(t, "web-1", good)); err != nil {
+	if _, err := f.login(nil, client(t, ca, "web-1", good)); err != nil {
 		t.Fatalf("matching certificate: %v", err)
 	}
 	for name, edit := range map[string]func(*x509.Certificate){
@@ -162,7 +122,7 @@ func TestNameConstraints(t *testing.T) {
 		"ou":          func(c *x509.Certificate) { good(c); c.Subject.OrganizationalUnit = []string{"data"} },
 		"uri san":     func(c *x509.Certificate) { good(c); u, _ := url.Parse("spiffe://corp/db/a"); c.URIs = []*url.URL{u} },
 	} {
-		if _, err := f.login(nil, ca.client(t, "web-1", edit)); !errors.Is(err, logical.ErrPermissionDenied) {
+		if _, err := f.login(nil, client(t, ca, "web-1", edit)); !errors.Is(err, logical.ErrPermissionDenied) {
 			t.Errorf("%s outside the constraint: %v", name, err)
 		}
 	}
@@ -170,10 +130,10 @@ func TestNameConstraints(t *testing.T) {
 
 func TestAmbiguityAndName(t *testing.T) {
 	f := newFixture(t)
-	ca := newCA(t, "CA")
-	f.mustWrite("certs/a", map[string]any{"certificate": ca.pem, "token_policies": "pa"})
-	f.mustWrite("certs/b", map[string]any{"certificate": ca.pem, "token_policies": "pb"})
-	leaf := ca.client(t, "x", nil)
+	ca := certtest.NewCA(t, "CA")
+	f.mustWrite("certs/a", map[string]any{"certificate": ca.PEM, "token_policies": "pa"})
+	f.mustWrite("certs/b", map[string]any{"certificate": ca.PEM, "token_policies": "pb"})
+	leaf := client(t, ca, "x", nil)
 	if _, err := f.login(nil, leaf); !errors.Is(err, logical.ErrPermissionDenied) || !strings.Contains(err.Error(), "a, b") {
 		t.Fatalf("two entries trust it, no name: %v", err)
 	}
@@ -191,7 +151,7 @@ func TestAmbiguityAndName(t *testing.T) {
 
 func TestBadEntries(t *testing.T) {
 	f := newFixture(t)
-	ca := newCA(t, "CA")
+	ca := certtest.NewCA(t, "CA")
 	keyPEM := "-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END EC PRIVATE KEY-----\n"
 	for name, c := range map[string]struct {
 		data map[string]any
@@ -200,9 +160,9 @@ func TestBadEntries(t *testing.T) {
 		"no certificate":      {map[string]any{"token_policies": "x"}, "certificate is required"},
 		"private key":         {map[string]any{"certificate": keyPEM}, `type "EC PRIVATE KEY"`},
 		"not pem":             {map[string]any{"certificate": "hello"}, "at least one PEM"},
-		"trailing junk":       {map[string]any{"certificate": ca.pem + "junk"}, "trailing data"},
-		"required extensions": {map[string]any{"certificate": ca.pem, "required_extensions": "1.2.3:x"}, "required_extensions is not supported"},
-		"bad list":            {map[string]any{"certificate": ca.pem, "allowed_common_names": 7}, "allowed_common_names"},
+		"trailing junk":       {map[string]any{"certificate": ca.PEM + "junk"}, "trailing data"},
+		"required extensions": {map[string]any{"certificate": ca.PEM, "required_extensions": "1.2.3:x"}, "required_extensions is not supported"},
+		"bad list":            {map[string]any{"certificate": ca.PEM, "allowed_common_names": 7}, "allowed_common_names"},
 	} {
 		_, err := f.do(logical.UpdateOperation, "certs/e", c.data)
 		if !errors.Is(err, logical.ErrInvalidRequest) || !strings.Contains(err.Error(), c.want) {
@@ -216,10 +176,10 @@ func TestBadEntries(t *testing.T) {
 		t.Fatal("a refused entry was stored")
 	}
 	// Defaults that clients send for those options are accepted.
-	if _, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.pem, "required_extensions": []any{}, "ocsp_enabled": false}); err != nil {
+	if _, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.PEM, "required_extensions": []any{}, "ocsp_enabled": false}); err != nil {
 		t.Fatalf("empty required_extensions and ocsp_enabled=false: %v", err)
 	}
-	resp, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.pem, "bogus": 1})
+	resp, err := f.do(logical.UpdateOperation, "certs/e", map[string]any{"certificate": ca.PEM, "bogus": 1})
 	if err != nil || resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "bogus") {
 		t.Fatalf("unknown parameter: want a warning, got %+v, %v", resp, err)
 	}
@@ -227,12 +187,12 @@ func TestBadEntries(t *testing.T) {
 
 func TestEntryReadListDelete(t *testing.T) {
 	f := newFixture(t)
-	ca := newCA(t, "CA")
-	f.mustWrite("certs/web", map[string]any{"certificate": ca.pem, "token_policies": "web", "token_ttl": "30m", "allowed_common_names": "web-*"})
+	ca := certtest.NewCA(t, "CA")
+	f.mustWrite("certs/web", map[string]any{"certificate": ca.PEM, "token_policies": "web", "token_ttl": "30m", "allowed_common_names": "web-*"})
 	// An update keeps what it does not name.
 	f.mustWrite("certs/web", map[string]any{"display_name": "Web"})
 	resp, err := f.do(logical.ReadOperation, "certs/web", nil)
-	if err != nil || resp.Data["certificate"] != ca.pem || resp.Data["display_name"] != "Web" ||
+	if err != nil || resp.Data["certificate"] != ca.PEM || resp.Data["display_name"] != "Web" ||
 		strings.Join(resp.Data["allowed_common_names"].([]string), ",") != "web-*" || resp.Data["token_ttl"] != int64(1800) {
 		t.Fatalf("read: %+v, %v", resp, err)
 	}
@@ -243,16 +203,16 @@ func TestEntryReadListDelete(t *testing.T) {
 	if _, err := f.do(logical.DeleteOperation, "certs/web", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.login(nil, ca.client(t, "web-1", nil)); !errors.Is(err, logical.ErrPermissionDenied) {
+	if _, err := f.login(nil, client(t, ca, "web-1", nil)); !errors.Is(err, logical.ErrPermissionDenied) {
 		t.Fatalf("login after delete: %v", err)
 	}
 }
 
 func TestRenewal(t *testing.T) {
 	f := newFixture(t)
-	ca, other := newCA(t, "CA"), newCA(t, "CA 2")
-	f.mustWrite("certs/web", map[string]any{"certificate": ca.pem, "token_policies": "web", "token_ttl": "10m"})
-	auth, err := f.login(nil, ca.client(t, "web-1", nil))
+	ca, other := certtest.NewCA(t, "CA"), certtest.NewCA(t, "CA 2")
+	f.mustWrite("certs/web", map[string]any{"certificate": ca.PEM, "token_policies": "web", "token_ttl": "10m"})
+	auth, err := f.login(nil, client(t, ca, "web-1", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +224,7 @@ func TestRenewal(t *testing.T) {
 	if got, err := f.e.RenewAuth(context.Background(), &logical.Request{Storage: f.st}, auth); err != nil || got.TTL != 20*time.Minute {
 		t.Fatalf("renewal takes the entry's current TTL: %+v, %v", got, err)
 	}
-	f.mustWrite("certs/web", map[string]any{"certificate": other.pem})
+	f.mustWrite("certs/web", map[string]any{"certificate": other.PEM})
 	if err := renew(); !errors.Is(err, logical.ErrPermissionDenied) || !strings.Contains(err.Error(), "changed") {
 		t.Fatalf("renewal after the CA was replaced: %v", err)
 	}

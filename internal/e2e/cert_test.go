@@ -3,26 +3,20 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openbao/openbao/api/v2"
+
+	"github.com/arca-secrets/arca/internal/certtest"
 )
 
 // startInitializedTLS starts a server with a TLS listener, initialises and
@@ -39,78 +33,12 @@ func startInitializedTLS(t *testing.T) (*proc, *api.Client, string) {
 	return p, c, certPath
 }
 
-// testCA issues client certificates into files.
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	pemPath string
-	dir     string
-	n       int64
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
+// issueFiles writes a client certificate from ca for cn, and its key,
+// and returns their paths.
+func issueFiles(t *testing.T, ca *certtest.CA, cn string) (certPath, keyPath string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	dir := t.TempDir()
-	ca := &testCA{cert: cert, key: key, dir: dir, pemPath: filepath.Join(dir, "ca.pem"), n: 1}
-	if err := os.WriteFile(ca.pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return ca
-}
-
-func (ca *testCA) pem(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(ca.pemPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// issue writes a client certificate for cn and its key, and returns their
-// paths.
-func (ca *testCA) issue(t *testing.T, cn string) (certPath, keyPath string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca.n++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(ca.n), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPath, keyPath = filepath.Join(ca.dir, fmt.Sprintf("%s-%d.crt", cn, ca.n)), filepath.Join(ca.dir, fmt.Sprintf("%s-%d.key", cn, ca.n))
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certPath, keyPath
+	cert, key := ca.Client(t, cn, nil)
+	return certtest.WriteFiles(t, t.TempDir(), cn, cert, key)
 }
 
 // certClient is an OpenBao client that presents a client certificate
@@ -136,7 +64,7 @@ func certClient(t *testing.T, addr, serverCA, certPath, keyPath string) *api.Cli
 // certificate, or none, gets nothing.
 func TestCertAuthLogin(t *testing.T) {
 	p, root, serverCA := startInitializedTLS(t)
-	ca, other := newTestCA(t, "apps CA"), newTestCA(t, "other CA")
+	ca, other := certtest.NewCA(t, "apps CA"), certtest.NewCA(t, "other CA")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -145,12 +73,12 @@ func TestCertAuthLogin(t *testing.T) {
 	}
 	must(root.Sys().PutPolicy("app", `path "secret/data/app" { capabilities = ["read"] }`))
 	must(root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}))
-	_, err := root.Logical().Write("auth/cert/certs/apps", map[string]any{"certificate": ca.pem(t), "token_policies": "app", "token_ttl": "10m", "allowed_common_names": "web-*"})
+	_, err := root.Logical().Write("auth/cert/certs/apps", map[string]any{"certificate": ca.PEM, "token_policies": "app", "token_ttl": "10m", "allowed_common_names": "web-*"})
 	must(err)
 	_, err = root.Logical().Write("secret/data/app", map[string]any{"data": map[string]any{"password": "from-cert-login"}})
 	must(err)
 
-	crt, key := ca.issue(t, "web-1")
+	crt, key := issueFiles(t, ca, "web-1")
 	c := certClient(t, p.addr, serverCA, crt, key)
 	login, err := c.Logical().Write("auth/cert/login", nil)
 	if err != nil {
@@ -180,9 +108,9 @@ func TestCertAuthLogin(t *testing.T) {
 			t.Fatalf("%s: got %v, want %d with %q", what, err, status, msg)
 		}
 	}
-	oc, ok := other.issue(t, "web-1")
+	oc, ok := issueFiles(t, other, "web-1")
 	refused("another CA", certClient(t, p.addr, serverCA, oc, ok), 403, `issuer "CN=other CA"`)
-	wc, wk := ca.issue(t, "db-1")
+	wc, wk := issueFiles(t, ca, "db-1")
 	refused("a name outside allowed_common_names", certClient(t, p.addr, serverCA, wc, wk), 403, "no certificate entry trusts")
 	refused("no certificate", certClient(t, p.addr, serverCA, "", ""), 400, "no client certificate")
 
@@ -200,7 +128,7 @@ func TestCertAuthLogin(t *testing.T) {
 func TestAgentCertAutoAuth(t *testing.T) {
 	requireRoot(t)
 	p, root, serverCA := startInitializedTLS(t)
-	ca := newTestCA(t, "hosts CA")
+	ca := certtest.NewCA(t, "hosts CA")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -209,12 +137,12 @@ func TestAgentCertAutoAuth(t *testing.T) {
 	}
 	f := prepareAgent(t, p, root)
 	must(root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}))
-	_, err := root.Logical().Write("auth/cert/certs/hosts", map[string]any{"certificate": ca.pem(t), "token_policies": "agent", "allowed_common_names": "host-*"})
+	_, err := root.Logical().Write("auth/cert/certs/hosts", map[string]any{"certificate": ca.PEM, "token_policies": "agent", "allowed_common_names": "host-*"})
 	must(err)
 	self, _ := os.Executable()
 	_, err = root.Logical().Write("auth/workload/role/tests", map[string]any{"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app"})
 	must(err)
-	crt, key := ca.issue(t, "host-1")
+	crt, key := issueFiles(t, ca, "host-1")
 	must(os.WriteFile(f.conf, []byte(fmt.Sprintf(`
 arca { address = "%s"  ca_cert = "%s" }
 auto_auth {
