@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/arca-secrets/arca/audit"
-	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/token"
 )
 
@@ -14,14 +13,6 @@ func auditAuth(te *token.Entry) *audit.Auth {
 		return nil
 	}
 	return &audit.Auth{ClientToken: te.ID, Accessor: te.Accessor, Policies: te.Policies, DisplayName: te.DisplayName, TokenType: te.Type, Metadata: te.Meta}
-}
-
-func auditRequest(id, op string, req *logical.Request, m *mount) *audit.Request {
-	ar := &audit.Request{ID: id, Operation: op, Path: req.Path, ClientAddr: req.ClientAddr, Data: req.Data}
-	if m != nil {
-		ar.MountPoint, ar.MountType = m.entry.Path, m.entry.Type
-	}
-	return ar
 }
 
 // logRequest records a request about to be served; an error means it must

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/policy"
 	"github.com/arca-secrets/arca/token"
 )
@@ -25,6 +24,7 @@ var sudoPaths = []string{
 	"sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
 	"sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*", "sys/leases/lookup/*",
 	"auth/token/accessors/", "auth/token/revoke-orphan", "auth/token/tidy",
+	"sys/rekey/*",
 }
 
 func needsSudo(path string) bool {
@@ -40,40 +40,8 @@ func needsSudo(path string) bool {
 	return false
 }
 
-// Authorize checks that tokenID may perform op on path with params, from
-// clientAddr, and counts one use of the token. Errors: ErrSealed,
-// ErrPermissionDenied.
-func (c *Core) Authorize(ctx context.Context, tokenID, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
-	}
-	id, err := randomID()
-	if err != nil {
-		return nil, err
-	}
-	ar := &audit.Request{ID: id, Operation: op, Path: path, ClientAddr: clientAddr, Data: params, MountPoint: "sys/", MountType: "system"}
-	caller, err := c.authorizeLocked(ctx, tokenID, path, op, params, clientAddr)
-	if err != nil {
-		c.logRefusal(ctx, nil, ar, err)
-		return nil, err
-	}
-	if err := c.logRequest(ctx, caller.Token, ar); err != nil {
-		return nil, err
-	}
-	return caller, nil
-}
-
-func (c *Core) authorizeLocked(ctx context.Context, tokenID, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
-	te, err := c.lookupToken(ctx, tokenID)
-	if err != nil {
-		return nil, err
-	}
-	return c.authorizeEntry(ctx, te, path, op, params, clientAddr)
-}
-
-// authorizeEntry is authorizeLocked for a token already looked up.
+// authorizeEntry checks that te may perform op on path with params, from
+// clientAddr, and counts one use of the token.
 func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
 	if !cidrAllows(te.BoundCIDRs, clientAddr) {
 		return nil, fmt.Errorf("%w: the token cannot be used from this address", ErrPermissionDenied)

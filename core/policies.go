@@ -48,11 +48,30 @@ path "sys/wrapping/unwrap" {
   capabilities = ["update"]
 }
 
-# Allow a token to find the mount of a path (the CLI asks first).
+# Allow a token to find the mount of a path (the CLI asks first), and
+# list the mounts it can use: only those are shown.
+path "sys/internal/ui/mounts" {
+  capabilities = ["read"]
+}
 path "sys/internal/ui/mounts/*" {
   capabilities = ["read"]
 }
 `
+
+// wrappingACLPolicy is what a wrapping token may do: hand itself to the
+// wrapping endpoints, through the same pipeline as any other token. It is
+// built in and cannot be written.
+var wrappingACLPolicy = func() *policy.Policy {
+	p, err := policy.Parse(wrappingPolicy, `
+path "sys/wrapping/unwrap" { capabilities = ["update"] }
+path "sys/wrapping/lookup" { capabilities = ["update"] }
+path "sys/wrapping/rewrap" { capabilities = ["update"] }
+`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
 
 // policyCache holds parsed policies and compiled ACLs. Any policy change
 // drops it whole: changes are rare, requests are many.
@@ -108,6 +127,9 @@ func (c *Core) aclFor(ctx context.Context, names []string) (*policy.ACL, error) 
 }
 
 func (c *Core) loadPolicy(ctx context.Context, name string) (*policy.Policy, error) {
+	if name == wrappingPolicy {
+		return wrappingACLPolicy, nil
+	}
 	c.policies.mu.RLock()
 	p, ok := c.policies.parsed[name]
 	c.policies.mu.RUnlock()
@@ -187,8 +209,8 @@ func (c *Core) WritePolicy(ctx context.Context, name, text string) error {
 	if err != nil {
 		return err
 	}
-	if n == "root" {
-		return fmt.Errorf("%w: the root policy cannot be changed", ErrInvalidRequest)
+	if n == "root" || n == wrappingPolicy {
+		return fmt.Errorf("%w: the %s policy cannot be changed", ErrInvalidRequest, n)
 	}
 	if _, err := policy.Parse(n, text); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)

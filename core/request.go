@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
@@ -25,82 +24,6 @@ type Result struct {
 	Issued   *token.Entry
 	// Lease is the lease registered for a dynamic secret in Response.
 	Lease *lease.Lease
-}
-
-// HandleRequest checks the token and the policy, then routes req (whose
-// Path is the full path after /v1/, such as "secret/data/app") to the
-// engine mounted there. Login paths of auth methods need no token.
-func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.Request) (*Result, error) {
-	ctx = WithWrapTTL(ctx, req.WrapTTL)
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
-	}
-	m := c.router.match(req.Path)
-	r := *req
-	if r.Data == nil {
-		r.Data = map[string]any{}
-	}
-	if m != nil {
-		r.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
-		r.Storage = m.view
-		r.MountPoint = m.entry.Path
-		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
-		r.MountMaxTTL = time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
-	}
-	reqID, err := randomID()
-	if err != nil {
-		return nil, err
-	}
-	var caller *Caller
-	var ar *audit.Request
-	if m == nil || !m.isLoginPath(r.Path) {
-		te, err := c.lookupToken(ctx, tokenID)
-		if err != nil {
-			c.logRefusal(ctx, nil, auditRequest(reqID, string(req.Operation), req, m), err)
-			return nil, err
-		}
-		r.DisplayName = te.DisplayName
-		if m != nil && m.entry.Type == cubbyholeType && te.Type == "batch" {
-			return nil, fmt.Errorf("%w: batch tokens have no cubbyhole", ErrInvalidRequest)
-		}
-		if m != nil && m.entry.Type == cubbyholeType {
-			// The token decides which cubbyhole the request sees, before
-			// the existence check looks into it.
-			r.Storage = c.cubbyholeView(te)
-		}
-		op, err := c.policyOperation(ctx, m, &r)
-		if err != nil {
-			return nil, err
-		}
-		ar = auditRequest(reqID, op, req, m)
-		if caller, err = c.authorizeEntry(ctx, te, req.Path, op, r.Data, req.ClientAddr); err != nil {
-			c.logRefusal(ctx, te, ar, err)
-			return nil, err
-		}
-	} else {
-		ar = auditRequest(reqID, string(req.Operation), req, m)
-	}
-	var te *token.Entry
-	if caller != nil {
-		te = caller.Token
-	}
-	if err := c.logRequest(ctx, te, ar); err != nil {
-		return nil, err
-	}
-	res, err := c.route(ctx, caller, m, &r, req.Path)
-	// What the engine did stands even if the client has gone: the answer
-	// is audited, and whatever it issued is revoked if it cannot be.
-	ctx = context.WithoutCancel(ctx)
-	if aerr := c.logResponse(ctx, te, ar, res, err); aerr != nil {
-		if res != nil {
-			c.revokeUnrecorded(ctx, res.Issued)
-			c.revokeUnrecordedLease(ctx, res.Lease)
-		}
-		return nil, aerr
-	}
-	return res, err
 }
 
 // route hands the request to its engine (or core's token API) and turns a

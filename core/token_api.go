@@ -170,9 +170,10 @@ func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]
 	} else if len(policies) == 0 {
 		policies = slices.DeleteFunc(slices.Clone(parent.Policies), func(s string) bool { return s == "default" })
 	}
-	// A role decides the policies itself; without one, a child gets a
-	// subset of its parent's.
-	if !parent.IsRoot() && role == nil {
+	// A role with allowed_policies decides the policies itself; without
+	// a role, or with a role that allows no list (as in Vault), a child
+	// gets a subset of its parent's.
+	if !parent.IsRoot() && (role == nil || len(role.AllowedPolicies) == 0) {
 		for _, pol := range policies {
 			if pol != "default" && !slices.Contains(parent.Policies, pol) {
 				return nil, logical.Errorf(logical.ErrPermissionDenied, "child policies must be a subset of the parent's: %q is not held by the creating token", pol)

@@ -75,6 +75,15 @@ type Engine interface {
 	HandleRequest(ctx context.Context, req *Request) (*Response, error)
 }
 
+// Canonicalizer is implemented by engines whose handlers treat several
+// spellings of a path as one (case-insensitive names). Core calls it before
+// the ACL check and hands the engine only its output, so a policy that
+// denies "users/bob" also governs "users/BOB". It must be idempotent and
+// change nothing but the spelling of names.
+type Canonicalizer interface {
+	CanonicalPath(path string) string
+}
+
 // MountConfig is what an engine is created with when it is mounted or the
 // mount table is loaded at unseal.
 type MountConfig struct {

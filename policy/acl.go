@@ -228,7 +228,7 @@ func (a *ACL) Check(path, op string, params map[string]any) Decision {
 	if err != nil {
 		return Decision{Reason: err.Error()}
 	}
-	r := a.match(path)
+	r := a.matchFor(path, op)
 	if r == nil || r.caps&Deny != 0 || r.caps&need == 0 {
 		return Decision{Reason: "permission denied"}
 	}

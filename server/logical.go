@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/core"
@@ -33,34 +32,20 @@ func operation(r *http.Request) (logical.Operation, bool) {
 	return "", false
 }
 
-func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path string) {
-	op, ok := operation(r)
-	if !ok {
-		respondError(w, http.StatusMethodNotAllowed, errors.New("unsupported operation"))
-		return
-	}
-	if path == "" || strings.Contains(path, "//") || hasDotSegment(path) {
-		respondError(w, http.StatusBadRequest, errors.New("invalid request path"))
-		return
-	}
-	data, err := requestData(r, op)
-	if err != nil {
-		s.respondErr(w, r, err)
-		return
-	}
-	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
-		path += "/"
-	}
+func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	wrap, err := wrapTTL(r)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
-	req := &logical.Request{Operation: op, Path: path, Data: data, ClientAddr: clientAddr(r), WrapTTL: wrap}
+	req := &core.Request{
+		Operation: op, Path: path, Token: requestToken(r), ClientAddr: clientAddr(r), WrapTTL: wrap,
+		Body: s.bodyReader(w, r, op),
+	}
 	if r.TLS != nil {
 		req.ClientCertificates = r.TLS.PeerCertificates
 	}
-	res, err := s.core.HandleRequest(r.Context(), requestToken(r), req)
+	res, err := s.core.Serve(r.Context(), req)
 	if err != nil {
 		if errors.Is(err, core.ErrNoMount) {
 			err = logical.Errorf(logical.ErrUnsupportedPath, "no handler for route %q: route entry not found", path)
@@ -69,41 +54,6 @@ func (s *Server) serveLogical(w http.ResponseWriter, r *http.Request, path strin
 		return
 	}
 	s.respondLogical(w, r, path, op, res)
-}
-
-func hasDotSegment(path string) bool {
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return false
-}
-
-// requestData is the JSON body for writes and the query parameters for
-// reads, lists and deletes (Vault passes ?version=2 and the like that way).
-func requestData(r *http.Request, op logical.Operation) (map[string]any, error) {
-	switch op {
-	case logical.UpdateOperation, logical.PatchOperation:
-		return decodeBody(r)
-	}
-	data := map[string]any{}
-	for k, v := range r.URL.Query() {
-		if k == "list" || len(v) == 0 {
-			continue
-		}
-		data[k] = v[0]
-	}
-	if op == logical.DeleteOperation {
-		body, err := decodeBody(r)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range body {
-			data[k] = v
-		}
-	}
-	return data, nil
 }
 
 func (s *Server) respondLogical(w http.ResponseWriter, r *http.Request, path string, op logical.Operation, res *core.Result) {

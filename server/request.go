@@ -85,4 +85,4 @@ func decodeInto(r *http.Request, v any) error {
 }
 
 // errTooLarge is answered with 413.
-var errTooLarge = fmt.Errorf("request body is larger than %d bytes", maxRequestSize)
+var errTooLarge = errors.New("request body is too large")

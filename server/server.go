@@ -19,21 +19,23 @@ import (
 	"github.com/arca-secrets/arca/core"
 )
 
-// maxRequestSize bounds a request body, as Vault's default does (32 MiB).
-const maxRequestSize = 32 << 20
-
 // Config is what a Server is built from.
 type Config struct {
 	Core *core.Core
 	// Logger receives request errors (never secrets); discarded when nil.
 	Logger *slog.Logger
+	// Limits are the listener's request limits (zero fields: defaults).
+	Limits Limits
 }
 
 // Server is an http.Handler for the /v1/ API.
 type Server struct {
-	core *core.Core
-	log  *slog.Logger
-	sys  map[string]sysHandler
+	core   *core.Core
+	log    *slog.Logger
+	limits Limits
+	// inFlight holds a slot per request being served.
+	inFlight chan struct{}
+	sys      map[string]sysRoute
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -44,13 +46,18 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{core: cfg.Core, log: log}
+	limits := cfg.Limits.withDefaults()
+	s := &Server{core: cfg.Core, log: log, limits: limits, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
 
-// ServeHTTP routes /v1/sys/... to the system handlers and every other
-// /v1/ path to the mounted engines.
+// errBusy: the listener is at max_concurrent_requests (503).
+var errBusy = errors.New("the server is at its limit of concurrent requests; retry shortly")
+
+// ServeHTTP decodes the path and operation, settles the path's one
+// canonical spelling, and hands the request to the pipeline: sys/ routes
+// and mounted engines alike.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// A bug must cost one request a 500, not the connection, and the
@@ -61,28 +68,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	w.Header().Set("Cache-Control", "no-store")
-	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		respondError(w, http.StatusServiceUnavailable, errBusy)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.limits.MaxRequestDuration)
+	defer cancel()
+	r = r.WithContext(ctx)
+	raw, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
 		respondError(w, http.StatusNotFound, errors.New("unsupported path: the API lives under /v1/"))
 		return
 	}
-	// One spelling per path: no empty or dot segments anywhere, so that
-	// what a policy names is what the handler serves.
-	if strings.Contains(path, "//") || hasDotSegment(path) {
-		respondError(w, http.StatusBadRequest, errors.New("invalid request path: empty or dot segments are not allowed"))
+	op, ok := operation(r)
+	if !ok {
+		respondError(w, http.StatusMethodNotAllowed, errors.New("unsupported operation"))
 		return
 	}
-	if r.ContentLength > maxRequestSize {
+	if r.ContentLength > s.limits.MaxRequestSize {
 		// Refused before a byte of the body is read.
-		respondError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		respondError(w, http.StatusRequestEntityTooLarge, &tooLarge{s.limits.MaxRequestSize})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestSize)
-	if rest, ok := strings.CutPrefix(path, "sys/"); ok || path == "sys" {
-		s.serveSys(w, r, rest)
+	// One spelling per path: what the ACL judges is what the handler
+	// serves, sys/ included.
+	path, err := s.core.CanonicalPath(raw, op)
+	if err != nil {
+		s.respondErr(w, r, err)
 		return
 	}
-	s.serveLogical(w, r, path)
+	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
+		s.serveSys(w, r, op, rest)
+		return
+	}
+	s.serveLogical(w, r, op, path)
 }
 
 // Serve answers HTTP on l until ctx is cancelled, then shuts down

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -8,54 +9,77 @@ import (
 	"strings"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/logical"
 )
 
 // sysHandler answers one sys/ endpoint; sub is what follows its route
 // prefix (for "mounts/secret/tune", route "mounts/" gets "secret/tune").
 type sysHandler func(w http.ResponseWriter, r *http.Request, sub string)
 
-func (s *Server) sysRoutes() map[string]sysHandler {
-	return map[string]sysHandler{
-		"init":                  s.handleInit,
-		"unseal":                s.handleUnseal,
-		"seal":                  s.handleSeal,
-		"seal-status":           s.handleSealStatus,
-		"health":                s.handleHealth,
-		"leader":                s.handleLeader,
-		"rotate":                s.handleRotate,
-		"key-status":            s.handleKeyStatus,
-		"rekey/init":            s.handleRekeyInit,
-		"rekey/update":          s.handleRekeyUpdate,
-		"mounts":                s.handleMounts,
-		"mounts/":               s.handleMount,
-		"auth":                  s.handleAuths,
-		"auth/":                 s.handleAuth,
-		"policy":                s.handlePolicyList,
-		"policy/":               s.handlePolicyLegacy,
-		"policies/acl":          s.handlePolicyList,
-		"policies/acl/":         s.handlePolicy,
-		"policies/password":     s.handlePasswordPolicyList,
-		"policies/password/":    s.handlePasswordPolicy,
-		"wrapping/":             s.handleWrapping,
-		"audit":                 s.handleAuditList,
-		"audit/":                s.handleAudit,
-		"audit-hash/":           s.handleAuditHash,
-		"leases/":               s.handleLeases,
-		"renew":                 s.handleLegacyRenew,
-		"renew/":                s.handleLegacyRenew,
-		"revoke":                s.handleLegacyRevoke,
-		"revoke/":               s.handleLegacyRevoke,
-		"capabilities":          s.handleCapabilities,
-		"capabilities-self":     s.handleCapabilities,
-		"capabilities-accessor": s.handleCapabilities,
-		"internal/ui/mounts/":   s.handleUIMount,
+// sysRoute is one sys endpoint. Every route but the open ones runs
+// inside core's pipeline (canonical path, sealed, token, ACL with the
+// request's operation and parameters, audit of request and response):
+// its handler never checks a token or a policy itself.
+type sysRoute struct {
+	handle sysHandler
+	// open routes need no token: the seal's own endpoints, health, and
+	// the lookup of a wrapping token, as in Vault.
+	open bool
+}
+
+func (s *Server) sysRoutes() map[string]sysRoute {
+	open := func(h sysHandler) sysRoute { return sysRoute{handle: h, open: true} }
+	authed := func(h sysHandler) sysRoute { return sysRoute{handle: h} }
+	// Rekey needs no token only where a listener says so
+	// (disable_unauthed_rekey_endpoints = false); otherwise it is an
+	// audited route that needs sudo, as in OpenBao.
+	rekey := func(h sysHandler) sysRoute { return sysRoute{handle: h, open: s.limits.AllowUnauthedRekey} }
+	return map[string]sysRoute{
+		"init":                  open(s.handleInit),
+		"unseal":                open(s.handleUnseal),
+		"seal-status":           open(s.handleSealStatus),
+		"health":                open(s.handleHealth),
+		"leader":                open(s.handleLeader),
+		"wrapping/lookup":       open(func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }),
+		"rekey/init":            rekey(s.handleRekeyInit),
+		"rekey/update":          rekey(s.handleRekeyUpdate),
+		"seal":                  authed(s.handleSeal),
+		"rotate":                authed(s.handleRotate),
+		"key-status":            authed(s.handleKeyStatus),
+		"mounts":                authed(s.handleMounts),
+		"mounts/":               authed(s.handleMount),
+		"auth":                  authed(s.handleAuths),
+		"auth/":                 authed(s.handleAuth),
+		"policy":                authed(s.handlePolicyList),
+		"policy/":               authed(s.handlePolicyLegacy),
+		"policies/acl":          authed(s.handlePolicyList),
+		"policies/acl/":         authed(s.handlePolicy),
+		"policies/password":     authed(s.handlePasswordPolicyList),
+		"policies/password/":    authed(s.handlePasswordPolicy),
+		"wrapping/":             authed(s.handleWrapping),
+		"audit":                 authed(s.handleAuditList),
+		"audit/":                authed(s.handleAudit),
+		"audit-hash/":           authed(s.handleAuditHash),
+		"leases/":               authed(s.handleLeases),
+		"renew":                 authed(s.handleLegacyRenew),
+		"renew/":                authed(s.handleLegacyRenew),
+		"revoke":                authed(s.handleLegacyRevoke),
+		"revoke/":               authed(s.handleLegacyRevoke),
+		"capabilities":          authed(s.handleCapabilities),
+		"capabilities-self":     authed(s.handleCapabilities),
+		"capabilities-accessor": authed(s.handleCapabilities),
+		"internal/ui/mounts":    authed(s.handleUIMounts),
+		"internal/ui/mounts/":   authed(s.handleUIMount),
 	}
 }
 
-func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, path string) {
-	if h, ok := s.sys[path]; ok {
-		h(w, r, "")
-		return
+// routeFor finds the route of a canonical sys path (without "sys/") and
+// what follows its prefix.
+func (s *Server) routeFor(path string) (sysRoute, string, bool) {
+	// A list's canonical path ends in "/": "policies/acl/" is the list
+	// route "policies/acl", not its prefix route with an empty name.
+	if rt, ok := s.sys[strings.TrimSuffix(path, "/")]; ok {
+		return rt, "", true
 	}
 	// Prefix routes: the longest that matches.
 	best := ""
@@ -65,10 +89,43 @@ func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, path string) {
 		}
 	}
 	if best == "" {
+		return sysRoute{}, "", false
+	}
+	return s.sys[best], strings.TrimPrefix(path, best), true
+}
+
+// serveSys serves a sys endpoint; path is canonical, without "sys/".
+func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
+	rt, sub, ok := s.routeFor(path)
+	if !ok {
 		respondError(w, http.StatusNotFound, errors.New("unsupported path: sys/"+path))
 		return
 	}
-	s.sys[best](w, r, strings.TrimPrefix(path, best))
+	if rt.open {
+		r.Body = http.MaxBytesReader(w, r.Body, s.limits.unauthenticatedBody())
+		rt.handle(w, r, sub)
+		return
+	}
+	wrap, err := wrapTTL(r)
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	rec := newRecorder()
+	req := &core.Request{
+		Operation: op, Path: "sys/" + path, Token: requestToken(r), ClientAddr: clientAddr(r), WrapTTL: wrap,
+		Body: s.bodyReader(w, r, op),
+	}
+	err = s.core.ServeSys(r.Context(), req, func(ctx context.Context, call *core.Call) (map[string]any, error) {
+		rt.handle(rec, withCall(r.WithContext(ctx), call), sub)
+		return rec.auditData()
+	})
+	var answered *recordedAnswer
+	if err != nil && !errors.As(err, &answered) {
+		s.respondErr(w, r, err)
+		return
+	}
+	rec.flush(w)
 }
 
 // allow answers 405 and returns false unless r's method is one of methods.
@@ -79,18 +136,6 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	respondError(w, http.StatusMethodNotAllowed, errors.New("unsupported operation"))
 	return false
-}
-
-// authorize checks that the request's token may perform op on the ACL
-// path (such as "sys/mounts/secret"), and answers the error itself when
-// it may not.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, path, op string) (*core.Caller, bool) {
-	caller, err := s.core.Authorize(r.Context(), requestToken(r), path, op, nil, clientAddr(r))
-	if err != nil {
-		s.respondErr(w, r, err)
-		return nil, false
-	}
-	return caller, true
 }
 
 // methodOp maps an HTTP method to a policy operation for sys endpoints.

@@ -77,9 +77,6 @@ func (s *Server) handleTable(w http.ResponseWriter, r *http.Request, t table) {
 	if !allow(w, r, http.MethodGet) {
 		return
 	}
-	if _, ok := s.authorize(w, r, t.api, "read"); !ok {
-		return
-	}
 	mounts, err := s.core.Mounts(r.Context(), t.name)
 	if err != nil {
 		s.respondErr(w, r, err)
@@ -117,9 +114,6 @@ func (s *Server) handleTableEntry(w http.ResponseWriter, r *http.Request, t tabl
 		return
 	}
 	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete) {
-		return
-	}
-	if _, ok := s.authorize(w, r, t.api+"/"+strings.Trim(sub, "/"), methodOp(r)); !ok {
 		return
 	}
 	switch r.Method {
@@ -220,9 +214,6 @@ func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, t table, pat
 	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut) {
 		return
 	}
-	if _, ok := s.authorize(w, r, t.api+"/"+strings.Trim(path, "/")+"/tune", methodOp(r)); !ok {
-		return
-	}
 	me, ok := s.mountAt(w, r, t, path)
 	if !ok {
 		return
@@ -265,15 +256,16 @@ func (s *Server) handleTune(w http.ResponseWriter, r *http.Request, t table, pat
 }
 
 // handleUIMount tells a client which mount serves a path and its options
-// (the vault/bao CLIs ask this first to learn a KV mount's version).
+// (the vault/bao CLIs ask this first to learn a KV mount's version). A
+// mount the token can do nothing under is refused as if it did not exist.
 func (s *Server) handleUIMount(w http.ResponseWriter, r *http.Request, path string) {
 	if !allow(w, r, http.MethodGet) {
 		return
 	}
-	if _, ok := s.authorize(w, r, "sys/internal/ui/mounts/"+path, "read"); !ok {
-		return
-	}
 	me, err := s.core.MountInfo(r.Context(), path)
+	if err == nil && !callOf(r).Caller.ACL.HasAccessUnder(me.Path) {
+		err = core.ErrPermissionDenied
+	}
 	if err != nil {
 		if errors.Is(err, core.ErrNoMount) {
 			err = core.ErrPermissionDenied
@@ -283,5 +275,30 @@ func (s *Server) handleUIMount(w http.ResponseWriter, r *http.Request, path stri
 	}
 	data := mountJSON(me)
 	data["path"] = me.Path
+	respondJSON(w, http.StatusOK, envelope(data))
+}
+
+// handleUIMounts lists the mounts the token can do something under, as
+// Vault does: secrets engines under "secret", auth methods under "auth".
+func (s *Server) handleUIMounts(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	acl := callOf(r).Caller.ACL
+	data := map[string]any{}
+	for _, t := range []table{secretsTable, authTable} {
+		mounts, err := s.core.Mounts(r.Context(), t.name)
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		visible := map[string]any{}
+		for _, me := range mounts {
+			if acl.HasAccessUnder(me.Path) {
+				visible[t.displayPath(me.Path)] = mountJSON(me)
+			}
+		}
+		data[map[string]string{"": "secret", core.AuthTable: "auth"}[t.name]] = visible
+	}
 	respondJSON(w, http.StatusOK, envelope(data))
 }

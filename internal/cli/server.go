@@ -196,9 +196,11 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
-	srv := server.New(server.Config{Core: c, Logger: log})
 	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
+	for i, l := range listeners {
+		// Each listener has its own limits, so its own server over the
+		// one core.
+		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits)})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}
@@ -222,6 +224,20 @@ func stopAll(_ context.Context, ls []boundListener) {
 type boundListener struct {
 	listener net.Listener
 	tls      *tls.Config
+}
+
+// serverLimits maps a listener block's limits onto the server's.
+func serverLimits(l config.ListenerLimits) server.Limits {
+	return server.Limits{
+		MaxRequestSize:        l.MaxRequestSize,
+		MaxRequestDuration:    l.MaxRequestDuration,
+		MaxConcurrentRequests: l.MaxConcurrentRequests,
+		JSON: server.JSONLimits{
+			MaxDepth: l.MaxJSONDepth, MaxStringLength: l.MaxJSONStringLength,
+			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
+		},
+		AllowUnauthedRekey: l.AllowUnauthedRekey,
+	}
 }
 
 func listen(confs []config.Listener) ([]boundListener, error) {

@@ -77,7 +77,9 @@ func (p *parser) listener(item *ast.ObjectItem) (Listener, bool) {
 		case "tls_disable":
 			l.TLSDisable = p.boolean(it, label+": "+k)
 		default:
-			p.errorf(pos, label, "unknown key %q", k)
+			if !p.listenerLimit(&l.Limits, it, label+": "+k, k) {
+				p.errorf(pos, label, "unknown key %q", k)
+			}
 		}
 	}
 	if _, _, err := net.SplitHostPort(l.Address); err != nil {

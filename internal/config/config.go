@@ -62,6 +62,8 @@ type Listener struct {
 	TLSCertFile, TLSKeyFile string
 	// TLSDisable serves plain HTTP.
 	TLSDisable bool
+	// Limits bound what a request may cost on this listener.
+	Limits ListenerLimits
 }
 
 // Error is one problem in a configuration file.

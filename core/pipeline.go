@@ -1,0 +1,234 @@
+package core
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arca-secrets/arca/audit"
+	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/token"
+)
+
+// Request is a request as the server hands it to core. Every request,
+// sys/ included, takes one way through core:
+//
+//	canonical path → sealed? → token → body → ACL → audit request
+//	→ handler → leases / token issue → audit response
+//
+// The body is decoded only once the token has been checked (or the path
+// needs none), so a caller without a token costs no parse.
+type Request struct {
+	Operation logical.Operation
+	// Path is the full path after /v1/ ("secret/data/app").
+	Path       string
+	Token      string
+	ClientAddr string
+	// ClientCertificates is the TLS client chain, leaf first, unverified.
+	ClientCertificates []*x509.Certificate
+	WrapTTL            time.Duration
+	// Body returns the request's parameters (JSON body or query);
+	// authenticated says whether a token was checked, so that a request
+	// served without one (a login) may be held to a smaller body. Nil
+	// means no parameters.
+	Body func(authenticated bool) (map[string]any, error)
+}
+
+// Call is an authorised request that a route outside the mount table (a
+// sys endpoint) serves: what it may read of the pipeline's decisions.
+type Call struct {
+	// Path is the canonical path the ACL judged; the route serves it.
+	Path string
+	// Data are the parameters the ACL judged.
+	Data map[string]any
+	// Caller is the token and its ACL.
+	Caller *Caller
+}
+
+// SysHandler serves a sys endpoint once the pipeline has authorised and
+// audited it. It returns the data to record as the response (the server
+// writes the HTTP answer itself after Serve returns, so nothing reaches a
+// client that was not recorded).
+type SysHandler func(ctx context.Context, call *Call) (map[string]any, error)
+
+// ServeSys runs the pipeline for a sys endpoint and calls h in it. An
+// error from the pipeline (sealed, denied, audit) means h was not called
+// or its answer must not be sent; h's own error is returned as is.
+func (c *Core) ServeSys(ctx context.Context, req *Request, h SysHandler) error {
+	path, err := c.CanonicalPath(req.Path, req.Operation)
+	if err != nil {
+		return err
+	}
+	ctx = WithWrapTTL(ctx, req.WrapTTL)
+	checked, err := c.admit(ctx, req, path, nil)
+	if err != nil {
+		return err
+	}
+	call := &Call{Path: path, Data: checked.data, Caller: checked.caller}
+	data, herr := h(ctx, call)
+	ctx = context.WithoutCancel(ctx)
+	res := &Result{Response: &logical.Response{Data: data}}
+	if aerr := c.logResponse(ctx, checked.caller.Token, checked.audit, res, herr); aerr != nil {
+		return aerr
+	}
+	return herr
+}
+
+// HandleRequest serves req (already decoded) for tokenID: the pipeline
+// for callers in process, such as tests and benchmarks.
+func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.Request) (*Result, error) {
+	data := req.Data
+	return c.Serve(ctx, &Request{
+		Operation: req.Operation, Path: req.Path, Token: tokenID, ClientAddr: req.ClientAddr,
+		ClientCertificates: req.ClientCertificates, WrapTTL: req.WrapTTL,
+		Body: func(bool) (map[string]any, error) { return data, nil },
+	})
+}
+
+// Serve routes req to the engine mounted at its path, through the
+// pipeline. Login paths of auth methods need no token.
+func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
+	path, err := c.CanonicalPath(req.Path, req.Operation)
+	if err != nil {
+		return nil, err
+	}
+	ctx = WithWrapTTL(ctx, req.WrapTTL)
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
+	}
+	// The path may have been folded before an unseal that happened since:
+	// fold again under the lock that serves it (idempotent).
+	path = c.foldEngineNames(path)
+	m := c.router.match(path)
+	r := &logical.Request{
+		Operation: req.Operation, Path: path, ClientAddr: req.ClientAddr,
+		ClientCertificates: req.ClientCertificates, WrapTTL: req.WrapTTL,
+	}
+	if m != nil {
+		r.Path = strings.TrimPrefix(strings.TrimPrefix(path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
+		r.Storage = m.view
+		r.MountPoint = m.entry.Path
+		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
+		r.MountMaxTTL = time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
+	}
+	checked, err := c.admitLocked(ctx, req, path, m, r)
+	if err != nil {
+		return nil, err
+	}
+	r.Data = checked.data
+	var te *token.Entry
+	if checked.caller != nil {
+		te = checked.caller.Token
+		r.DisplayName = te.DisplayName
+	}
+	res, err := c.route(ctx, checked.caller, m, r, path)
+	// What the engine did stands even if the client has gone: the answer
+	// is audited, and whatever it issued is revoked if it cannot be.
+	ctx = context.WithoutCancel(ctx)
+	if aerr := c.logResponse(ctx, te, checked.audit, res, err); aerr != nil {
+		if res != nil {
+			c.revokeUnrecorded(ctx, res.Issued)
+			c.revokeUnrecordedLease(ctx, res.Lease)
+		}
+		return nil, aerr
+	}
+	return res, err
+}
+
+// admitted is what the pipeline's checks produced for a request.
+type admitted struct {
+	caller *Caller // nil for a login
+	data   map[string]any
+	audit  *audit.Request
+}
+
+// admit is admitLocked for a sys route: under the state lock only for the
+// checks, as sys handlers take the lock themselves.
+func (c *Core) admit(ctx context.Context, req *Request, path string, m *mount) (*admitted, error) {
+	c.stateLock.RLock()
+	defer c.stateLock.RUnlock()
+	if c.sealed {
+		return nil, ErrSealed
+	}
+	return c.admitLocked(ctx, req, path, m, nil)
+}
+
+// admitLocked checks the token (unless r is a login), decodes the body,
+// checks the ACL with the operation the handler will perform, and writes
+// the request's audit entry. m and r are nil for sys routes. c.stateLock
+// must be held and the core unsealed.
+func (c *Core) admitLocked(ctx context.Context, req *Request, path string, m *mount, r *logical.Request) (*admitted, error) {
+	reqID, err := randomID()
+	if err != nil {
+		return nil, err
+	}
+	ar := &audit.Request{ID: reqID, Operation: string(req.Operation), Path: path, ClientAddr: req.ClientAddr, WrapTTL: req.WrapTTL, MountPoint: "sys/", MountType: "system"}
+	if m != nil {
+		ar.MountPoint, ar.MountType = m.entry.Path, m.entry.Type
+	} else if r != nil {
+		ar.MountPoint, ar.MountType = "", ""
+	}
+	login := m != nil && r != nil && m.isLoginPath(r.Path)
+	var te *token.Entry
+	if !login {
+		if te, err = c.lookupToken(ctx, req.Token); err != nil {
+			c.logRefusal(ctx, nil, ar, err)
+			return nil, err
+		}
+	}
+	data, err := decodeParams(req, te != nil)
+	if err != nil {
+		c.logRefusal(ctx, te, ar, err)
+		return nil, err
+	}
+	ar.Data = data
+	if login {
+		if err := c.logRequest(ctx, nil, ar); err != nil {
+			return nil, err
+		}
+		return &admitted{data: data, audit: ar}, nil
+	}
+	op := string(req.Operation)
+	if r != nil {
+		r.Data = data
+		if m != nil && m.entry.Type == cubbyholeType {
+			if te.Type == "batch" {
+				return nil, fmt.Errorf("%w: batch tokens have no cubbyhole", ErrInvalidRequest)
+			}
+			// The token decides which cubbyhole the request sees, before
+			// the existence check looks into it.
+			r.Storage = c.cubbyholeView(te)
+		}
+		if op, err = c.policyOperation(ctx, m, r); err != nil {
+			return nil, err
+		}
+		ar.Operation = op
+	}
+	caller, err := c.authorizeEntry(ctx, te, path, op, data, req.ClientAddr)
+	if err != nil {
+		c.logRefusal(ctx, te, ar, err)
+		return nil, err
+	}
+	if err := c.logRequest(ctx, te, ar); err != nil {
+		return nil, err
+	}
+	return &admitted{caller: caller, data: data, audit: ar}, nil
+}
+
+func decodeParams(req *Request, authenticated bool) (map[string]any, error) {
+	if req.Body == nil {
+		return map[string]any{}, nil
+	}
+	data, err := req.Body(authenticated)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	return data, nil
+}
