@@ -154,7 +154,7 @@ func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
 		// Called from a request, which holds c.stateLock for reading.
 		return c.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false)
 	}
-	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view, RevokeLeases: revoke, GeneratePassword: c.passwordFromPolicy})
+	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view, RevokeLeases: revoke, GeneratePassword: c.passwordFromPolicy, Now: c.now})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}

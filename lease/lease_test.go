@@ -4,22 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-type clock struct{ t atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
-func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
-
-func newManager(t testing.TB, revoke RevokeFunc) (*Manager, *clock) {
-	c := &clock{}
-	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return New(Config{Storage: inmem.New(), Revoke: revoke, Now: c.now}), c
+func newManager(t testing.TB, revoke RevokeFunc) (*Manager, *clocktest.Clock) {
+	c := clocktest.New()
+	return New(Config{Storage: inmem.New(), Revoke: revoke, Now: c.Now}), c
 }
 
 func TestRegisterRenewExpire(t *testing.T) {
@@ -31,19 +25,19 @@ func TestRegisterRenewExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := m.Lookup(ctx, l.ID)
-	if err != nil || got.TTL(c.now()) != time.Hour {
+	if err != nil || got.TTL(c.Now()) != time.Hour {
 		t.Fatalf("lookup: %+v, %v", got, err)
 	}
-	c.advance(50 * time.Minute)
+	c.Advance(50 * time.Minute)
 	r, err := m.Renew(ctx, l.ID, time.Hour, nil)
-	if err != nil || r.TTL(c.now()) != 40*time.Minute {
-		t.Fatalf("renew capped at max: %v, %v", r.TTL(c.now()), err)
+	if err != nil || r.TTL(c.Now()) != 40*time.Minute {
+		t.Fatalf("renew capped at max: %v, %v", r.TTL(c.Now()), err)
 	}
-	c.advance(39 * time.Minute)
+	c.Advance(39 * time.Minute)
 	if n, err := m.ExpireDue(ctx); err != nil || n != 0 {
 		t.Fatalf("before expiry: %d, %v", n, err)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if n, err := m.ExpireDue(ctx); err != nil || n != 1 || len(revoked) != 1 {
 		t.Fatalf("at expiry: %d, %v, revoked %v", n, err, revoked)
 	}
@@ -67,7 +61,7 @@ func TestFailedRevocationIsRetriedNotLost(t *testing.T) {
 	})
 	ctx := context.Background()
 	l, _ := m.Register(ctx, Lease{Kind: KindSecret, Path: "db/creds/x"}, time.Minute, 0)
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if _, err := m.ExpireDue(ctx); !errors.Is(err, ErrRetry) {
 		t.Fatalf("failing revoke: got %v, want ErrRetry", err)
 	}
@@ -80,7 +74,7 @@ func TestFailedRevocationIsRetriedNotLost(t *testing.T) {
 		t.Fatalf("retried before the backoff: %d calls", calls)
 	}
 	fail = false
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if n, err := m.ExpireDue(ctx); err != nil || n != 1 {
 		t.Fatalf("retry: %d, %v", n, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/storage/inmem"
 	"github.com/arca-secrets/arca/storage/storagetest"
 )
@@ -14,9 +15,8 @@ import (
 // are one storage step each (one fsync on bbolt), indexes included.
 func TestLeaseChangesAreOneStepEach(t *testing.T) {
 	st := storagetest.NewRecorder(inmem.New())
-	c := &clock{}
-	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	m := New(Config{Storage: st, Now: c.now, Revoke: func(context.Context, *Lease) error { return nil }})
+	c := clocktest.New()
+	m := New(Config{Storage: st, Now: c.Now, Revoke: func(context.Context, *Lease) error { return nil }})
 	ctx := context.Background()
 	step := func(what string, f func() error) {
 		t.Helper()
@@ -33,7 +33,7 @@ func TestLeaseChangesAreOneStepEach(t *testing.T) {
 		l, err = m.Register(ctx, Lease{Kind: KindSecret, Path: "database/creds/app", TokenAccessor: "acc", Renewable: true}, time.Hour, 0)
 		return err
 	})
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	step("renew", func() error { _, err := m.Renew(ctx, l.ID, 2*time.Hour, nil); return err })
 	if keys, _ := st.List(ctx, "exp/"); len(keys) != 1 {
 		t.Fatalf("renewal left %d expiry buckets, want 1: %v", len(keys), keys)

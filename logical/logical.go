@@ -98,6 +98,10 @@ type MountConfig struct {
 	// GeneratePassword returns a password from the named password policy
 	// (sys/policies/password); an unknown policy is an invalid request.
 	GeneratePassword func(ctx context.Context, policy string) (string, error)
+	// Now is the clock every decision about time reads (expiry, schedules,
+	// creation times): core's, never nil when core mounts an engine.
+	// Engines fall back to time.Now when it is nil.
+	Now func() time.Time
 }
 
 // Factory creates an engine for a mount.

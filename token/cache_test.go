@@ -28,13 +28,13 @@ func TestCachedEntriesFollowChanges(t *testing.T) {
 		t.Fatalf("a caller's change leaked into the cache: %+v, %v", again, err)
 	}
 
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	if _, err := s.Renew(ctx, again, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	renewed, _ := s.Lookup(ctx, e.ID)
-	if !renewed.ExpireTime.Equal(c.now().Add(time.Hour).UTC()) {
-		t.Fatalf("lookup after renewal shows expiry %v, want %v", renewed.ExpireTime, c.now().Add(time.Hour))
+	if !renewed.ExpireTime.Equal(c.Now().Add(time.Hour).UTC()) {
+		t.Fatalf("lookup after renewal shows expiry %v, want %v", renewed.ExpireTime, c.Now().Add(time.Hour))
 	}
 
 	if err := s.Use(ctx, renewed); err != nil {

@@ -8,19 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-type clock struct{ t atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()) }
-func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
-
-func newStore(t *testing.T) (*Store, *clock) {
+func newStore(t *testing.T) (*Store, *clocktest.Clock) {
 	t.Helper()
-	c := &clock{}
-	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	s, err := Open(context.Background(), Config{Storage: inmem.New(), Now: c.now})
+	c := clocktest.New()
+	s, err := Open(context.Background(), Config{Storage: inmem.New(), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +72,12 @@ func TestExpiryAndRenew(t *testing.T) {
 	s, c := newStore(t)
 	ctx := context.Background()
 	e := create(t, s, CreateRequest{TTL: time.Hour, ExplicitMaxTTL: 90 * time.Minute, Renewable: true})
-	c.advance(50 * time.Minute)
+	c.Advance(50 * time.Minute)
 	r, err := s.Renew(ctx, e, time.Hour)
-	if err != nil || r.Remaining(c.now()) != 40*time.Minute {
-		t.Fatalf("renew capped by explicit max: remaining %v, %v; want 40m", r.Remaining(c.now()), err)
+	if err != nil || r.Remaining(c.Now()) != 40*time.Minute {
+		t.Fatalf("renew capped by explicit max: remaining %v, %v; want 40m", r.Remaining(c.Now()), err)
 	}
-	c.advance(40 * time.Minute)
+	c.Advance(40 * time.Minute)
 	if _, err := s.Lookup(ctx, e.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired token: %v, want ErrNotFound", err)
 	}
@@ -99,12 +94,12 @@ func TestExpiryAndRenew(t *testing.T) {
 	// A periodic token renews forever, a period at a time.
 	p := create(t, s, CreateRequest{Period: time.Hour, Renewable: true})
 	for range 30 {
-		c.advance(50 * time.Minute)
+		c.Advance(50 * time.Minute)
 		if _, err := s.Renew(ctx, p, 10*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, _ := s.Lookup(ctx, p.ID); got == nil || got.Remaining(c.now()) != time.Hour {
+	if got, _ := s.Lookup(ctx, p.ID); got == nil || got.Remaining(c.Now()) != time.Hour {
 		t.Fatalf("periodic token: %+v", got)
 	}
 }
@@ -238,7 +233,7 @@ func TestBatchTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if _, err := s.Lookup(ctx, orphan.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired batch token: %v", err)
 	}

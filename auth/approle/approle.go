@@ -48,17 +48,17 @@ import (
 
 // Factory creates an AppRole auth method for a mount.
 func Factory(ctx context.Context, conf logical.MountConfig) (logical.Engine, error) {
-	return newEngine(conf, time.Now), nil
-}
-
-func newEngine(conf logical.MountConfig, now func() time.Time) *engine {
-	return &engine{storage: conf.Storage, now: now}
+	now := conf.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &engine{storage: conf.Storage, now: now}, nil
 }
 
 // engine is one mounted AppRole method.
 type engine struct {
 	storage storage.Backend
-	now     func() time.Time
+	now     func() time.Time // the mount's clock: secret ID expiry
 
 	// mu serialises every change to roles and secret IDs, and the check
 	// and use of a secret ID at login, so that a secret ID limited to n

@@ -5,39 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/arca-secrets/arca/auth/approle"
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
-
-// fakeClock moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // harness is one mounted AppRole method over its own storage and clock.
 type harness struct {
 	t     *testing.T
 	eng   logical.Engine
 	st    *inmem.Backend
-	clock *fakeClock
+	clock *clocktest.Clock
 	// addr is the client address requests come from.
 	addr string
 }
@@ -45,8 +26,11 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	st := inmem.New()
-	clock := &fakeClock{t: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
-	eng := approle.NewWithClock(logical.MountConfig{Storage: st}, clock.Now)
+	clock := clocktest.New()
+	eng, err := approle.Factory(context.Background(), logical.MountConfig{Storage: st, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &harness{t: t, eng: eng, st: st, clock: clock, addr: "10.0.0.1"}
 }
 

@@ -14,12 +14,17 @@ package cert
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/arca-secrets/arca/logical"
 )
 
 // Engine is one mounted cert method.
-type Engine struct{}
+type Engine struct {
+	// now is the mount's clock: certificates are verified, and renewals
+	// refused after the client certificate expires, at its time.
+	now func() time.Time
+}
 
 var (
 	_ logical.Engine           = (*Engine)(nil)
@@ -29,8 +34,12 @@ var (
 )
 
 // Factory creates the method for a mount.
-func Factory(context.Context, logical.MountConfig) (logical.Engine, error) {
-	return &Engine{}, nil
+func Factory(_ context.Context, conf logical.MountConfig) (logical.Engine, error) {
+	now := conf.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{now: now}, nil
 }
 
 // LoginPaths: the login answers without a token; the certificate is the

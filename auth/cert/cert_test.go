@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/certtest"
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
@@ -31,11 +32,15 @@ type fixture struct {
 	t  *testing.T
 	e  *Engine
 	st *inmem.Backend
+	// clock is the mount's; it starts at the wall time certtest's
+	// certificates are valid around, and moves only when told to.
+	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
-	e, _ := Factory(context.Background(), logical.MountConfig{})
-	return &fixture{t: t, e: e.(*Engine), st: inmem.New()}
+	clock := clocktest.At(time.Now())
+	e, _ := Factory(context.Background(), logical.MountConfig{Now: clock.Now})
+	return &fixture{t: t, e: e.(*Engine), st: inmem.New(), clock: clock}
 }
 
 func (f *fixture) do(op logical.Operation, path string, data map[string]any, chain ...*x509.Certificate) (*logical.Response, error) {
@@ -86,7 +91,7 @@ func TestLoginTrustsOnlyItsCA(t *testing.T) {
 		t.Fatalf("no certificate: %v", err)
 	}
 	// Expired, and a server-only certificate.
-	expired := client(t, ca, "web-1", func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) })
+	expired := client(t, ca, "web-1", func(c *x509.Certificate) { c.NotAfter = f.clock.Now().Add(-time.Minute) })
 	serverOnly := client(t, ca, "web-1", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
 	for name, c := range map[string]*x509.Certificate{"expired": expired, "server-only": serverOnly} {
 		if _, err := f.login(nil, c); !errors.Is(err, logical.ErrPermissionDenied) {
@@ -233,5 +238,49 @@ func TestRenewal(t *testing.T) {
 	}
 	if err := renew(); !errors.Is(err, logical.ErrPermissionDenied) || !strings.Contains(err.Error(), "no longer exists") {
 		t.Fatalf("renewal after delete: %v", err)
+	}
+}
+
+// A certificate is verified at the mount's clock: the same certificate
+// logs in while the clock is inside its validity and not once the clock
+// has passed its end.
+func TestLoginChecksValidityAtTheMountsClock(t *testing.T) {
+	f := newFixture(t)
+	ca := certtest.NewCA(t, "CA")
+	f.mustWrite("certs/web", map[string]any{"certificate": ca.PEM})
+	until := f.clock.Now().Add(10 * time.Minute).Truncate(time.Second)
+	leaf := client(t, ca, "web-1", func(c *x509.Certificate) { c.NotAfter = until })
+	f.clock.Set(until)
+	if _, err := f.login(nil, leaf); err != nil {
+		t.Fatalf("login at the certificate's last second: %v", err)
+	}
+	f.clock.Advance(time.Second)
+	if _, err := f.login(nil, leaf); !errors.Is(err, logical.ErrPermissionDenied) {
+		t.Fatalf("login after the certificate expired: got %v, want permission denied", err)
+	}
+}
+
+// A token from a certificate login renews while the certificate is
+// valid and not after it has expired, by the mount's clock.
+func TestRenewalRefusedOnceTheClientCertificateExpires(t *testing.T) {
+	f := newFixture(t)
+	ca := certtest.NewCA(t, "CA")
+	f.mustWrite("certs/web", map[string]any{"certificate": ca.PEM, "token_ttl": "5m"})
+	until := f.clock.Now().Add(10 * time.Minute).Truncate(time.Second)
+	auth, err := f.login(nil, client(t, ca, "web-1", func(c *x509.Certificate) { c.NotAfter = until }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renew := func() error {
+		_, err := f.e.RenewAuth(context.Background(), &logical.Request{Storage: f.st}, auth)
+		return err
+	}
+	f.clock.Set(until.Add(-time.Second))
+	if err := renew(); err != nil {
+		t.Fatalf("renewal a second before the certificate expires: %v", err)
+	}
+	f.clock.Set(until)
+	if err := renew(); !errors.Is(err, logical.ErrPermissionDenied) {
+		t.Fatalf("renewal once the certificate has expired: got %v, want permission denied", err)
 	}
 }

@@ -42,7 +42,7 @@ func (e *Engine) login(ctx context.Context, req *logical.Request) (*logical.Resp
 		return nil, err
 	}
 	leaf := chain[0]
-	now := time.Now()
+	now := e.now()
 	var matched []string
 	var entry *trusted
 	for _, name := range names {
@@ -170,7 +170,7 @@ func (e *Engine) RenewAuth(ctx context.Context, req *logical.Request, auth *logi
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "renewal refused: the trusted certificates of entry %q changed since the login", name)
 	}
 	until, err := time.Parse(time.RFC3339, auth.InternalData["client_until"])
-	if err != nil || !time.Now().Before(until) {
+	if err != nil || !e.now().Before(until) {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "renewal refused: the client certificate has expired; log in again with a current one")
 	}
 	current := t.Fields.Auth()

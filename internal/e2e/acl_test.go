@@ -194,16 +194,11 @@ func TestTokenLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = tokenClient(t, root, sec.Auth.ClientToken)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := c.Auth().Token().LookupSelf()
-		if statusOf(err) == 403 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token with ttl=1s still valid after 10s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool {
+		_, err = c.Auth().Token().LookupSelf()
+		return statusOf(err) == 403
+	}) {
+		t.Fatalf("token with ttl=1s still valid after 10s: %v", err)
 	}
 }
 

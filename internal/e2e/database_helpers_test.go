@@ -106,15 +106,11 @@ func (f *dbFixture) roleExists(t *testing.T, user string) bool {
 	return n == 1
 }
 
-// waitGone polls until user is no longer a role in the database.
+// waitGone waits until user is no longer a role in the database.
 func (f *dbFixture) waitGone(t *testing.T, user string, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for f.roleExists(t, user) {
-		if time.Now().After(deadline) {
-			t.Fatalf("role %s still exists after %s", user, limit)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !eventually(limit, func() bool { return !f.roleExists(t, user) }) {
+		t.Fatalf("role %s still exists after %s", user, limit)
 	}
 }
 

@@ -245,19 +245,16 @@ func TestDatabaseStaticRole(t *testing.T) {
 		t.Fatalf("rotate-role: new differs %v, new works %v, old works %v", second != first, works(second), works(first))
 	}
 	// On schedule: within a period (5s) and the tick, a third password.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		third, at := read()
-		if third != second {
-			if !works(third) || works(second) || !at.After(firstAt) {
-				t.Fatalf("scheduled rotation: new works %v, old works %v", works(third), works(second))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no scheduled rotation within 15s of a 5s period")
-		}
-		time.Sleep(500 * time.Millisecond)
+	var third string
+	var at time.Time
+	if !eventually(15*time.Second, func() bool {
+		third, at = read()
+		return third != second
+	}) {
+		t.Fatal("no scheduled rotation within 15s of a 5s period")
+	}
+	if !works(third) || works(second) || !at.After(firstAt) {
+		t.Fatalf("scheduled rotation: new works %v, old works %v", works(third), works(second))
 	}
 	s, err := f.root.Logical().Read("database/static-roles/svc")
 	if err != nil || fmt.Sprint(s.Data["rotation_period"]) != "5" || strings.Contains(fmt.Sprint(s.Data), second) {
@@ -293,15 +290,11 @@ func TestDatabaseDownRetriesRevocation(t *testing.T) {
 	proxy.restore(t)
 	// Retried with backoff (5s first); the user goes without another call.
 	f.waitGone(t, user, 30*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := f.root.Sys().Lookup(s.LeaseID); statusOf(err) == 400 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the lease outlived its successful retry")
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool {
+		_, err = f.root.Sys().Lookup(s.LeaseID)
+		return statusOf(err) == 400
+	}) {
+		t.Fatalf("the lease outlived its successful retry: lookup: %v", err)
 	}
 }
 

@@ -124,21 +124,27 @@ func (p *proc) kill() {
 func (p *proc) waitHealthy() {
 	p.t.Helper()
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			p.t.Fatalf("arca server exited early:\n%s", p.output())
-		default:
-		}
-		resp, err := client.Get("http://" + p.addr + "/v1/sys/health")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(30*time.Second, func() bool { return p.answers(client, "http") }) {
+		p.t.Fatalf("arca server did not answer on %s:\n%s", p.addr, p.output())
 	}
-	p.t.Fatalf("arca server did not answer on %s:\n%s", p.addr, p.output())
+}
+
+// answers reports whether the server answers sys/health (any status)
+// over scheme ("http" or "https"); it fails the test if the process has
+// exited.
+func (p *proc) answers(client *http.Client, scheme string) bool {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		p.t.Fatalf("arca server exited early:\n%s", p.output())
+	default:
+	}
+	resp, err := client.Get(scheme + "://" + p.addr + "/v1/sys/health")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
 }
 
 // startDev starts a dev server with the given root token.
@@ -233,20 +239,9 @@ func startTLS(t *testing.T, p *proc, conf, caPath string) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			t.Fatalf("arca server exited early:\n%s", p.output())
-		default:
-		}
-		if resp, err := client.Get("https://" + p.addr + "/v1/sys/health"); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually(30*time.Second, func() bool { return p.answers(client, "https") }) {
+		t.Fatalf("arca server did not answer TLS on %s:\n%s", p.addr, p.output())
 	}
-	t.Fatalf("arca server did not answer TLS on %s:\n%s", p.addr, p.output())
 }
 
 // plainGet sends a plain-HTTP GET for sys/health and returns the status.

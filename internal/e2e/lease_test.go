@@ -108,16 +108,12 @@ func TestLeasesSurviveRestartAndExpire(t *testing.T) {
 	if err != nil || list == nil || len(list.Data["keys"].([]any)) != 1 {
 		t.Fatalf("lease after restart: %+v, %v", list, err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	// The expiration manager of the restarted server revokes it.
+	if !eventually(20*time.Second, func() bool {
 		list, err = c.Logical().List("sys/leases/lookup/auth/userpass/login/bob")
-		if err == nil && list == nil {
-			break // the expiration manager revoked it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lease not expired 20s after a 4s TTL: %+v, %v", list, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && list == nil
+	}) {
+		t.Fatalf("lease not expired 20s after a 4s TTL: %+v, %v", list, err)
 	}
 	if _, err := tokenClient(t, c, s.Auth.ClientToken).Auth().Token().LookupSelf(); statusOf(err) != 403 {
 		t.Fatalf("token after its lease expired: %v", err)

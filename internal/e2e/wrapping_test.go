@@ -127,16 +127,11 @@ func TestResponseWrapping(t *testing.T) {
 	if err != nil || sw.WrapInfo == nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := root.Logical().Write("sys/wrapping/lookup", map[string]any{"token": sw.WrapInfo.Token})
-		if statusOf(err) == 400 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("wrapping token with ttl 1s still valid after 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool {
+		_, err = root.Logical().Write("sys/wrapping/lookup", map[string]any{"token": sw.WrapInfo.Token})
+		return statusOf(err) == 400
+	}) {
+		t.Fatalf("wrapping token with ttl 1s still valid after 10s: lookup: %v", err)
 	}
 	if _, err := root.Logical().Unwrap(sw.WrapInfo.Token); statusOf(err) != 400 {
 		t.Fatalf("unwrap after expiry: got %v, want 400", err)

@@ -152,7 +152,8 @@ func applyConfigFields(c *connConfig, d map[string]any, create bool) error {
 		return err
 	}
 	if c.UsernameTemplate != "" {
-		if _, err := parseUsernameTemplate(c.UsernameTemplate); err != nil {
+		// Only checked here: nothing is rendered, so no time is read.
+		if _, err := parseUsernameTemplate(c.UsernameTemplate, time.Time{}); err != nil {
 			return err
 		}
 	}

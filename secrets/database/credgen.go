@@ -27,24 +27,30 @@ const (
 	digit = "0123456789"
 )
 
-var templateFuncs = template.FuncMap{
-	"truncate": func(n int, s string) string {
-		if len(s) > n {
-			return s[:n]
-		}
-		return s
-	},
-	"random":           func(n int) (string, error) { return randomString(n, lower+upper+digit) },
-	"unix_time":        func() string { return strconv.FormatInt(time.Now().Unix(), 10) },
-	"unix_time_millis": func() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) },
-	"timestamp":        func(layout string) string { return time.Now().UTC().Format(layout) },
-	"lowercase":        strings.ToLower,
-	"uppercase":        strings.ToUpper,
-	"replace":          func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+// templateFuncs are the functions a username template may call; the time
+// functions all read now, the time of issue.
+func templateFuncs(now time.Time) template.FuncMap {
+	return template.FuncMap{
+		"truncate": func(n int, s string) string {
+			if len(s) > n {
+				return s[:n]
+			}
+			return s
+		},
+		"random":           func(n int) (string, error) { return randomString(n, lower+upper+digit) },
+		"unix_time":        func() string { return strconv.FormatInt(now.Unix(), 10) },
+		"unix_time_millis": func() string { return strconv.FormatInt(now.UnixMilli(), 10) },
+		"timestamp":        func(layout string) string { return now.UTC().Format(layout) },
+		"lowercase":        strings.ToLower,
+		"uppercase":        strings.ToUpper,
+		"replace":          func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	}
 }
 
-func parseUsernameTemplate(s string) (*template.Template, error) {
-	t, err := template.New("username").Funcs(templateFuncs).Option("missingkey=error").Parse(s)
+// parseUsernameTemplate parses a username template whose time functions
+// read now.
+func parseUsernameTemplate(s string, now time.Time) (*template.Template, error) {
+	t, err := template.New("username").Funcs(templateFuncs(now)).Option("missingkey=error").Parse(s)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "username_template: %v", err)
 	}
@@ -52,13 +58,14 @@ func parseUsernameTemplate(s string) (*template.Template, error) {
 }
 
 // generateUsername renders the connection's username template (or the
-// default) for a role and a caller. The result must be a safe value:
-// the caller's display name is cleaned of anything else first.
-func generateUsername(tmpl, role, displayName string) (string, error) {
+// default) for a role and a caller at now, the time of issue. The result
+// must be a safe value: the caller's display name is cleaned of anything
+// else first.
+func generateUsername(tmpl, role, displayName string, now time.Time) (string, error) {
 	if tmpl == "" {
 		tmpl = defaultUsernameTemplate
 	}
-	t, err := parseUsernameTemplate(tmpl)
+	t, err := parseUsernameTemplate(tmpl, now)
 	if err != nil {
 		return "", err
 	}

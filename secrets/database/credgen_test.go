@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -30,8 +31,8 @@ func TestGeneratedPasswordsMeetThePolicy(t *testing.T) {
 }
 
 func TestDefaultUsernameIdentifiesCallerRoleAndTime(t *testing.T) {
-	before := time.Now().Unix()
-	u, err := generateUsername("", "readonly-reports", `token"; DROP`)
+	issued := clocktest.Start
+	u, err := generateUsername("", "readonly-reports", `token"; DROP`, issued)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,17 +41,29 @@ func TestDefaultUsernameIdentifiesCallerRoleAndTime(t *testing.T) {
 	if !strings.HasPrefix(u, "v-token---DROP-readonly-") || len(parts[len(parts)-2]) != 12 || len(u) > 63 {
 		t.Fatalf("username %q", u)
 	}
-	if ts, err := strconv.ParseInt(parts[len(parts)-1], 10, 64); err != nil || ts < before || ts > time.Now().Unix() {
-		t.Fatalf("timestamp %q not the time of issue (%d)", parts[len(parts)-1], before)
+	if got, want := parts[len(parts)-1], strconv.FormatInt(issued.Unix(), 10); got != want {
+		t.Fatalf("timestamp: got %s, want the time of issue %s", got, want)
+	}
+}
+
+// Every time function of a template reads the time of issue it is given.
+func TestUsernameTemplateTimeIsTheTimeOfIssue(t *testing.T) {
+	issued := time.Date(2031, 5, 6, 7, 8, 9, 250*int(time.Millisecond), time.UTC)
+	u, err := generateUsername(`u_{{timestamp "20060102150405"}}_{{unix_time_millis}}_{{unix_time}}`, "ro", "x", issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "u_20310506070809_" + strconv.FormatInt(issued.UnixMilli(), 10) + "_" + strconv.FormatInt(issued.Unix(), 10); u != want {
+		t.Fatalf("got %q, want %q", u, want)
 	}
 }
 
 func TestUsernameTemplateIsCheckedAndUnsafeOutputRefused(t *testing.T) {
-	if u, err := generateUsername(`app_{{.RoleName | uppercase}}_{{random 4}}`, "ro", "x"); err != nil || !strings.HasPrefix(u, "app_RO_") || len(u) != 11 {
+	if u, err := generateUsername(`app_{{.RoleName | uppercase}}_{{random 4}}`, "ro", "x", clocktest.Start); err != nil || !strings.HasPrefix(u, "app_RO_") || len(u) != 11 {
 		t.Fatalf("custom template: %q, %v", u, err)
 	}
 	for _, tmpl := range []string{`{{ .Nope }}`, `{{ random }`, `x'y`, `{{ printf "%s" "a;b" }}`, `{{ random 64 }}`} {
-		if _, err := generateUsername(tmpl, "ro", "x"); err == nil {
+		if _, err := generateUsername(tmpl, "ro", "x", clocktest.Start); err == nil {
 			t.Errorf("template %q: accepted", tmpl)
 		}
 	}

@@ -38,7 +38,8 @@ func (e *Engine) issueCreds(ctx context.Context, req *logical.Request, name stri
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "role %q is not in the allowed_roles of database %q", name, r.DBName)
 	}
 	ttl, maxTTL := credTTLs(r, req)
-	username, err := generateUsername(conf.UsernameTemplate, name, req.DisplayName)
+	now := e.now()
+	username, err := generateUsername(conf.UsernameTemplate, name, req.DisplayName, now)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (e *Engine) issueCreds(ctx context.Context, req *logical.Request, name stri
 	if err != nil {
 		return nil, err
 	}
-	v := vars{name: username, password: password, expiration: e.now().Add(ttl).UTC().Format(expirationLayout)}
+	v := vars{name: username, password: password, expiration: now.Add(ttl).UTC().Format(expirationLayout)}
 	// Once started, the creation runs to its end even if the client hangs
 	// up: cancelled during the commit, it could leave a user that exists
 	// with no lease to drop it.

@@ -30,9 +30,11 @@ type Engine struct {
 	pools *pools
 	// statics serialises static-role rotations.
 	statics sync.Mutex
-	now     func() time.Time
-	stop    context.CancelFunc
-	done    chan struct{}
+	// now is the mount's clock: it decides when a static role is due
+	// (the ticker only says when to look) and stamps credentials.
+	now  func() time.Time
+	stop context.CancelFunc
+	done chan struct{}
 	// policyPassword generates from a named password policy (core's).
 	policyPassword func(ctx context.Context, policy string) (string, error)
 }
@@ -45,7 +47,11 @@ func Factory(ctx context.Context, conf logical.MountConfig) (logical.Engine, err
 
 func newEngine(conf logical.MountConfig, tick time.Duration) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{pools: newPools(), now: time.Now, stop: cancel, done: make(chan struct{}), policyPassword: conf.GeneratePassword}
+	now := conf.Now
+	if now == nil {
+		now = time.Now
+	}
+	e := &Engine{pools: newPools(), now: now, stop: cancel, done: make(chan struct{}), policyPassword: conf.GeneratePassword}
 	go e.rotateLoop(ctx, conf, tick)
 	return e
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secrets/kv"
 	"github.com/arca-secrets/arca/storage"
@@ -106,24 +107,8 @@ func (b *memBackend) snapshot() map[string]string {
 	return out
 }
 
-// fakeClock moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
+// epoch is where a harness's clock starts; its nanoseconds show that
+// times are kept to the nanosecond.
 var epoch = time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.UTC)
 
 // harness is one mounted engine over its own storage and clock.
@@ -131,14 +116,14 @@ type harness struct {
 	t     *testing.T
 	eng   logical.Engine
 	st    *memBackend
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 func newHarness(t *testing.T, version string) *harness {
 	t.Helper()
 	st := newMemBackend()
-	clock := &fakeClock{t: epoch}
-	eng, err := kv.NewWithClock(logical.MountConfig{Options: map[string]string{"version": version}, Storage: st}, clock.Now)
+	clock := clocktest.At(epoch)
+	eng, err := kv.Factory(context.Background(), logical.MountConfig{Options: map[string]string{"version": version}, Storage: st, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("creating engine: %v", err)
 	}

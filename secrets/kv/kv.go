@@ -45,14 +45,14 @@ import (
 // Factory creates a kv engine. conf.Options["version"] selects the flavour:
 // "1" (or empty) or "2".
 func Factory(ctx context.Context, conf logical.MountConfig) (logical.Engine, error) {
-	return newEngine(conf, time.Now)
-}
-
-func newEngine(conf logical.MountConfig, now func() time.Time) (logical.Engine, error) {
 	switch v := conf.Options["version"]; v {
 	case "", "1":
 		return &v1Engine{storage: conf.Storage}, nil
 	case "2":
+		now := conf.Now
+		if now == nil {
+			now = time.Now
+		}
 		return &v2Engine{storage: conf.Storage, now: now}, nil
 	default:
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "kv: unsupported version %q: must be 1 or 2", v)

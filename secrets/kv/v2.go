@@ -28,7 +28,7 @@ const lockStripes = 64
 // lock, which makes check-and-set atomic with the write it guards.
 type v2Engine struct {
 	storage storage.Backend
-	// now is the clock; time.Now outside tests.
+	// now is the mount's clock (version times, delete_version_after).
 	now   func() time.Time
 	locks [lockStripes]sync.RWMutex
 	// configMu orders writes of the mount configuration.

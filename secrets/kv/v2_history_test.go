@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secrets/kv"
 	"github.com/arca-secrets/arca/storage/storagetest"
@@ -157,7 +158,7 @@ func TestV2Subkeys(t *testing.T) {
 func TestV2PruningWriteIsOneStep(t *testing.T) {
 	mem := newMemBackend()
 	st := storagetest.NewRecorder(mem)
-	eng, err := kv.NewWithClock(logical.MountConfig{Options: map[string]string{"version": "2"}, Storage: st}, time.Now)
+	eng, err := kv.Factory(context.Background(), logical.MountConfig{Options: map[string]string{"version": "2"}, Storage: st, Now: clocktest.New().Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,25 +6,29 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/arca-secrets/arca/internal/clocktest"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-// harness is one mounted engine over in-memory storage.
+// harness is one mounted engine over in-memory storage and a clock that
+// moves only when told to.
 type harness struct {
-	t  testing.TB
-	e  logical.Engine
-	st storage.Backend
+	t     testing.TB
+	e     logical.Engine
+	st    storage.Backend
+	clock *clocktest.Clock
 }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	e, err := Factory(context.Background(), logical.MountConfig{})
+	clock := clocktest.New()
+	e, err := Factory(context.Background(), logical.MountConfig{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, e: e, st: inmem.New()}
+	return &harness{t: t, e: e, st: inmem.New(), clock: clock}
 }
 
 func (h *harness) do(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {

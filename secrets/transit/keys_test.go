@@ -54,8 +54,8 @@ func TestKeyTypes(t *testing.T) {
 			}
 			v1 := d["keys"].(map[string]any)["1"]
 			if !tc.publicKey {
-				if ts, ok := v1.(int64); !ok || time.Since(time.Unix(ts, 0)) > time.Minute {
-					t.Fatalf("keys[1]: got %v, want a recent Unix time", v1)
+				if want := h.clock.Now().Unix(); v1 != want {
+					t.Fatalf("keys[1]: got %v, want the creation time %d", v1, want)
 				}
 				return
 			}
@@ -187,21 +187,32 @@ func TestTrim(t *testing.T) {
 	h.fails(logical.ErrInvalidRequest, logical.UpdateOperation, "keys/k/trim", map[string]any{})
 }
 
+// A key is rotated by its first use once its latest version is
+// auto_rotate_period old, and the period counts again from that version.
 func TestAutoRotateOnUse(t *testing.T) {
 	h := newHarness(t)
-	e := h.e.(*engine)
-	start := time.Now()
-	e.now = func() time.Time { return start }
 	h.write("keys/a", map[string]any{"auto_rotate_period": "1h"})
-	if got := h.write("encrypt/a", map[string]any{"plaintext": enc("x")})["key_version"]; got != 1 {
-		t.Fatalf("before the period: got version %v, want 1", got)
-	}
-	e.now = func() time.Time { return start.Add(90 * time.Minute) }
-	for range 2 { // the second use must not rotate again
-		if got := h.write("encrypt/a", map[string]any{"plaintext": enc("x")})["key_version"]; got != 2 {
-			t.Fatalf("after the period: got version %v, want 2", got)
+	encrypt := func(when string, want int) {
+		t.Helper()
+		if got := h.write("encrypt/a", map[string]any{"plaintext": enc("x")})["key_version"]; got != want {
+			t.Fatalf("%s: got version %v, want %d", when, got, want)
 		}
 	}
+	encrypt("at creation", 1)
+	h.clock.Advance(time.Hour - time.Second)
+	encrypt("a second before the period", 1)
+	h.clock.Advance(time.Second)
+	rotatedAt := h.clock.Now().Unix()
+	for range 2 { // the second use must not rotate again
+		encrypt("at the period", 2)
+	}
+	if got := h.read("keys/a")["keys"].(map[string]any)["2"]; got != rotatedAt {
+		t.Fatalf("version 2 created at %v, want %d (the clock at the use that rotated)", got, rotatedAt)
+	}
+	h.clock.Advance(time.Hour - time.Second)
+	encrypt("a second before the next period", 2)
+	h.clock.Advance(time.Second)
+	encrypt("at the next period", 3)
 }
 
 func TestRoutes(t *testing.T) {

@@ -39,13 +39,17 @@ import (
 )
 
 // Factory creates a transit engine for a mount.
-func Factory(_ context.Context, _ logical.MountConfig) (logical.Engine, error) {
-	return &engine{keys: newKeyCache(), now: time.Now}, nil
+func Factory(_ context.Context, conf logical.MountConfig) (logical.Engine, error) {
+	now := conf.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &engine{keys: newKeyCache(), now: now}, nil
 }
 
 type engine struct {
 	keys *keyCache
-	now  func() time.Time // the clock auto-rotation reads; tests move it
+	now  func() time.Time // the mount's clock: version creation times, auto-rotation
 }
 
 var _ logical.Engine = (*engine)(nil)
