@@ -3,6 +3,7 @@
 // lines nor package past 4,000 lines of non-test Go, the sizes where they
 // should be split; imports follow the layering of ARCHITECTURE.md (engines
 // and the layers under core never reach core or server, core never
-// reaches server, the agent carries no storage or server code); and test
-// helpers stay out of production code. It has no code of its own.
+// reaches server, the agent carries no storage or server code); test
+// helpers stay out of production code; and the Markdown links only to
+// files of the repository. It has no code of its own.
 package guardrails
