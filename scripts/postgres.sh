@@ -7,7 +7,7 @@
 # Needs PG_BIN: the directory holding initdb, pg_ctl and postgres.
 
 PG_USER=arca-test-pg
-PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/arca-test-pg.XXXXXX")"
+PG_DIR="$(mktemp -d /tmp/arca-test-pg.XXXXXX)"
 PG_PASSWORD="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 as_pg() { "$@"; }
