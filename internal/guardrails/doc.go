@@ -4,6 +4,8 @@
 // should be split; imports follow the layering of ARCHITECTURE.md (engines
 // and the layers under core never reach core or server, core never
 // reaches server, the agent carries no storage or server code); test
-// helpers stay out of production code; and the Markdown links only to
-// files of the repository. It has no code of its own.
+// helpers stay out of production code; tests skip for the machine's sake
+// only through internal/testenv, so that CI can refuse such skips; and the
+// Markdown links only to files of the repository. It has no code of its
+// own.
 package guardrails
