@@ -4,12 +4,16 @@
 // fails it instead, so that a test which never ran cannot pass as green.
 //
 // Tests call these helpers instead of t.Skip whenever the reason to skip is
-// the machine, not the test's own choice.
+// the machine, not the test's own choice. A missing program is different:
+// scripts/test installs every program the tests run, so Program fails the
+// test and says what to install.
 package testenv
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -45,4 +49,24 @@ func RequireRoot(t testing.TB, why string) {
 	if os.Geteuid() != 0 {
 		Unavailable(t, "needs root: %s", why)
 	}
+}
+
+// Program returns the path of a program the test runs, looked up in PATH
+// and then in /usr/sbin and /sbin (which a user's PATH may lack). A missing
+// program is part of the test set-up, not a reason to skip: the test fails
+// and names the Debian/Ubuntu package that holds it and ./scripts/test,
+// which installs it.
+func Program(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("this test runs %s, which is not installed: run ./scripts/test, which installs what the tests need, or apt-get install %s", name, debianPackage)
+	return ""
 }

@@ -58,3 +58,24 @@ func TestUnavailable(t *testing.T) {
 		})
 	}
 }
+
+func TestProgram(t *testing.T) {
+	if os.Getenv("ARCA_TESTENV_CHILD") == "program" {
+		Program(t, "arca-no-such-program", "arca-no-such-package")
+		t.Fatal("Program returned for a missing program")
+	}
+	if got := Program(t, "sh", "dash"); got == "" {
+		t.Fatal("Program(sh) returned nothing")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProgram$", "-test.v")
+	cmd.Env = append(os.Environ(), "ARCA_TESTENV_CHILD=program")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a missing program did not fail the test:\n%s", out)
+	}
+	for _, want := range []string{"--- FAIL: TestProgram", "./scripts/test", "apt-get install arca-no-such-package"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("child output lacks %q:\n%s", want, out)
+		}
+	}
+}
