@@ -5,7 +5,7 @@
 // and the layers under core never reach core or server, core never
 // reaches server, the agent carries no storage or server code); test
 // helpers stay out of production code; tests skip for the machine's sake
-// only through internal/testenv, so that CI can refuse such skips; and the
-// Markdown links only to files of the repository. It has no code of its
-// own.
+// only through internal/testenv, so that CI can refuse such skips; CI runs
+// the README's test command; and the Markdown links only to files of the
+// repository. It has no code of its own.
 package guardrails
