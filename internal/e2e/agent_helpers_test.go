@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/openbao/openbao/api/v2"
+
+	"github.com/arca-secrets/arca/internal/testenv"
 )
 
 // helperEnv makes the e2e test binary act as a helper process (an
@@ -43,9 +45,7 @@ type agentFixture struct {
 
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the agent tests create users and run processes as them: they need root")
-	}
+	testenv.RequireRoot(t, "the agent tests create users and run processes as them")
 }
 
 // newAgentFixture sets up the server behind root (reached at

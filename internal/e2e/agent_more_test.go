@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/openbao/openbao/api/v2"
+
+	"github.com/arca-secrets/arca/internal/testenv"
 )
 
 // A role bound to a cgroup: the same user and executable are served only
@@ -27,7 +29,7 @@ func TestAgentCgroupBinding(t *testing.T) {
 	name := fmt.Sprintf("arca-test-%d", os.Getpid())
 	dir := filepath.Join(base, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Skipf("cannot create a cgroup here: %v", err)
+		testenv.Unavailable(t, "cannot create a cgroup here: %v", err)
 	}
 	t.Cleanup(func() { _ = os.Remove(dir) })
 	cg, err := os.Open(dir)
@@ -150,7 +152,7 @@ func TestAgentBadInput(t *testing.T) {
 func TestAgentOtherPIDNamespace(t *testing.T) {
 	requireRoot(t)
 	if out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
-		t.Skipf("cannot create a PID namespace here: %v %s", err, out)
+		testenv.Unavailable(t, "cannot create a PID namespace here: %v %s", err, out)
 	}
 	srv, root := startDev(t, "root")
 	f := newAgentFixture(t, srv, root)

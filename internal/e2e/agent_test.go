@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/openbao/openbao/api/v2"
+
+	"github.com/arca-secrets/arca/internal/testenv"
 )
 
 // A workload gets its secret over the agent's socket with no token at
@@ -232,7 +234,7 @@ func TestAgentRefusesConnectThenExec(t *testing.T) {
 func TestAgentRefusesReusedPID(t *testing.T) {
 	requireRoot(t)
 	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1000"), 0); err != nil {
-		t.Skipf("cannot choose the next pid here (%v), so the reuse cannot be staged", err)
+		testenv.Unavailable(t, "cannot choose the next pid here (%v), so the reuse cannot be staged", err)
 	}
 	srv, root := startDev(t, "root")
 	f := newAgentFixture(t, srv, root)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/openbao/openbao/api/v2"
+
+	"github.com/arca-secrets/arca/internal/testenv"
 )
 
 // TestLockLimit runs the server as an unprivileged user (root ignores
@@ -17,9 +19,7 @@ import (
 // how to fix it, unless disable_mlock is set; and under a limit that fits
 // its key pages (far below what mlockall would need) it must start.
 func TestLockLimit(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run the server as an unprivileged user")
-	}
+	testenv.RequireRoot(t, "runs the server as an unprivileged user")
 	dir, err := os.MkdirTemp("", "arca-lock-")
 	if err != nil {
 		t.Fatal(err)

@@ -64,3 +64,20 @@ func TestNoFileTooLong(t *testing.T) {
 		}
 	}
 }
+
+func TestNoPackageTooLarge(t *testing.T) {
+	const limit = 4000
+	for dir, files := range packages(t) {
+		n := 0
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += strings.Count(string(b), "\n")
+		}
+		if n > limit {
+			t.Errorf("package %s has %d lines of non-test Go; split it by concept (limit %d)", dir, n, limit)
+		}
+	}
+}

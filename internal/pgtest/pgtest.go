@@ -1,5 +1,5 @@
 // Package pgtest gives tests a real PostgreSQL server: the one named by
-// ARCA_TEST_POSTGRES_URL (which .ci/run starts), or else a throw-away
+// ARCA_TEST_POSTGRES_URL (which scripts/test starts), or else a throw-away
 // cluster of its own in a temporary directory on a loopback port, run as
 // an unprivileged user when the tests run as root (PostgreSQL refuses
 // root). There is no mock: the database engine is only tested against
@@ -48,7 +48,7 @@ func Start(t testing.TB) *Server {
 	}
 	bin, err := binDir()
 	if err != nil {
-		t.Fatalf("PostgreSQL is needed for this test: set %s or install PostgreSQL (%v)", EnvURL, err)
+		t.Fatalf("PostgreSQL is needed for this test and none was found (%v): run ./scripts/test, which installs and starts one, or install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql), or set %s to a superuser URL", err, EnvURL)
 	}
 	return startCluster(t, bin)
 }
