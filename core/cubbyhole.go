@@ -33,7 +33,7 @@ func (c *Core) startCubbyhole(ctx context.Context) (*mount, error) {
 	if !ok {
 		return nil, nil
 	}
-	engine, err := factory(ctx, logical.MountConfig{Options: map[string]string{"version": "1"}})
+	engine, err := factory(ctx, logical.MountConfig{Options: map[string]string{"version": "1"}, Now: c.now})
 	if err != nil {
 		return nil, fmt.Errorf("starting cubbyhole: %w", err)
 	}

@@ -143,7 +143,7 @@ func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duratio
 		if err := c.checkLoginStillValid(ctx, te); err != nil {
 			return want, err
 		}
-		renewed, err := c.tokens.Renew(ctx, te, time.Until(want))
+		renewed, err := c.tokens.Renew(ctx, te, want.Sub(c.now()))
 		if err != nil {
 			return want, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}

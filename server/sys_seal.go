@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/version"
@@ -172,7 +171,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 		"performance_standby":          false,
 		"replication_performance_mode": "disabled",
 		"replication_dr_mode":          "disabled",
-		"server_time_utc":              time.Now().Unix(),
+		"server_time_utc":              s.core.Now().Unix(),
 		"version":                      version.Version,
 	}
 	if r.Method == http.MethodHead {
