@@ -292,15 +292,25 @@ func TestShamirSealRefusesWhatItDoesNotDo(t *testing.T) {
 func TestSealMismatchIsRefused(t *testing.T) {
 	ctx := context.Background()
 	st := inmem.New()
-	res, err := newSealCore(&xorSeal{}, st).Init(ctx, 2, 2)
+	xc := newSealCore(&xorSeal{}, st)
+	if err := xc.CheckSeal(ctx); err != nil {
+		t.Fatalf("check before init: %v", err)
+	}
+	res, err := xc.Init(ctx, 2, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := xc.CheckSeal(ctx); err != nil {
+		t.Fatalf("check with the seal that wrapped: %v", err)
+	}
 	c := newSealCore(nil, st)
-	_, err = c.Unseal(ctx, res.Shares[0])
 	var me *SealMismatchError
-	if !errors.As(err, &me) || me.Stored != "xor-test" || me.Configured != "shamir" {
-		t.Fatalf("unseal with another seal configured: got %v, want a SealMismatchError", err)
+	if err := c.CheckSeal(ctx); !errors.As(err, &me) || me.Stored != "xor-test" || me.Configured != "shamir" {
+		t.Fatalf("check with another seal configured: got %v, want a SealMismatchError", err)
+	}
+	status, err := c.Unseal(ctx, res.Shares[0])
+	if !errors.As(err, &me) || status.Progress != 0 {
+		t.Fatalf("unseal with another seal configured: got progress %d, %v; want 0 and a SealMismatchError", status.Progress, err)
 	}
 }
 

@@ -177,6 +177,9 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
 	})
+	if err := c.CheckSeal(ctx); err != nil {
+		return fmt.Errorf("checking the seal: %w", err)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
