@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -311,6 +314,54 @@ func TestSealMismatchIsRefused(t *testing.T) {
 	status, err := c.Unseal(ctx, res.Shares[0])
 	if !errors.As(err, &me) || status.Progress != 0 {
 		t.Fatalf("unseal with another seal configured: got progress %d, %v; want 0 and a SealMismatchError", status.Progress, err)
+	}
+}
+
+// TestPreInterfaceStorageUnseals opens storage that core wrote before the
+// seal interface (testdata/pre-interface-storage.json, made at commit
+// fffa6d7): servers initialised then still unseal with their shares.
+func TestPreInterfaceStorageUnseals(t *testing.T) {
+	ctx := context.Background()
+	b, err := os.ReadFile(filepath.Join("testdata", "pre-interface-storage.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Shares  []string `json:"shares"`
+		Entries []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	st := inmem.New()
+	for _, e := range fx.Entries {
+		v, err := hex.DecodeString(e.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, &storage.Entry{Key: e.Key, Value: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newSealCore(nil, st)
+	if err := c.CheckSeal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var status SealStatus
+	for _, i := range []int{2, 0} {
+		share, err := hex.DecodeString(fx.Shares[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, err = c.Unseal(ctx, share); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status.Sealed || status.Type != "shamir" || status.Shares != 3 || status.Threshold != 2 {
+		t.Fatalf("after 2 of 3 shares: %+v", status)
 	}
 }
 
