@@ -26,6 +26,7 @@ import (
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
@@ -37,6 +38,9 @@ type Config struct {
 	Storage storage.Backend
 	// StorageType names it for seal-status ("inmem", "bolt").
 	StorageType string
+	// Seal protects the root key; the Shamir seal (unseal key shares)
+	// when nil.
+	Seal seal.Seal
 	// Engines maps a secrets engine type ("kv") to its factory.
 	Engines map[string]logical.Factory
 	// AuthMethods maps an auth method type ("userpass") to its factory.
@@ -59,6 +63,7 @@ type Core struct {
 	physical    storage.Backend
 	storageType string
 	barrier     *barrier.Barrier
+	seal        seal.Seal
 	engines     map[string]logical.Factory
 	authMethods map[string]logical.Factory
 	memory      secmem.Mode
@@ -104,6 +109,7 @@ func New(cfg Config) *Core {
 		physical:    cfg.Storage,
 		storageType: cfg.StorageType,
 		barrier:     barrier.New(barrier.Config{Backend: cfg.Storage, Memory: cfg.Memory, Now: now}),
+		seal:        sealOrDefault(cfg.Seal),
 		engines:     cfg.Engines,
 		authMethods: cfg.AuthMethods,
 		memory:      cfg.Memory,

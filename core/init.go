@@ -5,20 +5,59 @@ import (
 	"fmt"
 
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/seal"
 )
+
+// InitParams is what init is asked for.
+type InitParams struct {
+	// SecretShares and SecretThreshold split the unseal key of a seal that
+	// needs people. Both zero with a seal that unseals by itself.
+	SecretShares, SecretThreshold int
+	// RecoveryShares and RecoveryThreshold split the recovery key of a
+	// seal that unseals by itself. Not supported yet: they must be zero.
+	RecoveryShares, RecoveryThreshold int
+}
 
 // InitResult is what init hands out exactly once.
 type InitResult struct {
-	// Shares are the unseal key shares; the caller must wipe them.
+	// Shares are the unseal key shares (none with a seal that unseals by
+	// itself); the caller must wipe them.
 	Shares    [][]byte
 	RootToken string
 }
 
-// Init generates the unseal key (split into shares), the root key and the
-// keyring, and a root token. The core stays sealed.
+// Init initialises with an unseal key split into shares, any threshold of
+// which unseal: InitWith for the configured seal with only secret shares.
 func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, error) {
-	if err := validateShares(shares, threshold); err != nil {
+	return c.InitWith(ctx, InitParams{SecretShares: shares, SecretThreshold: threshold})
+}
+
+// checkInitParams refuses parameters that do not apply to the seal.
+func (c *Core) checkInitParams(p InitParams) error {
+	if !c.seal.AutoUnseal() {
+		if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
+			return c.sealUnsupported("recovery keys are", "its unseal key shares are the only keys")
+		}
+		return validateShares(p.SecretShares, p.SecretThreshold)
+	}
+	if p.SecretShares != 0 || p.SecretThreshold != 0 {
+		return c.sealUnsupported("unseal key shares are", "it unseals by itself; leave secret_shares and secret_threshold unset")
+	}
+	if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
+		return c.sealUnsupported("recovery keys are", "not implemented yet")
+	}
+	return nil
+}
+
+// InitWith generates the root key and the keyring, has the seal wrap the
+// root key (making the unseal key shares of a seal that needs people), and
+// creates a root token. The core stays sealed.
+func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) {
+	if err := c.checkInitParams(p); err != nil {
 		return nil, err
+	}
+	if err := c.seal.Health(ctx); err != nil {
+		return nil, fmt.Errorf("%s seal: %w", c.seal.Type(), err)
 	}
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
@@ -29,20 +68,23 @@ func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, er
 	if conf != nil {
 		return nil, ErrAlreadyInitialized
 	}
-	unsealKey, err := randomKey()
-	if err != nil {
-		return nil, err
-	}
-	defer clear(unsealKey)
 	rootKey, err := randomKey()
 	if err != nil {
 		return nil, err
 	}
 	defer clear(rootKey)
-	split, err := splitUnsealKey(unsealKey, shares, threshold)
+	conf, shares, err := c.wrapRootKey(ctx, rootKey, seal.Split{Shares: p.SecretShares, Threshold: p.SecretThreshold})
 	if err != nil {
-		return nil, fmt.Errorf("splitting unseal key: %w", err)
+		return nil, err
 	}
+	handedOut := false
+	defer func() {
+		if !handedOut {
+			for _, s := range shares {
+				clear(s)
+			}
+		}
+	}()
 	// No seal configuration but a keyring means an init that crashed before
 	// it finished; nobody ever received its shares, so start over.
 	if err := c.physical.Delete(ctx, barrier.KeyringPath); err != nil {
@@ -72,15 +114,12 @@ func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, er
 	if err != nil {
 		return nil, err
 	}
-	conf, err = newSealConfig(shares, threshold, unsealKey, rootKey)
-	if err != nil {
-		return nil, err
-	}
 	// The seal configuration is written last: its presence is what marks
 	// the server initialised, so a crash before this point allows init again.
 	if err := c.writeSealConfig(ctx, conf); err != nil {
 		return nil, err
 	}
-	c.log.Info("arca initialized", "shares", shares, "threshold", threshold)
-	return &InitResult{Shares: split, RootToken: rootToken}, nil
+	c.log.Info("arca initialized", "seal", conf.Type, "shares", conf.Shares, "threshold", conf.Threshold)
+	handedOut = true
+	return &InitResult{Shares: shares, RootToken: rootToken}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 
+	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
 )
 
@@ -43,6 +44,9 @@ type RekeyStatus struct {
 // RekeyInit starts replacing the unseal key with one split into shares
 // with threshold. The root key and data are untouched.
 func (c *Core) RekeyInit(ctx context.Context, shares, threshold int) (RekeyStatus, error) {
+	if c.seal.AutoUnseal() {
+		return RekeyStatus{}, c.sealUnsupported("rekeying is", "it has no unseal key shares, and rekeying recovery keys is not implemented yet")
+	}
 	if err := validateShares(shares, threshold); err != nil {
 		return RekeyStatus{}, err
 	}
@@ -120,8 +124,14 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if err != nil {
 		return RekeyStatus{}, err
 	}
-	if len(share) != shareLen(conf) {
-		return RekeyStatus{}, fmt.Errorf("%w: a key share is %d bytes, got %d", ErrInvalidUnsealKey, shareLen(conf), len(share))
+	if conf == nil {
+		return RekeyStatus{}, ErrNotInitialized
+	}
+	if err := c.matchSeal(conf); err != nil {
+		return RekeyStatus{}, err
+	}
+	if err := c.checkShare(share, conf.split()); err != nil {
+		return RekeyStatus{}, err
 	}
 	for _, b := range c.rekey.given {
 		if subtle.ConstantTimeCompare(b.Bytes(), share) == 1 {
@@ -149,36 +159,23 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	return st, nil
 }
 
+// finishRekey has the seal unwrap the root key with the current shares
+// and wrap it again for a new split, and stores the result.
 func (c *Core) finishRekey(ctx context.Context, conf *sealConfig) ([][]byte, error) {
-	shares := make([][]byte, len(c.rekey.given))
-	for i, b := range c.rekey.given {
-		shares[i] = b.Bytes()
-	}
-	oldKey, err := combineShares(shares, conf.Threshold)
-	if err != nil {
-		return nil, ErrUnsealFailed
-	}
-	defer clear(oldKey)
-	rootKey, err := conf.openRootKey(oldKey)
+	rootKey, err := c.unwrapRootKey(ctx, conf, bufferViews(c.rekey.given))
 	if err != nil {
 		return nil, err
 	}
 	defer clear(rootKey)
-	newKey, err := randomKey()
-	if err != nil {
-		return nil, err
-	}
-	defer clear(newKey)
-	split, err := splitUnsealKey(newKey, c.rekey.shares, c.rekey.threshold)
-	if err != nil {
-		return nil, err
-	}
-	next, err := newSealConfig(c.rekey.shares, c.rekey.threshold, newKey, rootKey)
+	next, shares, err := c.wrapRootKey(ctx, rootKey, seal.Split{Shares: c.rekey.shares, Threshold: c.rekey.threshold})
 	if err != nil {
 		return nil, err
 	}
 	if err := c.writeSealConfig(ctx, next); err != nil {
+		for _, s := range shares {
+			clear(s)
+		}
 		return nil, err
 	}
-	return split, nil
+	return shares, nil
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/arca-secrets/arca/barrier"
-	"github.com/arca-secrets/arca/seal/shamir"
+	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -16,19 +17,35 @@ const (
 	maxShares      = 255
 )
 
-// sealConfig is stored outside the barrier: how the unseal key is split,
-// and the root key sealed with the unseal key. Both live in one entry so
-// that a rekey replaces them in one atomic write: a crash can never leave a
-// root key sealed by new shares beside a configuration for the old ones.
+// sealConfig is stored outside the barrier: which seal protects the root
+// key, how its key shares are split, and the root key as the seal wrapped
+// it. All live in one entry so that a rekey replaces them in one atomic
+// write: a crash can never leave a root key wrapped for new shares beside
+// a configuration for the old ones.
 type sealConfig struct {
-	Type      string `json:"type"`
-	Shares    int    `json:"secret_shares"`
-	Threshold int    `json:"secret_threshold"`
+	// Type is the seal that wrapped the root key (seal.Seal.Type).
+	Type string `json:"type"`
+	// Shares and Threshold are the unseal key shares of a seal that needs
+	// people; zero for a seal that unseals by itself.
+	Shares    int `json:"secret_shares"`
+	Threshold int `json:"secret_threshold"`
+	// RecoveryShares and RecoveryThreshold are the recovery key shares of
+	// a seal that unseals by itself: they authorise operations (rekey,
+	// generate-root, migration), never unseal. Zero until recovery keys
+	// exist (issue 15); the recovery key itself, wrapped by the seal, will
+	// be stored beside them.
+	RecoveryShares    int `json:"recovery_shares,omitempty"`
+	RecoveryThreshold int `json:"recovery_threshold,omitempty"`
 	// Nonce changes at every rekey so clients can tell configurations apart.
 	Nonce string `json:"nonce"`
-	// SealedRootKey is the root key sealed with the unseal key (format of
-	// barrier.SealWithKey, bound to sealConfigPath).
+	// SealedRootKey is the root key as the seal wrapped it; only that seal
+	// can read it.
 	SealedRootKey []byte `json:"sealed_root_key"`
+}
+
+// split is how the unseal key shares of conf are split.
+func (conf *sealConfig) split() seal.Split {
+	return seal.Split{Shares: conf.Shares, Threshold: conf.Threshold}
 }
 
 func validateShares(shares, threshold int) error {
@@ -73,31 +90,6 @@ func (c *Core) writeSealConfig(ctx context.Context, conf *sealConfig) error {
 	return nil
 }
 
-// splitUnsealKey returns the shares of unsealKey. With one share, the share
-// is the key itself (Shamir needs a threshold of at least 2).
-func splitUnsealKey(unsealKey []byte, shares, threshold int) ([][]byte, error) {
-	if shares == 1 {
-		return [][]byte{append([]byte(nil), unsealKey...)}, nil
-	}
-	return shamir.Split(unsealKey, shares, threshold)
-}
-
-// combineShares reverses splitUnsealKey.
-func combineShares(shares [][]byte, threshold int) ([]byte, error) {
-	if threshold == 1 {
-		return append([]byte(nil), shares[0]...), nil
-	}
-	return shamir.Combine(shares)
-}
-
-// shareLen is the length of one share for a configuration.
-func shareLen(conf *sealConfig) int {
-	if conf.Threshold == 1 {
-		return barrier.KeySize
-	}
-	return barrier.KeySize + 1
-}
-
 func randomKey() ([]byte, error) {
 	k := make([]byte, barrier.KeySize)
 	if _, err := rand.Read(k); err != nil {
@@ -106,25 +98,66 @@ func randomKey() ([]byte, error) {
 	return k, nil
 }
 
-// newSealConfig returns a configuration with rootKey sealed by unsealKey.
-func newSealConfig(shares, threshold int, unsealKey, rootKey []byte) (*sealConfig, error) {
-	ct, err := barrier.SealWithKey(unsealKey, sealConfigPath, rootKey)
-	if err != nil {
-		return nil, err
+// wrapRootKey has the seal wrap rootKey and returns the configuration to
+// store, and the new unseal key shares for a seal that needs people (the
+// caller hands them out and they are its to wipe).
+func (c *Core) wrapRootKey(ctx context.Context, rootKey []byte, split seal.Split) (*sealConfig, [][]byte, error) {
+	wrapped, shares, err := c.seal.Wrap(ctx, rootKey, split)
+	switch {
+	case errors.Is(err, seal.ErrInvalidSplit):
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%s seal: wrapping the root key: %w", c.seal.Type(), err)
 	}
 	nonce, err := randomID()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &sealConfig{Type: "shamir", Shares: shares, Threshold: threshold, Nonce: nonce, SealedRootKey: ct}, nil
+	conf := &sealConfig{Type: c.seal.Type(), Nonce: nonce, SealedRootKey: wrapped}
+	if !c.seal.AutoUnseal() {
+		conf.Shares, conf.Threshold = split.Shares, split.Threshold
+	}
+	return conf, shares, nil
 }
 
-// openRootKey returns the root key, or ErrUnsealFailed when unsealKey is
-// not the one it was sealed with. The caller wipes the result.
-func (conf *sealConfig) openRootKey(unsealKey []byte) ([]byte, error) {
-	root, err := barrier.OpenWithKey(unsealKey, sealConfigPath, conf.SealedRootKey)
-	if err != nil {
+// unwrapRootKey has the seal open the stored root key with shares (none
+// for a seal that unseals by itself). Shares that do not open it give
+// ErrUnsealFailed. The caller wipes the result.
+func (c *Core) unwrapRootKey(ctx context.Context, conf *sealConfig, shares [][]byte) ([]byte, error) {
+	if err := c.matchSeal(conf); err != nil {
+		return nil, err
+	}
+	root, err := c.seal.Unwrap(ctx, conf.SealedRootKey, shares)
+	switch {
+	case errors.Is(err, seal.ErrUnwrap) && !c.seal.AutoUnseal():
 		return nil, ErrUnsealFailed
+	case err != nil:
+		return nil, fmt.Errorf("%s seal: unwrapping the root key: %w", c.seal.Type(), err)
+	}
+	if len(root) != barrier.KeySize {
+		clear(root)
+		return nil, fmt.Errorf("%s seal: unwrapped a root key of %d bytes, want %d", c.seal.Type(), len(root), barrier.KeySize)
 	}
 	return root, nil
+}
+
+// matchSeal refuses a configuration that another seal wrote: its shares
+// and wrapped root key mean nothing to the configured seal.
+func (c *Core) matchSeal(conf *sealConfig) error {
+	if conf.Type != c.seal.Type() {
+		return &SealMismatchError{Stored: conf.Type, Configured: c.seal.Type()}
+	}
+	return nil
+}
+
+// checkShare refuses a share the seal can tell is malformed on its own.
+func (c *Core) checkShare(share []byte, split seal.Split) error {
+	sc, ok := c.seal.(seal.ShareChecker)
+	if !ok {
+		return nil
+	}
+	if err := sc.CheckShare(share, split); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidUnsealKey, err)
+	}
+	return nil
 }

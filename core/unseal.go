@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/secmem"
 )
 
@@ -29,14 +28,19 @@ func (p *unsealProgress) reset() {
 
 // SealStatus is what sys/seal-status reports.
 type SealStatus struct {
+	// Type is the configured seal's.
 	Type        string
 	Initialized bool
 	Sealed      bool
-	Threshold   int
-	Shares      int
-	Progress    int
-	Nonce       string
-	StorageType string
+	// Threshold and Shares are the unseal key's split; with a seal that
+	// unseals by itself (RecoverySeal), the recovery key's, as Vault
+	// reports them.
+	Threshold    int
+	Shares       int
+	RecoverySeal bool
+	Progress     int
+	Nonce        string
+	StorageType  string
 }
 
 // SealStatus reports the seal state and unseal progress.
@@ -51,12 +55,15 @@ func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
 }
 
 func (c *Core) sealStatusLocked(conf *sealConfig) SealStatus {
-	st := SealStatus{Type: "shamir", Sealed: c.sealed, StorageType: c.storageType}
+	st := SealStatus{Type: c.seal.Type(), Sealed: c.sealed, StorageType: c.storageType, RecoverySeal: c.seal.AutoUnseal()}
 	if conf == nil {
 		return st
 	}
 	st.Initialized = true
 	st.Threshold, st.Shares = conf.Threshold, conf.Shares
+	if st.RecoverySeal {
+		st.Threshold, st.Shares = conf.RecoveryThreshold, conf.RecoveryShares
+	}
 	st.Progress, st.Nonce = len(c.unseal.shares), c.unseal.nonce
 	return st
 }
@@ -81,10 +88,12 @@ func (c *Core) ResetUnseal(ctx context.Context) (SealStatus, error) {
 	return c.SealStatus(ctx)
 }
 
-// Unseal adds one key share. When the threshold is reached the shares are
-// combined and the barrier opened; a wrong combination resets progress and
-// returns ErrUnsealFailed. A malformed share is refused without counting.
-// A share already given is ignored.
+// Unseal adds one unseal key share. When the threshold is reached the seal
+// unwraps the root key with the shares and the barrier is opened; shares
+// that do not unwrap it reset progress and return ErrUnsealFailed. A share
+// the seal can tell is malformed is refused without counting; a share
+// already given is ignored. A seal that unseals by itself takes no shares
+// (ErrSealUnsupported): see AutoUnseal.
 func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	conf, err := c.readSealConfig(ctx)
 	if err != nil {
@@ -98,8 +107,14 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	if !c.sealed {
 		return c.sealStatusLocked(conf), nil
 	}
-	if len(share) != shareLen(conf) {
-		return c.sealStatusLocked(conf), fmt.Errorf("%w: a key share is %d bytes, got %d", ErrInvalidUnsealKey, shareLen(conf), len(share))
+	if c.seal.AutoUnseal() {
+		return c.sealStatusLocked(conf), c.sealUnsupported("unseal key shares are", "it unseals by itself")
+	}
+	if err := c.matchSeal(conf); err != nil {
+		return c.sealStatusLocked(conf), err
+	}
+	if err := c.checkShare(share, conf.split()); err != nil {
+		return c.sealStatusLocked(conf), err
 	}
 	for _, b := range c.unseal.shares {
 		if subtle.ConstantTimeCompare(b.Bytes(), share) == 1 {
@@ -130,24 +145,22 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 }
 
 func (c *Core) unsealWithShares(ctx context.Context, conf *sealConfig) error {
-	shares := make([][]byte, len(c.unseal.shares))
-	for i, b := range c.unseal.shares {
-		shares[i] = b.Bytes()
-	}
-	unsealKey, err := combineShares(shares, conf.Threshold)
-	if err != nil {
-		return ErrUnsealFailed
-	}
-	defer clear(unsealKey)
-	if len(unsealKey) != barrier.KeySize {
-		return ErrUnsealFailed
-	}
-	rootKey, err := conf.openRootKey(unsealKey)
+	rootKey, err := c.unwrapRootKey(ctx, conf, bufferViews(c.unseal.shares))
 	if err != nil {
 		return err
 	}
 	defer clear(rootKey)
 	return c.unsealWithRootKey(ctx, rootKey)
+}
+
+// bufferViews returns the bytes of bufs without copying them out of
+// locked memory.
+func bufferViews(bufs []*secmem.Buffer) [][]byte {
+	views := make([][]byte, len(bufs))
+	for i, b := range bufs {
+		views[i] = b.Bytes()
+	}
+	return views
 }
 
 // unsealWithRootKey opens the barrier and loads what requests need.

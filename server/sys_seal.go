@@ -21,7 +21,7 @@ func sealStatusJSON(st core.SealStatus) map[string]any {
 		"build_date":    "",
 		"commit_date":   "",
 		"migration":     false,
-		"recovery_seal": false,
+		"recovery_seal": st.RecoverySeal,
 		"storage_type":  st.StorageType,
 	}
 }
@@ -52,20 +52,26 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	var req struct {
-		SecretShares    int      `json:"secret_shares"`
-		SecretThreshold int      `json:"secret_threshold"`
-		PGPKeys         []string `json:"pgp_keys"`
-		RootTokenPGPKey string   `json:"root_token_pgp_key"`
+		SecretShares      int      `json:"secret_shares"`
+		SecretThreshold   int      `json:"secret_threshold"`
+		RecoveryShares    int      `json:"recovery_shares"`
+		RecoveryThreshold int      `json:"recovery_threshold"`
+		PGPKeys           []string `json:"pgp_keys"`
+		RecoveryPGPKeys   []string `json:"recovery_pgp_keys"`
+		RootTokenPGPKey   string   `json:"root_token_pgp_key"`
 	}
 	if err := decodeInto(r, &req); err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
-	if len(req.PGPKeys) > 0 || req.RootTokenPGPKey != "" {
+	if len(req.PGPKeys) > 0 || len(req.RecoveryPGPKeys) > 0 || req.RootTokenPGPKey != "" {
 		s.respondErr(w, r, &badRequest{"PGP-encrypted key shares are not supported"})
 		return
 	}
-	res, err := s.core.Init(r.Context(), req.SecretShares, req.SecretThreshold)
+	res, err := s.core.InitWith(r.Context(), core.InitParams{
+		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
+		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold,
+	})
 	if err != nil {
 		s.respondErr(w, r, err)
 		return

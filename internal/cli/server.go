@@ -164,15 +164,22 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			log.Error("closing storage", "error", err)
 		}
 	}()
+	sl, err := openSeal(conf.Seal)
+	if err != nil {
+		return fmt.Errorf("opening seal: %w", err)
+	}
 	var devices []core.AuditDevice
 	for _, a := range conf.Audit {
 		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
 	}
 	c := core.New(core.Config{
-		Storage: backend, StorageType: conf.Storage.Type, Engines: engines(), AuthMethods: authMethods(),
+		Storage: backend, StorageType: conf.Storage.Type, Seal: sl, Engines: engines(), AuthMethods: authMethods(),
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
 	})
+	if err := c.CheckSeal(ctx); err != nil {
+		return fmt.Errorf("checking the seal: %w", err)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

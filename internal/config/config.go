@@ -21,6 +21,9 @@ import (
 type Config struct {
 	// Storage is where data lives; exactly one storage block is required.
 	Storage Storage
+	// Seal is what protects the root key; at most one seal block, and
+	// Shamir key shares when there is none.
+	Seal Seal
 	// Listeners are the API listeners; at least one.
 	Listeners []Listener
 	// APIAddr is the address clients are told to use (http or https URL).
@@ -42,6 +45,14 @@ type Audit struct {
 	Type    string // file, socket or syslog
 	Name    string
 	Options map[string]string
+}
+
+// Seal is a seal block: seal "TYPE" { ... }.
+type Seal struct {
+	// Type is "shamir": the root key is protected by an unseal key split
+	// into shares that people hold. It is the default, and what the zero
+	// value means.
+	Type string
 }
 
 // Storage is a storage block.
@@ -135,13 +146,13 @@ func keyName(k *ast.ObjectKey) string {
 }
 
 func (p *parser) root(node ast.Node) *Config {
-	conf := &Config{LogLevel: "info"}
+	conf := &Config{LogLevel: "info", Seal: Seal{Type: "shamir"}}
 	list, ok := node.(*ast.ObjectList)
 	if !ok {
 		p.errorf(node.Pos(), "", "the file must be a list of settings and blocks")
 		return conf
 	}
-	storages := 0
+	storages, seals := 0, 0
 	for _, item := range list.Items {
 		key := keyName(item.Keys[0])
 		pos := item.Keys[0].Pos()
@@ -153,6 +164,13 @@ func (p *parser) root(node ast.Node) *Config {
 				continue
 			}
 			conf.Storage = p.storage(item)
+		case "seal":
+			seals++
+			if seals > 1 {
+				p.errorf(pos, key, "only one seal block is allowed")
+				continue
+			}
+			conf.Seal = p.seal(item)
 		case "listener":
 			if l, ok := p.listener(item); ok {
 				conf.Listeners = append(conf.Listeners, l)

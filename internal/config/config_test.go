@@ -16,6 +16,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	want := &Config{
 		Storage:   Storage{Type: "bolt", Path: "/var/lib/arca/arca.db"},
+		Seal:      Seal{Type: "shamir"},
 		Listeners: []Listener{{Type: "tcp", Address: "0.0.0.0:8200", TLSCertFile: "/etc/arca/tls.crt", TLSKeyFile: "/etc/arca/tls.key"}},
 		APIAddr:   "https://arca.example.com:8200",
 		LogLevel:  "warn",
@@ -34,12 +35,17 @@ func TestValidForms(t *testing.T) {
 		{
 			name: "inmem with defaults",
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n",
-			want: &Config{Storage: Storage{Type: "inmem"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true}}, LogLevel: "info"},
+			want: &Config{Storage: Storage{Type: "inmem"}, Seal: Seal{Type: "shamir"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true}}, LogLevel: "info"},
+		},
+		{
+			name: "shamir seal written out",
+			src:  "storage \"inmem\" {}\nseal \"shamir\" {\n}\nlistener \"tcp\" { tls_disable = true }\n",
+			want: &Config{Storage: Storage{Type: "inmem"}, Seal: Seal{Type: "shamir"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true}}, LogLevel: "info"},
 		},
 		{
 			name: "booleans as strings and numbers",
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = \"true\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:2\"\n tls_disable = 1\n}\ndisable_mlock = \"true\"\n",
-			want: &Config{Storage: Storage{Type: "inmem"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:1", TLSDisable: true}, {Type: "tcp", Address: "127.0.0.1:2", TLSDisable: true}}, DisableMlock: true, LogLevel: "info"},
+			want: &Config{Storage: Storage{Type: "inmem"}, Seal: Seal{Type: "shamir"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:1", TLSDisable: true}, {Type: "tcp", Address: "127.0.0.1:2", TLSDisable: true}}, DisableMlock: true, LogLevel: "info"},
 		},
 	}
 	for _, tc := range tests {
@@ -78,6 +84,12 @@ func TestBadForms(t *testing.T) {
 		{"api_addr not a url", ok + "api_addr = \"arca:8200\"\n", 3, "api_addr"},
 		{"syntax error", ok + "log_level = \"info\" }\n", 3, ""},
 		{"no storage", "listener \"tcp\" { tls_disable = true }\n", 0, "storage"},
+		{"unknown seal type", ok + "seal \"awskms\" {\n region = \"x\"\n}\n", 3, "seal"},
+		{"seal type not yet supported", ok + "\nseal \"pkcs11\" {}\n", 4, "seal"},
+		{"key in the shamir seal", ok + "seal \"shamir\" {\n secret_shares = 5\n}\n", 4, "seal \"shamir\""},
+		{"two seal blocks", ok + "seal \"shamir\" {}\nseal \"shamir\" {}\n", 4, "seal"},
+		{"seal without a type", ok + "seal {}\n", 3, "seal"},
+		{"seal as a value", ok + "seal = \"shamir\"\n", 3, "seal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +117,14 @@ func TestAllErrorsAtOnce(t *testing.T) {
 	}
 }
 
+func TestUnknownSealMessage(t *testing.T) {
+	_, err := Parse("arca.hcl", []byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\nseal \"hsm\" {}\n"))
+	const want = `arca.hcl:3: seal: unknown seal type "hsm" (supported: shamir)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	_, err := ParseFile(filepath.Join(t.TempDir(), "none.hcl"))
 	if err == nil || !strings.Contains(err.Error(), "none.hcl") {
@@ -116,10 +136,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n"))
 	f.Add([]byte("storage \"bolt\" { path = \"/x\" }\nlistener \"tcp\" { address = \"1.2.3.4:1\" tls_cert_file = \"a\" tls_key_file = \"b\" }\napi_addr = \"https://x\"\n"))
 	f.Add([]byte("a = [1, {b = 2}]\nstorage { }\n"))
+	f.Add([]byte("storage \"inmem\" {}\nseal \"shamir\" {}\nlistener \"tcp\" { tls_disable = true }\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		conf, err := Parse("fuzz.hcl", src)
 		if err == nil && (conf.Storage.Type == "" || len(conf.Listeners) == 0) {
 			t.Fatalf("accepted a config without storage or listener: %+v", conf)
+		}
+		if err == nil && conf.Seal.Type != "shamir" {
+			t.Fatalf("accepted seal type %q", conf.Seal.Type)
 		}
 	})
 }

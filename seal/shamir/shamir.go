@@ -1,5 +1,7 @@
-// Package shamir splits a secret into n shares, any k of which recover it
-// (Shamir's secret sharing over GF(2^8), byte by byte).
+// Package shamir is the seal whose key is held by people: Seal wraps the
+// root key with a fresh unseal key and hands that key out split into n
+// shares, any k of which recover it (Shamir's secret sharing over GF(2^8),
+// byte by byte: Split and Combine).
 //
 // Why our own: the Go module proxy here refuses the small standalone Shamir
 // modules, and hashicorp/vault/shamir would pull the whole BUSL-licensed

@@ -1,7 +1,10 @@
-# A production configuration: bbolt storage and a TLS listener.
+# A production configuration: bbolt storage, a TLS listener, and the root
+# key protected by unseal key shares (the default seal, written out).
 storage "bolt" {
   path = "/var/lib/arca/arca.db"
 }
+
+seal "shamir" {}
 
 listener "tcp" {
   address       = "0.0.0.0:8200"
