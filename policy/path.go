@@ -40,3 +40,50 @@ func dirForm(c string) string {
 	}
 	return c + "/"
 }
+
+// PathSet is a fixed set of path patterns, such as the paths that need
+// sudo, matched on canonical paths, so that no spelling of a member (a
+// trailing or doubled slash) falls outside the set. A pattern is a path,
+// or a path ending in "*" (any suffix); patterns are canonicalised too,
+// so "auth/token/accessors/" and "auth/token/accessors" are one member.
+//
+// "dir/*" holds the paths under dir, not dir itself: a request for
+// "dir/" is a request for dir once canonical, so a directory whose own
+// requests (a listing, an empty suffix such as revoke-prefix with no
+// prefix) need the same must be a member itself.
+type PathSet struct {
+	exact    map[string]bool
+	prefixes []string
+}
+
+// NewPathSet compiles patterns into a PathSet.
+func NewPathSet(patterns ...string) *PathSet {
+	s := &PathSet{exact: map[string]bool{}}
+	for _, p := range patterns {
+		lit, glob := strings.CutSuffix(p, "*")
+		if !glob {
+			s.exact[CanonicalPath(p)] = true
+			continue
+		}
+		prefix := CanonicalPath(lit)
+		if strings.HasSuffix(lit, "/") && prefix != "" {
+			prefix += "/"
+		}
+		s.prefixes = append(s.prefixes, prefix)
+	}
+	return s
+}
+
+// Contains reports whether path, canonicalised, is in the set.
+func (s *PathSet) Contains(path string) bool {
+	c := CanonicalPath(path)
+	if s.exact[c] {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(c, p) {
+			return true
+		}
+	}
+	return false
+}

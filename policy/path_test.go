@@ -111,3 +111,50 @@ path "secret/data/x/*"          { capabilities = ["deny"] }
 		}
 	}
 }
+
+// TestPathSet uses core's list of sudo paths, with the directories whose
+// own requests need sudo listed themselves: every spelling of a member is
+// a member.
+func TestPathSet(t *testing.T) {
+	sudo := NewPathSet("sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
+		"sys/leases/revoke-prefix", "sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*",
+		"sys/leases/lookup", "sys/leases/lookup/*",
+		"auth/token/accessors/", "auth/token/revoke-orphan", "auth/token/tidy", "sys/raw*")
+	tests := []struct {
+		name, path string
+		want       bool
+	}{
+		{"exact", "auth/token/revoke-orphan", true},
+		{"exact, trailing slash", "auth/token/revoke-orphan/", true},
+		{"exact, leading and doubled slashes", "/auth//token/tidy//", true},
+		{"pattern written with a slash", "auth/token/accessors", true},
+		{"pattern written with a slash, list form", "auth/token/accessors/", true},
+		{"glob member", "sys/auth/userpass", true},
+		{"glob member, doubled slash", "sys//auth/userpass/", true},
+		{"glob does not hold its directory", "sys/auth", false},
+		{"nor its directory spelt with a slash", "sys/auth/", false},
+		{"revoke-prefix with an empty prefix", "sys/leases/revoke-prefix/", true},
+		{"revoke-prefix with a prefix", "sys/leases/revoke-prefix/auth/token", true},
+		{"listing leases", "sys/leases/lookup/", true},
+		{"name glob", "sys/raw/logical", true},
+		{"name glob, the name", "sys/raw", true},
+		{"name glob, the name with a slash", "sys/raw/", true},
+		{"sibling of an exact member", "auth/token/revoke-orphans", false},
+		{"child of an exact member", "auth/token/tidy/x", false},
+		{"sibling of a glob directory", "sys/authx", false},
+		{"not a member", "secret/data/x", false},
+		{"empty", "", false},
+		{"case is the pipeline's", "Sys/Seal", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sudo.Contains(tc.path); got != tc.want {
+				t.Fatalf("Contains(%q) = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+	// A bare "*" holds everything, the root included.
+	if all := NewPathSet("*"); !all.Contains("") || !all.Contains("a/b/") {
+		t.Fatal(`"*" does not hold every path`)
+	}
+}
