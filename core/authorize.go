@@ -19,25 +19,27 @@ type Caller struct {
 }
 
 // sudoPaths need the sudo capability besides the operation's own, as
-// Vault's root-protected paths do. A trailing "*" matches any suffix.
-var sudoPaths = []string{
+// Vault's root-protected paths do. Members are matched on canonical
+// paths, so no spelling (a trailing slash) falls outside; a directory
+// whose own requests need sudo (revoke-prefix with an empty prefix, a
+// listing) is a member itself beside its "/*".
+var sudoPaths = policy.NewPathSet(
 	"sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
-	"sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*", "sys/leases/lookup/*",
-	"auth/token/accessors/", "auth/token/revoke-orphan", "auth/token/tidy",
+	"sys/leases/revoke-prefix", "sys/leases/revoke-prefix/*",
+	"sys/leases/revoke-force", "sys/leases/revoke-force/*",
+	"sys/leases/lookup/*",
+	"auth/token/accessors", "auth/token/revoke-orphan", "auth/token/tidy",
 	"sys/rekey/*",
-}
+)
 
-func needsSudo(path string) bool {
-	for _, p := range sudoPaths {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(path, prefix) {
-				return true
-			}
-		} else if path == p {
-			return true
-		}
+// needsSudo says whether op on path needs sudo. A listing reads what is
+// under its directory, so it needs sudo where the entries do ("LIST
+// sys/leases/lookup/" as much as "sys/leases/lookup/db/").
+func needsSudo(path, op string) bool {
+	if sudoPaths.Contains(path) {
+		return true
 	}
-	return false
+	return op == "list" && sudoPaths.Contains(strings.TrimSuffix(path, "/")+"/entry")
 }
 
 // authorizeEntry checks that te may perform op on path with params, from
@@ -54,7 +56,7 @@ func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op str
 	if d.Allowed && !d.WrapTTLAllowed(wrapTTL(ctx)) {
 		return nil, fmt.Errorf("%w: the policy requires response wrapping with a TTL between %s and %s", ErrPermissionDenied, d.MinWrappingTTL, d.MaxWrappingTTL)
 	}
-	if !d.Allowed || (needsSudo(path) && !d.Sudo) {
+	if !d.Allowed || (needsSudo(path, op) && !d.Sudo) {
 		c.log.Debug("request refused by policy", "path", path, "operation", op, "accessor", te.Accessor)
 		return nil, ErrPermissionDenied
 	}

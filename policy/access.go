@@ -43,17 +43,3 @@ func (a *ACL) HasAccessUnder(prefix string) bool {
 	}
 	return walk(a.trie, "")
 }
-
-// matchFor is match, except that a list (whose path ends in "/") is
-// governed first by an exact rule for the path without the slash, as in
-// Vault: path "sys/policies/acl" { capabilities = ["list"] } lists them.
-func (a *ACL) matchFor(path, op string) *rule {
-	if op == "list" {
-		if trimmed, ok := strings.CutSuffix(path, "/"); ok {
-			if r := a.exact[trimmed]; r != nil {
-				return r
-			}
-		}
-	}
-	return a.match(path)
-}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"slices"
 	"strings"
 	"time"
 )
@@ -25,7 +24,7 @@ type rule struct {
 	caps      Capability
 	required  []string
 	allowed   map[string][]string
-	denied    map[string][]string
+	denied    map[string][]string // keyed by lower-cased name
 	minWrap   time.Duration
 	maxWrap   time.Duration
 	hasPlus   bool
@@ -45,6 +44,11 @@ func RootACL() *ACL { return &ACL{root: true} }
 
 // NewACL compiles policies into an ACL. Rules for the same pattern in
 // several policies merge: their capabilities add up, and a deny wins.
+//
+// A pattern without wildcards is a request path and is compiled in its
+// canonical form (CanonicalPath): "auth/token/tidy/" and
+// "auth/token/tidy" are one rule, which governs every spelling of that
+// path.
 func NewACL(policies ...*Policy) *ACL {
 	merged := map[string]*rule{}
 	for _, p := range policies {
@@ -71,20 +75,24 @@ func NewACL(policies ...*Policy) *ACL {
 }
 
 func mergeRule(merged map[string]*rule, pr *Rule) {
-	r, ok := merged[pr.Pattern]
+	pattern := pr.Pattern
+	if !strings.ContainsAny(pattern, "+*") {
+		pattern = CanonicalPath(pattern)
+	}
+	r, ok := merged[pattern]
 	if !ok {
-		first := strings.IndexAny(pr.Pattern, "+*")
+		first := strings.IndexAny(pattern, "+*")
 		if first < 0 {
-			first = len(pr.Pattern)
+			first = len(pattern)
 		}
 		r = &rule{
-			pattern:   pr.Pattern,
-			hasPlus:   strings.Contains(pr.Pattern, "+"),
-			isPrefix:  strings.HasSuffix(pr.Pattern, "*"),
+			pattern:   pattern,
+			hasPlus:   strings.Contains(pattern, "+"),
+			isPrefix:  strings.HasSuffix(pattern, "*"),
 			firstWild: first,
-			plusCount: strings.Count(pr.Pattern, "+"),
+			plusCount: strings.Count(pattern, "+"),
 		}
-		merged[pr.Pattern] = r
+		merged[pattern] = r
 	}
 	r.caps |= pr.Caps
 	if r.caps&Deny != 0 {
@@ -97,7 +105,10 @@ func mergeRule(merged map[string]*rule, pr *Rule) {
 		r.maxWrap = pr.MaxWrappingTTL
 	}
 	r.allowed = mergeParams(r.allowed, pr.AllowedParameters)
-	r.denied = mergeParams(r.denied, pr.DeniedParameters)
+	// Denied names compare without regard to case (see params.go).
+	for k, v := range pr.DeniedParameters {
+		r.denied = mergeParams(r.denied, map[string][]string{strings.ToLower(k): v})
+	}
 }
 
 func mergeParams(dst, src map[string][]string) map[string][]string {
@@ -134,7 +145,8 @@ func (a *ACL) insert(literal string) *node {
 	return n
 }
 
-// match returns the most specific rule for path, or nil.
+// match returns the most specific rule for path, or nil. It is the hot
+// path of every request; each is its general, slower form.
 func (a *ACL) match(path string) *rule {
 	best := a.exact[path]
 	if best != nil {
@@ -206,125 +218,28 @@ func globMatch(pattern, path string) bool {
 	}
 }
 
-// Decision is the answer to one request.
-type Decision struct {
-	Allowed bool
-	// Sudo: the matched rule grants sudo (needed on root-protected paths).
-	Sudo bool
-	// Reason says why a request was refused, for the error message.
-	Reason string
-	// MinWrappingTTL and MaxWrappingTTL bound the response-wrapping TTL
-	// the request must ask for (zero: no bound).
-	MinWrappingTTL, MaxWrappingTTL time.Duration
-}
-
-// Check decides whether op ("read", "create", ...) on path with the
-// request parameters is allowed. It is a pure function of its inputs.
-func (a *ACL) Check(path, op string, params map[string]any) Decision {
-	if a.root {
-		return Decision{Allowed: true, Sudo: true}
+// each calls f with every rule that matches path, in no order.
+func (a *ACL) each(path string, f func(*rule)) {
+	if r := a.exact[path]; r != nil {
+		f(r)
 	}
-	need, err := ForOperation(op)
-	if err != nil {
-		return Decision{Reason: err.Error()}
-	}
-	r := a.matchFor(path, op)
-	if r == nil || r.caps&Deny != 0 || r.caps&need == 0 {
-		return Decision{Reason: "permission denied"}
-	}
-	if need&(Create|Update|Patch) != 0 {
-		if reason := r.checkParams(params); reason != "" {
-			return Decision{Reason: reason}
+	n := a.trie
+	for i := 0; ; i++ {
+		if n.prefix != nil {
+			f(n.prefix)
 		}
-	}
-	return Decision{Allowed: true, Sudo: r.caps&Sudo != 0, MinWrappingTTL: r.minWrap, MaxWrappingTTL: r.maxWrap}
-}
-
-// WrapTTLAllowed reports whether a request wrapped with ttl (zero: not
-// wrapped) satisfies the decision's wrapping bounds.
-func (d Decision) WrapTTLAllowed(ttl time.Duration) bool {
-	if d.MinWrappingTTL > 0 && ttl < d.MinWrappingTTL {
-		return false
-	}
-	return d.MaxWrappingTTL == 0 || ttl <= d.MaxWrappingTTL
-}
-
-// Capabilities returns what the ACL grants on path (["root"] for root,
-// ["deny"] when nothing).
-func (a *ACL) Capabilities(path string) []string {
-	if a.root {
-		return []string{"root"}
-	}
-	r := a.match(path)
-	if r == nil {
-		return []string{"deny"}
-	}
-	return r.caps.Names()
-}
-
-func (r *rule) checkParams(params map[string]any) string {
-	for _, k := range r.required {
-		if _, ok := params[k]; !ok {
-			return "permission denied: missing required parameter " + k
-		}
-	}
-	for k, v := range params {
-		if vals, ok := r.denied[k]; ok && (len(vals) == 0 || valueIn(v, vals)) {
-			return "permission denied: parameter " + k + " is denied"
-		}
-		if vals, ok := r.denied["*"]; ok && (len(vals) == 0 || valueIn(v, vals)) {
-			return "permission denied: parameter " + k + " is denied"
-		}
-		if len(r.allowed) == 0 {
-			continue
-		}
-		vals, ok := r.allowed[k]
-		if !ok {
-			vals, ok = r.allowed["*"]
-		}
-		if !ok || (len(vals) > 0 && !valueIn(v, vals)) {
-			return "permission denied: parameter " + k + " is not allowed"
-		}
-	}
-	return ""
-}
-
-// valueIn reports whether v (a string, or a list of strings) matches one
-// of vals; a value may start or end with "*" as a glob.
-func valueIn(v any, vals []string) bool {
-	switch x := v.(type) {
-	case []any:
-		for _, e := range x {
-			if !valueIn(e, vals) {
-				return false
+		for _, r := range n.plus {
+			if globMatch(r.pattern[i:], path[i:]) {
+				f(r)
 			}
 		}
-		return len(x) > 0
-	case string:
-		return slices.ContainsFunc(vals, func(p string) bool { return globValue(p, x) })
-	default:
-		s, ok := stringOf(x)
-		return ok && slices.ContainsFunc(vals, func(p string) bool { return globValue(p, s) })
+		if i == len(path) {
+			return
+		}
+		next, ok := n.children[path[i]]
+		if !ok {
+			return
+		}
+		n = next
 	}
-}
-
-func stringOf(v any) (string, bool) {
-	if s, ok := v.(interface{ String() string }); ok {
-		return s.String(), true
-	}
-	return "", false
-}
-
-func globValue(pattern, v string) bool {
-	switch {
-	case pattern == "*":
-		return true
-	case strings.HasPrefix(pattern, "*") && strings.HasSuffix(pattern, "*") && len(pattern) > 1:
-		return strings.Contains(v, pattern[1:len(pattern)-1])
-	case strings.HasPrefix(pattern, "*"):
-		return strings.HasSuffix(v, pattern[1:])
-	case strings.HasSuffix(pattern, "*"):
-		return strings.HasPrefix(v, pattern[:len(pattern)-1])
-	}
-	return pattern == v
 }

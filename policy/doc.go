@@ -4,8 +4,16 @@
 // parameter constraints (required, allowed, denied) apply to writes.
 //
 // Evaluation is a pure function of the compiled ACL and the request (path,
-// operation, parameters); it does no I/O. Request paths reach it already
-// normalised by the server (no "//", no dot segments, URL-decoded), and
-// matching is byte-exact and case-sensitive, so no spelling of a path can
-// reach a rule that the plain path does not.
+// operation, parameters); it does no I/O. The request pipeline hands the
+// ACL and the handler one canonical path; CanonicalPath is the part of
+// that canonical form that is about slashes (no leading or trailing "/",
+// no empty segments), and the ACL applies it itself as well: a decision
+// is made on the canonical path, and a different spelling can only be
+// refused more, never granted more. Matching is byte-exact and
+// case-sensitive; folding the case of names is the pipeline's job, before
+// the ACL.
+//
+// Parameter constraints are checked on values as handlers read them:
+// lists and comma-separated strings element by element, denied values
+// without regard to case (see params.go).
 package policy
