@@ -55,11 +55,11 @@ func (c *Core) logResponse(ctx context.Context, te *token.Entry, ar *audit.Reque
 }
 
 // revokeUnrecorded revokes a token whose issuing could not be recorded.
-func (c *Core) revokeUnrecorded(ctx context.Context, e *token.Entry) {
+func (c *Core) revokeUnrecorded(ctx context.Context, st *unsealed, e *token.Entry) {
 	if e == nil || e.Type == "batch" {
 		return
 	}
-	if err := c.tokens.Revoke(ctx, e); err != nil {
+	if err := st.tokens.Revoke(ctx, e); err != nil {
 		c.log.Error("revoking a token whose issuing was not recorded", "accessor", e.Accessor, "error", fmt.Sprint(err))
 	}
 }

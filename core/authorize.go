@@ -44,7 +44,7 @@ func needsSudo(path, op string) bool {
 
 // authorizeEntry checks that te may perform op on path with params, from
 // clientAddr, and counts one use of the token.
-func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
+func (c *Core) authorizeEntry(ctx context.Context, st *unsealed, te *token.Entry, path, op string, params map[string]any, clientAddr string) (*Caller, error) {
 	if !cidrAllows(te.BoundCIDRs, clientAddr) {
 		return nil, fmt.Errorf("%w: the token cannot be used from this address", ErrPermissionDenied)
 	}
@@ -60,7 +60,7 @@ func (c *Core) authorizeEntry(ctx context.Context, te *token.Entry, path, op str
 		c.log.Debug("request refused by policy", "path", path, "operation", op, "accessor", te.Accessor)
 		return nil, ErrPermissionDenied
 	}
-	if err := c.tokens.Use(ctx, te); err != nil {
+	if err := st.tokens.Use(ctx, te); err != nil {
 		if errors.Is(err, token.ErrNotFound) {
 			return nil, ErrPermissionDenied
 		}

@@ -26,7 +26,7 @@ func newBenchCore(b *testing.B, n int) (*Core, []byte) {
 		b.Fatal(err)
 	}
 	for i := range n {
-		if _, err := c.leases.Register(ctx, lease.Lease{Kind: lease.KindToken, Path: "auth/approle/login", TokenAccessor: fmt.Sprint("t", i%1000)}, time.Hour, 0); err != nil {
+		if _, err := c.state.leases.Register(ctx, lease.Lease{Kind: lease.KindToken, Path: "auth/approle/login", TokenAccessor: fmt.Sprint("t", i%1000)}, time.Hour, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func BenchmarkUnsealAndServe(b *testing.B) {
 			}
 			c, key := newBenchCore(b, n)
 			ctx := context.Background()
-			tok, err := createRootToken(ctx, c.tokens, "bench-root")
+			tok, err := createRootToken(ctx, c.state.tokens, "bench-root")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -30,18 +30,17 @@ func (c *Core) CanonicalPath(path string, op logical.Operation) (string, error) 
 	if rest, ok := strings.CutPrefix(p, "sys/"); ok {
 		return "sys/" + canonicalSys(rest), nil
 	}
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
+	st, release, err := c.enter()
+	if err != nil {
 		return p, nil
 	}
-	return c.foldEngineNames(p), nil
+	defer release()
+	return st.foldEngineNames(p), nil
 }
 
-// foldEngineNames applies the matching mount's Canonicalizer; c.stateLock
-// must be held and the core unsealed.
-func (c *Core) foldEngineNames(p string) string {
-	m := c.router.match(p)
+// foldEngineNames applies the matching mount's Canonicalizer.
+func (st *unsealed) foldEngineNames(p string) string {
+	m := st.router.match(p)
 	if m == nil || m.engine == nil {
 		return p
 	}

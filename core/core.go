@@ -24,12 +24,10 @@ import (
 
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
-	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
-	"github.com/arca-secrets/arca/token"
 )
 
 // Config is what a Core is built from.
@@ -73,15 +71,10 @@ type Core struct {
 	// stateLock: requests hold it for reading; seal and unseal for writing,
 	// so a seal waits for requests in flight and none starts after it.
 	stateLock sync.RWMutex
-	sealed    bool
-	unseal    unsealProgress
-	router    *router
-	tokens    *token.Store
-	leases    *lease.Manager
-	policies  policyCache
-
-	// stopTidy ends the background token cleanup (set while unsealed).
-	stopTidy func()
+	// state is nil while sealed (see enter).
+	state    *unsealed
+	unseal   unsealProgress
+	policies policyCache
 
 	audit       *audit.Broker
 	auditConfig []AuditDevice
@@ -115,7 +108,6 @@ func New(cfg Config) *Core {
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
-		sealed:      true,
 		audit:       audit.NewBroker(now),
 		auditConfig: cfg.AuditDevices,
 		auditPolicy: cfg.AuditPolicy,
@@ -126,7 +118,7 @@ func New(cfg Config) *Core {
 func (c *Core) Sealed() bool {
 	c.stateLock.RLock()
 	defer c.stateLock.RUnlock()
-	return c.sealed
+	return c.state == nil
 }
 
 // Initialized reports whether init has run.

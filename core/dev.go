@@ -19,16 +19,19 @@ func (c *Core) DevInit(ctx context.Context, rootTokenID string) (*InitResult, er
 		return nil, fmt.Errorf("unsealing dev server: %w", err)
 	}
 	if rootTokenID != "" {
-		c.stateLock.RLock()
+		st, release, err := c.enter()
+		if err != nil {
+			return nil, err
+		}
 		var generated *token.Entry
-		generated, err = c.tokens.Lookup(ctx, res.RootToken)
+		generated, err = st.tokens.Lookup(ctx, res.RootToken)
 		if err == nil {
-			res.RootToken, err = createRootToken(ctx, c.tokens, rootTokenID)
+			res.RootToken, err = createRootToken(ctx, st.tokens, rootTokenID)
 		}
 		if err == nil {
-			err = c.tokens.Revoke(ctx, generated)
+			err = st.tokens.Revoke(ctx, generated)
 		}
-		c.stateLock.RUnlock()
+		release()
 		if err != nil {
 			return nil, err
 		}

@@ -99,7 +99,9 @@ func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) 
 		return nil, err
 	}
 	defer c.barrier.Seal()
-	tokens, err := c.openTokens(ctx)
+	// Only the root token is made: nothing is revoked, so the token store
+	// needs no unsealed state behind it.
+	tokens, err := c.openTokens(ctx, &unsealed{})
 	if err != nil {
 		return nil, err
 	}

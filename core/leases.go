@@ -18,21 +18,22 @@ const leasePrefix = "sys/expire/"
 // leaseInterval is how often due leases are revoked.
 const leaseInterval = time.Second
 
-func (c *Core) openLeases() *lease.Manager {
-	return lease.New(lease.Config{Storage: storage.NewView(c.barrier, leasePrefix), Revoke: c.revokeLease, Now: c.now})
+func (c *Core) openLeases(st *unsealed) *lease.Manager {
+	revoke := func(ctx context.Context, l *lease.Lease) error { return c.revokeLease(ctx, st, l) }
+	return lease.New(lease.Config{Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now})
 }
 
 // revokeLease revokes what a lease stands for.
-func (c *Core) revokeLease(ctx context.Context, l *lease.Lease) error {
+func (c *Core) revokeLease(ctx context.Context, st *unsealed, l *lease.Lease) error {
 	switch l.Kind {
 	case lease.KindToken:
-		err := c.tokens.RevokeAccessor(ctx, l.TokenAccessor)
+		err := st.tokens.RevokeAccessor(ctx, l.TokenAccessor)
 		if errors.Is(err, token.ErrNotFound) {
 			return nil
 		}
 		return err
 	case lease.KindSecret:
-		m := c.mountByAccessor(l.MountAccessor)
+		m := st.mountByAccessor(l.MountAccessor)
 		if m == nil {
 			return fmt.Errorf("the mount that issued %s is gone; use revoke-force to drop the lease", l.ID)
 		}
@@ -50,10 +51,10 @@ func (c *Core) revokeLease(ctx context.Context, l *lease.Lease) error {
 	return fmt.Errorf("lease %s has an unknown kind %q", l.ID, l.Kind)
 }
 
-func (c *Core) mountByAccessor(acc string) *mount {
-	c.router.mu.RLock()
-	defer c.router.mu.RUnlock()
-	for _, m := range c.router.mounts {
+func (st *unsealed) mountByAccessor(acc string) *mount {
+	st.router.mu.RLock()
+	defer st.router.mu.RUnlock()
+	for _, m := range st.router.mounts {
 		if m.entry.Accessor == acc {
 			return m
 		}
@@ -63,7 +64,7 @@ func (c *Core) mountByAccessor(acc string) *mount {
 
 // leaseLoginToken gives a service token issued by a login its lease, so
 // that revoke-prefix on the login path reaches it.
-func (c *Core) leaseLoginToken(ctx context.Context, e *token.Entry, path string) error {
+func (c *Core) leaseLoginToken(ctx context.Context, st *unsealed, e *token.Entry, path string) error {
 	if e.Type == "batch" || e.ExpireTime.IsZero() {
 		return nil
 	}
@@ -71,19 +72,19 @@ func (c *Core) leaseLoginToken(ctx context.Context, e *token.Entry, path string)
 	if !e.MaxExpireTime.IsZero() {
 		maxTTL = e.MaxExpireTime.Sub(e.CreationTime)
 	}
-	_, err := c.leases.Register(ctx, lease.Lease{
+	_, err := st.leases.Register(ctx, lease.Lease{
 		Kind: lease.KindToken, Path: path, MountAccessor: e.MountAccessor, TokenAccessor: e.Accessor, Renewable: e.Renewable,
 	}, e.ExpireTime.Sub(e.CreationTime), maxTTL)
 	return err
 }
 
 func (c *Core) expireLeases(ctx context.Context) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed || ctx.Err() != nil {
+	st, release, ok := c.activeState(ctx)
+	if !ok {
 		return
 	}
-	n, err := c.leases.ExpireDue(ctx)
+	defer release()
+	n, err := st.leases.ExpireDue(ctx)
 	if err != nil {
 		c.log.Warn("some leases could not be revoked; they are kept and retried", "error", err)
 	}
@@ -102,48 +103,48 @@ func leaseErr(err error) error {
 
 // LeaseLookup returns a lease.
 func (c *Core) LeaseLookup(ctx context.Context, id string) (*lease.Lease, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	l, err := c.leases.Lookup(ctx, strings.Trim(id, "/"))
+	defer release()
+	l, err := st.leases.Lookup(ctx, strings.Trim(id, "/"))
 	return l, leaseErr(err)
 }
 
 // LeaseList lists lease ids under prefix.
 func (c *Core) LeaseList(ctx context.Context, prefix string) ([]string, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	names, err := c.leases.List(ctx, prefix)
+	defer release()
+	names, err := st.leases.List(ctx, prefix)
 	return names, leaseErr(err)
 }
 
 // LeaseRenew renews a lease (and the token behind a token lease).
 func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duration) (*lease.Lease, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	l, err := c.leases.Renew(ctx, strings.Trim(id, "/"), increment, func(l *lease.Lease, want time.Time) (time.Time, error) {
+	defer release()
+	l, err := st.leases.Renew(ctx, strings.Trim(id, "/"), increment, func(l *lease.Lease, want time.Time) (time.Time, error) {
 		if l.Kind == lease.KindSecret {
-			return c.renewSecret(ctx, l, want)
+			return c.renewSecret(ctx, st, l, want)
 		}
 		if l.Kind != lease.KindToken {
 			return want, nil
 		}
-		te, err := c.tokens.LookupAccessor(ctx, l.TokenAccessor)
+		te, err := st.tokens.LookupAccessor(ctx, l.TokenAccessor)
 		if err != nil {
 			return want, lease.ErrNotFound
 		}
-		if err := c.checkLoginStillValid(ctx, te); err != nil {
+		if err := c.checkLoginStillValid(ctx, st, te); err != nil {
 			return want, err
 		}
-		renewed, err := c.tokens.Renew(ctx, te, want.Sub(c.now()))
+		renewed, err := st.tokens.Renew(ctx, te, want.Sub(c.now()))
 		if err != nil {
 			return want, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
@@ -154,23 +155,23 @@ func (c *Core) LeaseRenew(ctx context.Context, id string, increment time.Duratio
 
 // LeaseRevoke revokes one lease.
 func (c *Core) LeaseRevoke(ctx context.Context, id string) error {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return err
 	}
-	return leaseErr(c.leases.Revoke(ctx, strings.Trim(id, "/"), false))
+	defer release()
+	return leaseErr(st.leases.Revoke(ctx, strings.Trim(id, "/"), false))
 }
 
 // LeaseRevokePrefix revokes every lease under prefix; force drops leases
 // without asking their issuer.
 func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool) (int, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return 0, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return 0, err
 	}
-	n, err := c.leases.RevokePrefix(ctx, prefix, force)
+	defer release()
+	n, err := st.leases.RevokePrefix(ctx, prefix, force)
 	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
 	return n, leaseErr(err)
 }
@@ -178,7 +179,7 @@ func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool)
 // leaseSecret registers the lease of a dynamic secret an engine just
 // handed out. If the lease cannot be stored, the secret is revoked at
 // once: a secret nobody can revoke must not leave the server.
-func (c *Core) leaseSecret(ctx context.Context, caller *Caller, m *mount, s *logical.Secret, path string) (*lease.Lease, error) {
+func (c *Core) leaseSecret(ctx context.Context, st *unsealed, caller *Caller, m *mount, s *logical.Secret, path string) (*lease.Lease, error) {
 	ttl, maxTTL := c.secretTTLs(m, s)
 	l := lease.Lease{Kind: lease.KindSecret, Path: path, MountAccessor: m.entry.Accessor, Renewable: s.Renewable, InternalData: s.InternalData}
 	if _, ok := m.engine.(logical.SecretRenewer); !ok {
@@ -188,10 +189,10 @@ func (c *Core) leaseSecret(ctx context.Context, caller *Caller, m *mount, s *log
 		// Revoking the token that asked revokes what it was given.
 		l.TokenAccessor = caller.Token.Accessor
 	}
-	registered, err := c.leases.Register(ctx, l, ttl, maxTTL)
+	registered, err := st.leases.Register(ctx, l, ttl, maxTTL)
 	if err != nil {
 		l.Path = path
-		if rerr := c.revokeLease(ctx, &l); rerr != nil {
+		if rerr := c.revokeLease(ctx, st, &l); rerr != nil {
 			c.log.Error("a secret whose lease could not be stored could not be revoked either", "path", path, "error", fmt.Sprint(rerr))
 		}
 		return nil, fmt.Errorf("storing the lease: %w", err)
@@ -222,18 +223,18 @@ func (c *Core) secretTTLs(m *mount, s *logical.Secret) (ttl, maxTTL time.Duratio
 
 // revokeUnrecordedLease revokes a secret whose handing out could not be
 // recorded by audit.
-func (c *Core) revokeUnrecordedLease(ctx context.Context, l *lease.Lease) {
+func (c *Core) revokeUnrecordedLease(ctx context.Context, st *unsealed, l *lease.Lease) {
 	if l == nil {
 		return
 	}
-	if err := c.leases.Revoke(ctx, l.ID, false); err != nil {
+	if err := st.leases.Revoke(ctx, l.ID, false); err != nil {
 		c.log.Error("revoking a secret whose issuing was not recorded", "lease_id", l.ID, "error", fmt.Sprint(err))
 	}
 }
 
 // renewSecret asks the engine that issued a secret lease to extend it.
-func (c *Core) renewSecret(ctx context.Context, l *lease.Lease, want time.Time) (time.Time, error) {
-	m := c.mountByAccessor(l.MountAccessor)
+func (c *Core) renewSecret(ctx context.Context, st *unsealed, l *lease.Lease, want time.Time) (time.Time, error) {
+	m := st.mountByAccessor(l.MountAccessor)
 	if m == nil {
 		return want, fmt.Errorf("%w: the mount that issued this lease is gone", ErrInvalidRequest)
 	}

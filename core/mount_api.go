@@ -32,15 +32,15 @@ func NormalizeMountPath(path string) (string, error) {
 // Mounts returns the secrets engines (table "") or the auth methods
 // (AuthTable), including the built-in sys/ and auth/token/ mounts.
 func (c *Core) Mounts(ctx context.Context, table string) ([]MountEntry, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	c.router.mu.RLock()
-	defer c.router.mu.RUnlock()
+	defer release()
+	st.router.mu.RLock()
+	defer st.router.mu.RUnlock()
 	var out []MountEntry
-	for _, me := range c.router.entriesLocked() {
+	for _, me := range st.router.entriesLocked() {
 		if me.Table == table {
 			out = append(out, me)
 		}
@@ -48,7 +48,7 @@ func (c *Core) Mounts(ctx context.Context, table string) ([]MountEntry, error) {
 	if table == AuthTable {
 		return append(out, tokenMount), nil
 	}
-	if _, ok := c.router.mounts[cubbyholeMount.Path]; ok {
+	if _, ok := st.router.mounts[cubbyholeMount.Path]; ok {
 		out = append(out, cubbyholeMount)
 	}
 	return append(out, systemMount), nil
@@ -103,12 +103,12 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 	}
 	me.Accessor = me.Type + "_" + accessor[:8]
 
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return err
 	}
-	r := c.router
+	defer release()
+	r := st.router
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for existing := range r.mounts {
@@ -116,7 +116,7 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 			return fmt.Errorf("%w: path is already in use at %s", ErrInvalidRequest, existing)
 		}
 	}
-	m, err := c.startMount(ctx, me)
+	m, err := c.startMount(ctx, st, me)
 	if err != nil {
 		return err
 	}
@@ -125,6 +125,9 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 		return err
 	}
 	r.mounts[path] = m
+	if st.role == Active {
+		m.startActiveWork(st.activeCtx)
+	}
 	c.log.Info("mount enabled", "path", path, "type", me.Type)
 	return nil
 }
@@ -139,12 +142,12 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 	if path == tokenMount.Path || path == cubbyholeMount.Path {
 		return fmt.Errorf("%w: %s is built in and cannot be disabled", ErrInvalidRequest, path)
 	}
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return err
 	}
-	r := c.router
+	defer release()
+	r := st.router
 	r.mu.RLock()
 	m, ok := r.mounts[path]
 	r.mu.RUnlock()
@@ -155,7 +158,7 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 	// The secrets a mount handed out are revoked while it can still
 	// revoke them; if it cannot, the mount stays (revoke-force the
 	// leases first to disable it anyway).
-	if n, err := c.leases.RevokePrefix(ctx, path, false); err != nil {
+	if n, err := st.leases.RevokePrefix(ctx, path, false); err != nil {
 		return fmt.Errorf("revoking the leases of %s (%d revoked): %w", path, n, err)
 	}
 	r.mu.Lock()
@@ -165,7 +168,7 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 		return nil
 	}
 	if table == AuthTable {
-		n, err := c.tokens.RevokeByMount(ctx, m.entry.Accessor)
+		n, err := st.tokens.RevokeByMount(ctx, m.entry.Accessor)
 		if err != nil {
 			return fmt.Errorf("revoking the tokens of %s: %w", path, err)
 		}
@@ -191,15 +194,15 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 // MountInfo returns the mount that serves path (for sys/internal/ui/mounts
 // and tune), or ErrNoMount.
 func (c *Core) MountInfo(ctx context.Context, path string) (MountEntry, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return MountEntry{}, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return MountEntry{}, err
 	}
+	defer release()
 	if p := strings.Trim(path, "/") + "/"; p == systemMount.Path || strings.HasPrefix(p, systemMount.Path) {
 		return systemMount, nil
 	}
-	m := c.router.match(strings.TrimPrefix(path, "/"))
+	m := st.router.match(strings.TrimPrefix(path, "/"))
 	if m == nil {
 		return MountEntry{}, ErrNoMount
 	}
@@ -218,12 +221,12 @@ func (c *Core) Tune(ctx context.Context, path, table string, tune MountTune, des
 	if tune.MaxLeaseTTL != 0 && tune.DefaultLeaseTTL > tune.MaxLeaseTTL {
 		return fmt.Errorf("%w: default_lease_ttl cannot be larger than max_lease_ttl", ErrInvalidRequest)
 	}
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return err
 	}
-	r := c.router
+	defer release()
+	r := st.router
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, ok := r.mounts[path]

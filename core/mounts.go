@@ -110,7 +110,7 @@ func saveMountTable(ctx context.Context, store storage.Backend, entries []MountE
 }
 
 // loadMounts reads the mount table and starts every engine.
-func (c *Core) loadMounts(ctx context.Context) (*router, error) {
+func (c *Core) loadMounts(ctx context.Context, st *unsealed) (*router, error) {
 	e, err := c.barrier.Get(ctx, mountTablePath)
 	if err != nil {
 		return nil, fmt.Errorf("reading mount table: %w", err)
@@ -131,7 +131,7 @@ func (c *Core) loadMounts(ctx context.Context) (*router, error) {
 		return nil, fmt.Errorf("decoding mount table: %w", err)
 	}
 	for _, me := range entries {
-		m, err := c.startMount(ctx, me)
+		m, err := c.startMount(ctx, st, me)
 		if err != nil {
 			return nil, fmt.Errorf("starting mount %s: %w", me.Path, err)
 		}
@@ -140,7 +140,7 @@ func (c *Core) loadMounts(ctx context.Context) (*router, error) {
 	return r, nil
 }
 
-func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
+func (c *Core) startMount(ctx context.Context, st *unsealed, me MountEntry) (*mount, error) {
 	factories, kind := c.engines, "secrets engine"
 	if me.Table == AuthTable {
 		factories, kind = c.authMethods, "auth method"
@@ -152,7 +152,7 @@ func (c *Core) startMount(ctx context.Context, me MountEntry) (*mount, error) {
 	view := storage.NewView(c.barrier, mountDataRoot+me.UUID+"/")
 	revoke := func(ctx context.Context, prefix string) (int, error) {
 		// Called from a request, which holds c.stateLock for reading.
-		return c.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false)
+		return st.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false)
 	}
 	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view, RevokeLeases: revoke, GeneratePassword: c.passwordFromPolicy, Now: c.now})
 	if err != nil {
@@ -171,6 +171,22 @@ func (r *router) entriesLocked() []MountEntry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// startActiveWork starts every engine's active-node work (rotation on a
+// schedule and the like) until ctx ends.
+func (r *router) startActiveWork(ctx context.Context) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, m := range r.mounts {
+		m.startActiveWork(ctx)
+	}
+}
+
+func (m *mount) startActiveWork(ctx context.Context) {
+	if w, ok := m.engine.(logical.ActiveWorker); ok {
+		go w.RunActive(ctx)
+	}
 }
 
 // closeEngines stops the background work of every engine (at seal).

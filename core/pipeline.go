@@ -95,15 +95,15 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		return nil, err
 	}
 	ctx = WithWrapTTL(ctx, req.WrapTTL)
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	// The path may have been folded before an unseal that happened since:
 	// fold again under the lock that serves it (idempotent).
-	path = c.foldEngineNames(path)
-	m := c.router.match(path)
+	path = st.foldEngineNames(path)
+	m := st.router.match(path)
 	r := &logical.Request{
 		Operation: req.Operation, Path: path, ClientAddr: req.ClientAddr,
 		ClientCertificates: req.ClientCertificates, WrapTTL: req.WrapTTL,
@@ -115,7 +115,7 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
 		r.MountMaxTTL = time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
 	}
-	checked, err := c.admitLocked(ctx, req, path, m, r)
+	checked, err := c.admitLocked(ctx, st, req, path, m, r)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +125,14 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		te = checked.caller.Token
 		r.DisplayName = te.DisplayName
 	}
-	res, err := c.route(ctx, checked.caller, m, r, path)
+	res, err := c.route(ctx, st, checked.caller, m, r, path)
 	// What the engine did stands even if the client has gone: the answer
 	// is audited, and whatever it issued is revoked if it cannot be.
 	ctx = context.WithoutCancel(ctx)
 	if aerr := c.logResponse(ctx, te, checked.audit, res, err); aerr != nil {
 		if res != nil {
-			c.revokeUnrecorded(ctx, res.Issued)
-			c.revokeUnrecordedLease(ctx, res.Lease)
+			c.revokeUnrecorded(ctx, st, res.Issued)
+			c.revokeUnrecordedLease(ctx, st, res.Lease)
 		}
 		return nil, aerr
 	}
@@ -149,19 +149,19 @@ type admitted struct {
 // admit is admitLocked for a sys route: under the state lock only for the
 // checks, as sys handlers take the lock themselves.
 func (c *Core) admit(ctx context.Context, req *Request, path string, m *mount) (*admitted, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	return c.admitLocked(ctx, req, path, m, nil)
+	defer release()
+	return c.admitLocked(ctx, st, req, path, m, nil)
 }
 
 // admitLocked checks the token (unless r is a login), decodes the body,
 // checks the ACL with the operation the handler will perform, and writes
 // the request's audit entry. m and r are nil for sys routes. c.stateLock
 // must be held and the core unsealed.
-func (c *Core) admitLocked(ctx context.Context, req *Request, path string, m *mount, r *logical.Request) (*admitted, error) {
+func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path string, m *mount, r *logical.Request) (*admitted, error) {
 	reqID, err := randomID()
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (c *Core) admitLocked(ctx context.Context, req *Request, path string, m *mo
 	login := m != nil && r != nil && m.isLoginPath(r.Path)
 	var te *token.Entry
 	if !login {
-		if te, err = c.lookupToken(ctx, req.Token); err != nil {
+		if te, err = st.lookupToken(ctx, req.Token); err != nil {
 			c.logRefusal(ctx, nil, ar, err)
 			return nil, err
 		}
@@ -208,7 +208,7 @@ func (c *Core) admitLocked(ctx context.Context, req *Request, path string, m *mo
 		}
 		ar.Operation = op
 	}
-	caller, err := c.authorizeEntry(ctx, te, path, op, data, req.ClientAddr)
+	caller, err := c.authorizeEntry(ctx, st, te, path, op, data, req.ClientAddr)
 	if err != nil {
 		c.logRefusal(ctx, te, ar, err)
 		return nil, err

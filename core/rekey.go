@@ -107,11 +107,11 @@ func (c *Core) RekeyCancel() {
 // is generated, the root key re-sealed with it, and the new shares
 // returned. Wrong shares cancel nothing but reset the progress.
 func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (RekeyStatus, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return RekeyStatus{}, ErrSealed
+	_, release, err := c.enter()
+	if err != nil {
+		return RekeyStatus{}, err
 	}
+	defer release()
 	c.rekeyLock.Lock()
 	defer c.rekeyLock.Unlock()
 	if c.rekey == nil {

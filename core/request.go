@@ -28,12 +28,12 @@ type Result struct {
 
 // route hands the request to its engine (or core's token API) and turns a
 // login's Auth into a token.
-func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.Request, fullPath string) (*Result, error) {
+func (c *Core) route(ctx context.Context, st *unsealed, caller *Caller, m *mount, r *logical.Request, fullPath string) (*Result, error) {
 	if m == nil {
 		return nil, ErrNoMount
 	}
 	if m.entry.Type == tokenMountType {
-		return c.handleTokenAPI(ctx, caller, m, r)
+		return c.handleTokenAPI(ctx, st, caller, m, r)
 	}
 	resp, err := m.engine.HandleRequest(ctx, r)
 	if err != nil {
@@ -52,17 +52,17 @@ func (c *Core) route(ctx context.Context, caller *Caller, m *mount, r *logical.R
 			}
 			loginPath = m.entry.Path + lp
 		}
-		if res.Issued, err = c.issueToken(ctx, m, resp.Auth, loginPath); err != nil {
+		if res.Issued, err = c.issueToken(ctx, st, m, resp.Auth, loginPath); err != nil {
 			return nil, err
 		}
-		if err := c.leaseLoginToken(ctx, res.Issued, loginPath); err != nil {
-			c.revokeUnrecorded(ctx, res.Issued)
+		if err := c.leaseLoginToken(ctx, st, res.Issued, loginPath); err != nil {
+			c.revokeUnrecorded(ctx, st, res.Issued)
 			return nil, err
 		}
 		resp.Auth = nil
 	}
 	if resp != nil && resp.Secret != nil {
-		if res.Lease, err = c.leaseSecret(ctx, caller, m, resp.Secret, fullPath); err != nil {
+		if res.Lease, err = c.leaseSecret(ctx, st, caller, m, resp.Secret, fullPath); err != nil {
 			return nil, err
 		}
 		resp.Secret = nil
@@ -107,15 +107,15 @@ func (m *mount) isLoginPath(rel string) bool {
 }
 
 // issueToken turns a login's Auth into a token.
-func (c *Core) issueToken(ctx context.Context, m *mount, a *logical.Auth, path string) (*token.Entry, error) {
+func (c *Core) issueToken(ctx context.Context, st *unsealed, m *mount, a *logical.Auth, path string) (*token.Entry, error) {
 	if slices.Contains(a.Policies, "root") {
 		return nil, fmt.Errorf("%w: a login cannot grant the root policy", ErrPermissionDenied)
 	}
-	create := c.tokens.Create
+	create := st.tokens.Create
 	switch a.TokenType {
 	case "", "service", "default", "default-service":
 	case "batch", "default-batch":
-		create = c.tokens.CreateBatch
+		create = st.tokens.CreateBatch
 	default:
 		return nil, fmt.Errorf("%w: token type %q is not supported", ErrInvalidRequest, a.TokenType)
 	}

@@ -8,11 +8,11 @@ import (
 
 // Rotate adds a keyring term for new writes.
 func (c *Core) Rotate(ctx context.Context) (uint32, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return 0, ErrSealed
+	_, release, err := c.enter()
+	if err != nil {
+		return 0, err
 	}
+	defer release()
 	term, err := c.barrier.Rotate(ctx)
 	if err == nil {
 		c.log.Info("keyring rotated", "term", term)
@@ -22,10 +22,10 @@ func (c *Core) Rotate(ctx context.Context) (uint32, error) {
 
 // KeyStatus describes the active keyring term.
 func (c *Core) KeyStatus() (barrier.KeyStatus, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return barrier.KeyStatus{}, ErrSealed
+	_, release, err := c.enter()
+	if err != nil {
+		return barrier.KeyStatus{}, err
 	}
+	defer release()
 	return c.barrier.KeyStatus()
 }

@@ -22,7 +22,7 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	}
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
-	if !c.sealed {
+	if c.state != nil {
 		return nil
 	}
 	rootKey, err := c.unwrapRootKey(ctx, conf, nil)

@@ -10,11 +10,9 @@ import (
 // their storage.
 const tidyInterval = time.Minute
 
-// startTidy runs the background cleanup until stop is called (at seal).
-// c.stateLock must be held for writing by the caller.
-func (c *Core) startTidy() {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.stopTidy = cancel
+// startTidy runs the active node's cleanup (expired tokens, due leases)
+// until ctx ends, at seal or step-down.
+func (c *Core) startTidy(ctx context.Context) {
 	go func() {
 		t := time.NewTicker(tidyInterval)
 		defer t.Stop()
@@ -33,13 +31,28 @@ func (c *Core) startTidy() {
 	}()
 }
 
+// activeState enters the unsealed state for active-node work started
+// with ctx: ctx is cancelled under the write lock when the node seals or
+// steps down, so work that finds it alive here runs on a live state.
+func (c *Core) activeState(ctx context.Context) (*unsealed, func(), bool) {
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, nil, false
+	}
+	if ctx.Err() != nil {
+		release()
+		return nil, nil, false
+	}
+	return st, release, true
+}
+
 func (c *Core) tidyOnce(ctx context.Context) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed || ctx.Err() != nil {
+	st, release, ok := c.activeState(ctx)
+	if !ok {
 		return
 	}
-	n, err := c.tokens.Tidy(ctx)
+	defer release()
+	n, err := st.tokens.Tidy(ctx)
 	switch {
 	case err != nil:
 		c.log.Warn("token tidy failed; expired tokens stay refused and will be retried", "error", err)

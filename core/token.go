@@ -13,11 +13,11 @@ import (
 // tokenStorePrefix is the token store's view inside the barrier.
 const tokenStorePrefix = "sys/token/"
 
-func (c *Core) openTokens(ctx context.Context) (*token.Store, error) {
+func (c *Core) openTokens(ctx context.Context, st *unsealed) (*token.Store, error) {
 	return token.Open(ctx, token.Config{
 		Storage:  storage.NewView(c.barrier, tokenStorePrefix),
 		Now:      c.now,
-		OnRevoke: c.onTokenRevoke,
+		OnRevoke: func(ctx context.Context, e *token.Entry) error { return c.onTokenRevoke(ctx, st, e) },
 	})
 }
 
@@ -49,9 +49,8 @@ func randomID() (string, error) {
 }
 
 // lookupToken returns the entry of a live token or ErrPermissionDenied.
-// c.stateLock must be held.
-func (c *Core) lookupToken(ctx context.Context, id string) (*token.Entry, error) {
-	e, err := c.tokens.Lookup(ctx, id)
+func (st *unsealed) lookupToken(ctx context.Context, id string) (*token.Entry, error) {
+	e, err := st.tokens.Lookup(ctx, id)
 	if errors.Is(err, token.ErrNotFound) {
 		return nil, ErrPermissionDenied
 	}
@@ -60,18 +59,18 @@ func (c *Core) lookupToken(ctx context.Context, id string) (*token.Entry, error)
 
 // CheckToken returns the entry for a live token, or ErrPermissionDenied.
 func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	return c.lookupToken(ctx, id)
+	defer release()
+	return st.lookupToken(ctx, id)
 }
 
 // onTokenRevoke cleans up what belongs to a token when it goes.
-func (c *Core) onTokenRevoke(ctx context.Context, e *token.Entry) error {
-	if c.leases != nil {
-		if err := c.leases.RevokeByToken(ctx, e.Accessor, true); err != nil {
+func (c *Core) onTokenRevoke(ctx context.Context, st *unsealed, e *token.Entry) error {
+	if st.leases != nil {
+		if err := st.leases.RevokeByToken(ctx, e.Accessor, true); err != nil {
 			return err
 		}
 	}
@@ -80,12 +79,12 @@ func (c *Core) onTokenRevoke(ctx context.Context, e *token.Entry) error {
 
 // LookupAccessor returns the entry an accessor names.
 func (c *Core) LookupAccessor(ctx context.Context, accessor string) (*token.Entry, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	e, err := c.tokens.LookupAccessor(ctx, accessor)
+	defer release()
+	e, err := st.tokens.LookupAccessor(ctx, accessor)
 	if errors.Is(err, token.ErrNotFound) {
 		return nil, ErrPermissionDenied
 	}

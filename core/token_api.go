@@ -14,15 +14,15 @@ import (
 
 // handleTokenAPI answers auth/token/*, the built-in token auth method. The
 // caller has passed the ACL for the path already.
-func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *logical.Request) (*Result, error) {
+func (c *Core) handleTokenAPI(ctx context.Context, st *unsealed, caller *Caller, m *mount, r *logical.Request) (*Result, error) {
 	path := strings.Trim(r.Path, "/")
 	op := r.Operation
 	write := op == logical.UpdateOperation || op == logical.CreateOperation
 	switch {
 	case path == "create" && write:
-		return c.tokenCreate(ctx, caller, r.Data, false, m, nil)
+		return c.tokenCreate(ctx, st, caller, r.Data, false, m, nil)
 	case path == "create-orphan" && write:
-		return c.tokenCreate(ctx, caller, r.Data, true, m, nil)
+		return c.tokenCreate(ctx, st, caller, r.Data, true, m, nil)
 	case strings.HasPrefix(path, "create/") && write:
 		role, err := c.loadTokenRole(ctx, strings.TrimPrefix(path, "create/"))
 		if err != nil {
@@ -31,62 +31,62 @@ func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *
 		if role == nil {
 			return nil, logical.Errorf(logical.ErrInvalidRequest, "unknown role %s", strings.TrimPrefix(path, "create/"))
 		}
-		return c.tokenCreate(ctx, caller, r.Data, role.Orphan, m, role)
+		return c.tokenCreate(ctx, st, caller, r.Data, role.Orphan, m, role)
 	case path == "roles" || strings.HasPrefix(path, "roles/"):
-		return c.handleTokenRoles(ctx, strings.TrimPrefix(strings.TrimPrefix(path, "roles"), "/"), r)
+		return c.handleTokenRoles(ctx, st, strings.TrimPrefix(strings.TrimPrefix(path, "roles"), "/"), r)
 	case path == "lookup-self" && (op == logical.ReadOperation || write):
 		return tokenData(caller.Token, caller.Token.ID, c.now()), nil
 	case path == "lookup" && (write || op == logical.ReadOperation):
-		te, err := c.tokenParam(ctx, r.Data)
+		te, err := c.tokenParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
 		return tokenData(te, te.ID, c.now()), nil
 	case path == "lookup-accessor" && write:
-		te, err := c.accessorParam(ctx, r.Data)
+		te, err := c.accessorParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
 		return tokenData(te, "", c.now()), nil
 	case path == "renew-self" && write:
-		return c.tokenRenew(ctx, caller.Token, r.Data)
+		return c.tokenRenew(ctx, st, caller.Token, r.Data)
 	case path == "renew" && write:
-		te, err := c.tokenParam(ctx, r.Data)
+		te, err := c.tokenParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return c.tokenRenew(ctx, te, r.Data)
+		return c.tokenRenew(ctx, st, te, r.Data)
 	case path == "renew-accessor" && write:
-		te, err := c.accessorParam(ctx, r.Data)
+		te, err := c.accessorParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return c.tokenRenew(ctx, te, r.Data)
+		return c.tokenRenew(ctx, st, te, r.Data)
 	case path == "revoke-self" && write:
-		return nil, tokenErr(c.tokens.Revoke(ctx, caller.Token))
+		return nil, tokenErr(st.tokens.Revoke(ctx, caller.Token))
 	case (path == "revoke" || path == "revoke-orphan") && write:
-		te, err := c.tokenParam(ctx, r.Data)
+		te, err := c.tokenParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
 		if path == "revoke-orphan" {
-			return nil, tokenErr(c.tokens.RevokeOrphan(ctx, te))
+			return nil, tokenErr(st.tokens.RevokeOrphan(ctx, te))
 		}
-		return nil, tokenErr(c.tokens.Revoke(ctx, te))
+		return nil, tokenErr(st.tokens.Revoke(ctx, te))
 	case path == "revoke-accessor" && write:
-		te, err := c.accessorParam(ctx, r.Data)
+		te, err := c.accessorParam(ctx, st, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return nil, tokenErr(c.tokens.Revoke(ctx, te))
+		return nil, tokenErr(st.tokens.Revoke(ctx, te))
 	case path == "accessors" && op == logical.ListOperation:
-		keys, err := c.tokens.Accessors(ctx)
+		keys, err := st.tokens.Accessors(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return &Result{Response: &logical.Response{Data: map[string]any{"keys": keys}}}, nil
 	case path == "tidy" && write:
-		n, err := c.tokens.Tidy(ctx)
+		n, err := st.tokens.Tidy(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -101,39 +101,39 @@ func (c *Core) handleTokenAPI(ctx context.Context, caller *Caller, m *mount, r *
 	return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path auth/token/%s", path)
 }
 
-func (c *Core) tokenParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
+func (c *Core) tokenParam(ctx context.Context, st *unsealed, data map[string]any) (*token.Entry, error) {
 	id, _ := data["token"].(string)
 	if id == "" {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing token")
 	}
-	te, err := c.tokens.Lookup(ctx, id)
+	te, err := st.tokens.Lookup(ctx, id)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "bad token")
 	}
 	return te, nil
 }
 
-func (c *Core) accessorParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
+func (c *Core) accessorParam(ctx context.Context, st *unsealed, data map[string]any) (*token.Entry, error) {
 	acc, _ := data["accessor"].(string)
 	if acc == "" {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing accessor")
 	}
-	te, err := c.tokens.LookupAccessor(ctx, acc)
+	te, err := st.tokens.LookupAccessor(ctx, acc)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid accessor")
 	}
 	return te, nil
 }
 
-func (c *Core) tokenRenew(ctx context.Context, te *token.Entry, data map[string]any) (*Result, error) {
+func (c *Core) tokenRenew(ctx context.Context, st *unsealed, te *token.Entry, data map[string]any) (*Result, error) {
 	inc, _, err := logical.DurationParam(data, "increment")
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkLoginStillValid(ctx, te); err != nil {
+	if err := c.checkLoginStillValid(ctx, st, te); err != nil {
 		return nil, err
 	}
-	renewed, err := c.tokens.Renew(ctx, te, inc)
+	renewed, err := st.tokens.Renew(ctx, te, inc)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
@@ -143,7 +143,7 @@ func (c *Core) tokenRenew(ctx context.Context, te *token.Entry, data map[string]
 // tokenCreate creates a child (or orphan) token. A non-root creator can
 // only hand out a subset of its own policies; only root or a sudo holder
 // may create orphans through create, choose the ID, or set a period.
-func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]any, orphan bool, m *mount, role *tokenRole) (*Result, error) {
+func (c *Core) tokenCreate(ctx context.Context, st *unsealed, caller *Caller, data map[string]any, orphan bool, m *mount, role *tokenRole) (*Result, error) {
 	parent := caller.Token
 	privileged := parent.IsRoot() || caller.ACL.Check("auth/token/create", "update", nil).Sudo
 	p, err := parseCreateParams(data)
@@ -220,10 +220,10 @@ func (c *Core) tokenCreate(ctx context.Context, caller *Caller, data map[string]
 	if slices.Contains(policies, "root") && !parent.IsRoot() {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "only a root token can create root tokens")
 	}
-	create := c.tokens.Create
+	create := st.tokens.Create
 	if p.tokenType == "batch" {
 		req.Renewable = false
-		create = c.tokens.CreateBatch
+		create = st.tokens.CreateBatch
 	}
 	e, err := create(ctx, req)
 	if err != nil {
@@ -278,18 +278,18 @@ func tokenErr(err error) error {
 
 // checkLoginStillValid asks the auth method that issued te, if it can,
 // whether the login behind it still holds (the user still exists).
-func (c *Core) checkLoginStillValid(ctx context.Context, te *token.Entry) error {
+func (c *Core) checkLoginStillValid(ctx context.Context, st *unsealed, te *token.Entry) error {
 	if te.MountAccessor == "" {
 		return nil
 	}
-	c.router.mu.RLock()
+	st.router.mu.RLock()
 	var m *mount
-	for _, cand := range c.router.mounts {
+	for _, cand := range st.router.mounts {
 		if cand.entry.Accessor == te.MountAccessor {
 			m = cand
 		}
 	}
-	c.router.mu.RUnlock()
+	st.router.mu.RUnlock()
 	if m == nil {
 		return logical.Errorf(logical.ErrPermissionDenied, "the auth method that issued this token is gone")
 	}

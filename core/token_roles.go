@@ -62,7 +62,7 @@ func (c *Core) loadTokenRole(ctx context.Context, name string) (*tokenRole, erro
 }
 
 // handleTokenRoles serves auth/token/roles and auth/token/roles/:name.
-func (c *Core) handleTokenRoles(ctx context.Context, name string, r *logical.Request) (*Result, error) {
+func (c *Core) handleTokenRoles(ctx context.Context, st *unsealed, name string, r *logical.Request) (*Result, error) {
 	if name == "" {
 		if r.Operation != logical.ListOperation {
 			return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation on auth/token/roles")

@@ -55,7 +55,7 @@ func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
 }
 
 func (c *Core) sealStatusLocked(conf *sealConfig) SealStatus {
-	st := SealStatus{Type: c.seal.Type(), Sealed: c.sealed, StorageType: c.storageType, RecoverySeal: c.seal.AutoUnseal()}
+	st := SealStatus{Type: c.seal.Type(), Sealed: c.state == nil, StorageType: c.storageType, RecoverySeal: c.seal.AutoUnseal()}
 	if conf == nil {
 		return st
 	}
@@ -104,7 +104,7 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	}
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
-	if !c.sealed {
+	if c.state != nil {
 		return c.sealStatusLocked(conf), nil
 	}
 	if c.seal.AutoUnseal() {
@@ -169,23 +169,29 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
 		return fmt.Errorf("opening barrier: %w", err)
 	}
-	tokens, err := c.openTokens(ctx)
+	st := &unsealed{}
+	tokens, err := c.openTokens(ctx, st)
 	if err != nil {
 		c.barrier.Seal()
 		return err
 	}
-	r, err := c.loadMounts(ctx)
-	if err != nil {
+	st.tokens = tokens
+	st.leases = c.openLeases(st)
+	if st.router, err = c.loadMounts(ctx, st); err != nil {
+		tokens.Wipe()
 		c.barrier.Seal()
 		return err
 	}
 	if err := c.startAudit(ctx); err != nil {
+		st.router.closeEngines()
+		tokens.Wipe()
 		c.barrier.Seal()
 		return err
 	}
-	c.tokens, c.router, c.sealed = tokens, r, false
-	c.leases = c.openLeases()
-	c.startTidy()
+	c.state = st
+	// One node alone is the active node once unsealed; a cluster will
+	// make this the leader's step.
+	c.becomeActive(st)
 	return nil
 }
 
@@ -193,7 +199,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 func (c *Core) Seal(ctx context.Context) error {
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
-	if c.sealed {
+	if c.state == nil {
 		return nil
 	}
 	c.sealLocked()
@@ -202,17 +208,14 @@ func (c *Core) Seal(ctx context.Context) error {
 }
 
 func (c *Core) sealLocked() {
-	if c.stopTidy != nil {
-		c.stopTidy()
-		c.stopTidy = nil
-	}
+	st := c.state
+	st.stepDown()
+	c.state = nil
 	c.audit.Close()
-	c.router.closeEngines()
+	st.router.closeEngines()
 	c.barrier.Seal()
 	c.unseal.reset()
-	c.tokens.Wipe()
-	c.tokens, c.router, c.sealed = nil, nil, true
-	c.leases = nil
+	st.tokens.Wipe()
 	c.policies.reset()
 	c.rekeyLock.Lock()
 	c.rekey.wipe()

@@ -41,12 +41,12 @@ func (c *Core) Wrap(ctx context.Context, body []byte, ttl time.Duration, path, w
 	if ttl <= 0 || ttl > MaxWrapTTL {
 		return nil, fmt.Errorf("%w: the wrapping TTL must be between 1s and %s", ErrInvalidRequest, MaxWrapTTL)
 	}
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	te, err := c.tokens.Create(ctx, token.CreateRequest{
+	defer release()
+	te, err := st.tokens.Create(ctx, token.CreateRequest{
 		Policies:    []string{wrappingPolicy},
 		TTL:         ttl,
 		DisplayName: "response-wrapping",
@@ -57,7 +57,7 @@ func (c *Core) Wrap(ctx context.Context, body []byte, ttl time.Duration, path, w
 		return nil, err
 	}
 	if err := c.cubbyholeView(te).Put(ctx, &storage.Entry{Key: wrappedKey, Value: body}); err != nil {
-		_ = c.tokens.Revoke(ctx, te)
+		_ = st.tokens.Revoke(ctx, te)
 		return nil, err
 	}
 	return wrapInfo(te), nil
@@ -71,8 +71,8 @@ func wrapInfo(te *token.Entry) *WrapInfo {
 }
 
 // wrappingToken returns the entry of a live wrapping token.
-func (c *Core) wrappingToken(ctx context.Context, id string) (*token.Entry, error) {
-	te, err := c.tokens.Lookup(ctx, id)
+func (c *Core) wrappingToken(ctx context.Context, st *unsealed, id string) (*token.Entry, error) {
+	te, err := st.tokens.Lookup(ctx, id)
 	if err != nil || !slices.Equal(te.Policies, []string{wrappingPolicy}) {
 		return nil, ErrInvalidWrapping
 	}
@@ -82,14 +82,14 @@ func (c *Core) wrappingToken(ctx context.Context, id string) (*token.Entry, erro
 // Unwrap returns the wrapped response and revokes the wrapping token, in
 // one step: of two concurrent unwraps, exactly one gets the response.
 func (c *Core) Unwrap(ctx context.Context, id string) ([]byte, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	c.wrapMu.Lock()
 	defer c.wrapMu.Unlock()
-	te, err := c.wrappingToken(ctx, id)
+	te, err := c.wrappingToken(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (c *Core) Unwrap(ctx context.Context, id string) ([]byte, error) {
 	if e == nil {
 		return nil, ErrInvalidWrapping
 	}
-	if err := c.tokens.Revoke(ctx, te); err != nil {
+	if err := st.tokens.Revoke(ctx, te); err != nil {
 		return nil, err
 	}
 	return e.Value, nil
@@ -108,12 +108,12 @@ func (c *Core) Unwrap(ctx context.Context, id string) ([]byte, error) {
 
 // WrapLookup describes a wrapping token without using it.
 func (c *Core) WrapLookup(ctx context.Context, id string) (*WrapInfo, error) {
-	c.stateLock.RLock()
-	defer c.stateLock.RUnlock()
-	if c.sealed {
-		return nil, ErrSealed
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
 	}
-	te, err := c.wrappingToken(ctx, id)
+	defer release()
+	te, err := c.wrappingToken(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +125,12 @@ func (c *Core) WrapLookup(ctx context.Context, id string) (*WrapInfo, error) {
 // Rewrap moves a wrapped response behind a new wrapping token with the
 // same TTL and revokes the old one.
 func (c *Core) Rewrap(ctx context.Context, id string) (*WrapInfo, error) {
-	c.stateLock.RLock()
-	te, err := c.wrappingToken(ctx, id)
-	c.stateLock.RUnlock()
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	te, err := c.wrappingToken(ctx, st, id)
+	release()
 	if err != nil {
 		return nil, err
 	}

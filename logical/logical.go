@@ -84,6 +84,15 @@ type Canonicalizer interface {
 	CanonicalPath(path string) string
 }
 
+// ActiveWorker is implemented by engines with background work that only
+// the active node may do (rotating credentials on a schedule). Core runs
+// RunActive in its own goroutine when the node becomes active, or when
+// the engine is mounted on an active node, and cancels ctx when the node
+// seals or steps down; RunActive returns when ctx ends.
+type ActiveWorker interface {
+	RunActive(ctx context.Context)
+}
+
 // MountConfig is what an engine is created with when it is mounted or the
 // mount table is loaded at unseal.
 type MountConfig struct {

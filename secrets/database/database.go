@@ -32,34 +32,55 @@ type Engine struct {
 	statics sync.Mutex
 	// now is the mount's clock: it decides when a static role is due
 	// (the ticker only says when to look) and stamps credentials.
-	now  func() time.Time
-	stop context.CancelFunc
-	done chan struct{}
+	now func() time.Time
+	// conf and tick are what the rotation schedule runs on.
+	conf logical.MountConfig
+	tick time.Duration
+	// closed ends a running schedule at Close; running counts them.
+	closed    chan struct{}
+	closeOnce sync.Once
+	running   sync.WaitGroup
 	// policyPassword generates from a named password policy (core's).
 	policyPassword func(ctx context.Context, policy string) (string, error)
 }
 
-// Factory creates the engine and starts its static-role rotation
-// schedule, which runs until Close.
+var _ logical.ActiveWorker = (*Engine)(nil)
+
+// Factory creates the engine. Its static-role rotation schedule runs on
+// the active node only (RunActive).
 func Factory(ctx context.Context, conf logical.MountConfig) (logical.Engine, error) {
 	return newEngine(conf, time.Second), nil
 }
 
 func newEngine(conf logical.MountConfig, tick time.Duration) *Engine {
-	ctx, cancel := context.WithCancel(context.Background())
 	now := conf.Now
 	if now == nil {
 		now = time.Now
 	}
-	e := &Engine{pools: newPools(), now: now, stop: cancel, done: make(chan struct{}), policyPassword: conf.GeneratePassword}
-	go e.rotateLoop(ctx, conf, tick)
-	return e
+	return &Engine{pools: newPools(), now: now, conf: conf, tick: tick, closed: make(chan struct{}), policyPassword: conf.GeneratePassword}
+}
+
+// RunActive rotates static roles when they are due, until ctx ends (the
+// node seals or steps down) or the engine is closed.
+func (e *Engine) RunActive(ctx context.Context) {
+	e.running.Add(1)
+	defer e.running.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	e.rotateLoop(ctx, e.conf, e.tick)
 }
 
 // Close stops the rotation schedule and closes every connection pool.
 func (e *Engine) Close() {
-	e.stop()
-	<-e.done
+	e.closeOnce.Do(func() { close(e.closed) })
+	e.running.Wait()
 	e.pools.closeAll()
 }
 

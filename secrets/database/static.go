@@ -231,7 +231,6 @@ func (e *Engine) execOn(ctx context.Context, st storage.Backend, conn, password,
 
 // rotateLoop rotates static roles when they are due, until ctx ends.
 func (e *Engine) rotateLoop(ctx context.Context, conf logical.MountConfig, tick time.Duration) {
-	defer close(e.done)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {

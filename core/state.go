@@ -1,0 +1,64 @@
+package core
+
+import (
+	"context"
+
+	"github.com/arca-secrets/arca/lease"
+	"github.com/arca-secrets/arca/token"
+)
+
+// Role is what an unsealed node does: a standby serves what it can from
+// its applied state, the active node does the writes and the work only
+// one node may do (lease expiry, tidy, rotation). A single node is
+// always active once unsealed.
+type Role int
+
+const (
+	Standby Role = iota
+	Active
+)
+
+// unsealed is what exists only while the core is unsealed: the router
+// with its engines, the token store, the lease manager. Core reaches them
+// only through the state that enter returns, so a sealed core has no nil
+// manager to reach: it has no *unsealed at all.
+type unsealed struct {
+	router *router
+	tokens *token.Store
+	leases *lease.Manager
+	role   Role
+	// activeCtx lives while the node is active; stopActive ends it and
+	// with it the active node's background work.
+	activeCtx  context.Context
+	stopActive context.CancelFunc
+}
+
+// enter takes the state lock for reading and returns the unsealed state,
+// or ErrSealed. The caller calls release when done (only when err is nil).
+func (c *Core) enter() (st *unsealed, release func(), err error) {
+	c.stateLock.RLock()
+	if c.state == nil {
+		c.stateLock.RUnlock()
+		return nil, nil, ErrSealed
+	}
+	return c.state, c.stateLock.RUnlock, nil
+}
+
+// becomeActive starts the work only the active node does, with the
+// unsealed state st. c.stateLock must be held for writing.
+func (c *Core) becomeActive(st *unsealed) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st.role, st.activeCtx, st.stopActive = Active, ctx, cancel
+	c.startTidy(ctx)
+	st.router.startActiveWork(ctx)
+}
+
+// stepDown stops the active node's work; the node stays unsealed.
+// c.stateLock must be held for writing.
+func (st *unsealed) stepDown() {
+	if st.stopActive != nil {
+		st.stopActive()
+		st.stopActive = nil
+	}
+	st.role = Standby
+}
