@@ -45,7 +45,14 @@ type Call struct {
 	Data map[string]any
 	// Caller is the token and its ACL.
 	Caller *Caller
+	// after runs once the response is recorded (see After).
+	after func(context.Context)
 }
+
+// After defers f until the response has been recorded: for a handler
+// whose work would stop the recording itself (sealing closes the audit
+// devices), so that its answer is audited first.
+func (call *Call) After(f func(context.Context)) { call.after = f }
 
 // SysHandler serves a sys endpoint once the pipeline has authorised and
 // audited it. It returns the data to record as the response (the server
@@ -72,6 +79,9 @@ func (c *Core) ServeSys(ctx context.Context, req *Request, h SysHandler) error {
 	res := &Result{Response: &logical.Response{Data: data}}
 	if aerr := c.logResponse(ctx, checked.caller.Token, checked.audit, res, herr); aerr != nil {
 		return aerr
+	}
+	if call.after != nil && herr == nil {
+		call.after(ctx)
 	}
 	return herr
 }

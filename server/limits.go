@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -69,6 +70,9 @@ func (l Limits) withDefaults() Limits {
 func (l Limits) unauthenticatedBody() int64 {
 	return min(l.MaxRequestSize, maxUnauthenticatedBody)
 }
+
+// errSlowBody: the body did not arrive within the request's time (408).
+var errSlowBody = errors.New("the request body did not arrive in time (max_request_duration)")
 
 // tooLarge is a body past its bound (413).
 type tooLarge struct{ limit int64 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/logical"
@@ -61,6 +62,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, &tooLarge{limit}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errSlowBody
 		}
 		return nil, &badRequest{"reading request body failed"}
 	}

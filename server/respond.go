@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -32,6 +33,10 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errSlowBody):
+		return http.StatusRequestTimeout
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, lease.ErrRetry):
 		return http.StatusBadRequest
 	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed):

@@ -52,6 +52,10 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// bodyReadTimeout bounds the reading of a request (headers and body)
+// when max_request_duration allows longer.
+const bodyReadTimeout = 30 * time.Second
+
 // errBusy: the listener is at max_concurrent_requests (503).
 var errBusy = errors.New("the server is at its limit of concurrent requests; retry shortly")
 
@@ -76,7 +80,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respondError(w, http.StatusServiceUnavailable, errBusy)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.limits.MaxRequestDuration)
+	// max_request_duration bounds the whole request, the reading of a
+	// body that trickles in included.
+	deadline := time.Now().Add(s.limits.MaxRequestDuration)
+	readBy := time.Now().Add(bodyReadTimeout)
+	if deadline.Before(readBy) {
+		readBy = deadline
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(readBy)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	r = r.WithContext(ctx)
 	raw, ok := strings.CutPrefix(r.URL.Path, "/v1/")
@@ -114,7 +126,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       bodyReadTimeout,
 		IdleTimeout:       5 * time.Minute,
 		TLSConfig:         tlsConf,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -122,10 +123,13 @@ func (s *Server) handleSeal(w http.ResponseWriter, r *http.Request, _ string) {
 	if !allow(w, r, http.MethodPut, http.MethodPost) {
 		return
 	}
-	if err := s.core.Seal(r.Context()); err != nil {
-		s.respondErr(w, r, err)
-		return
-	}
+	// Sealing closes the audit devices: it happens once the answer is
+	// recorded, and the client hears of it after that.
+	callOf(r).After(func(ctx context.Context) {
+		if err := s.core.Seal(ctx); err != nil {
+			s.log.Error("sealing failed", "error", err)
+		}
+	})
 	w.WriteHeader(http.StatusNoContent)
 }
 
