@@ -194,8 +194,13 @@ func (r *router) closeEngines() {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, m := range r.mounts {
-		if cl, ok := m.engine.(logical.Closer); ok {
-			cl.Close()
-		}
+		closeEngine(m)
+	}
+}
+
+// closeEngine stops a mount's engine's background work, if it has any.
+func closeEngine(m *mount) {
+	if cl, ok := m.engine.(logical.Closer); ok {
+		cl.Close()
 	}
 }

@@ -93,6 +93,14 @@ type ActiveWorker interface {
 	RunActive(ctx context.Context)
 }
 
+// Invalidator is implemented by engines that keep in memory what they
+// read from storage (transit's keys). Core calls Invalidate with a key
+// relative to the engine's storage view when another node changed it, so
+// that the next request reads storage again.
+type Invalidator interface {
+	Invalidate(ctx context.Context, key string)
+}
+
 // MountConfig is what an engine is created with when it is mounted or the
 // mount table is loaded at unseal.
 type MountConfig struct {

@@ -1,0 +1,12 @@
+package token
+
+import "strings"
+
+// Invalidate forgets what the store holds in memory for key (relative to
+// the store's storage view), after another node wrote it: the next read
+// goes to storage.
+func (s *Store) Invalidate(key string) {
+	if hash, ok := strings.CutPrefix(key, idPrefix); ok {
+		s.cache.drop(hash)
+	}
+}
