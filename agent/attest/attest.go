@@ -37,10 +37,12 @@ type Identity struct {
 	// Cgroup is the unified (v2) cgroup path, or the v1 systemd one.
 	Cgroup string
 	// ContainerID is the 64-hex id of a Docker, containerd, CRI-O or
-	// Kubernetes container found in the cgroup path ("" when none).
+	// Kubernetes container, read from the runtime's own cgroup layout
+	// ("" when none; see fromCgroup).
 	ContainerID string
-	// SystemdUnit is the service or scope the process runs in ("" in a
-	// container).
+	// SystemdUnit is the system unit (service or scope) the process runs
+	// in: the first unit below systemd's slices, never one in a user's
+	// delegated subtree ("" in a container, or when none).
 	SystemdUnit string
 	// SELinux is the peer's security label ("" without SELinux).
 	SELinux string

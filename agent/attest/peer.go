@@ -55,16 +55,29 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 		return nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
 	}
 
-	if id.ExePath, id.ExeSHA256, err = exe(pid); err != nil {
-		id.ExePath, id.ExeSHA256 = "", ""
+	// A traced process does whatever its tracer makes it do: it is
+	// nobody's workload.
+	if tracer, err := tracerPID(pid); err != nil {
+		return nil, refuse("cannot read the status of pid %d: %v", pid, errText(err))
+	} else if tracer != 0 {
+		return nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", pid, tracer)
+	}
+	path, facts, err := exe(pid)
+	if err != nil {
 		id.Notes = append(id.Notes, "executable unreadable: "+errText(err))
+	} else if vars, err := loaderOverrides(pid); err != nil {
+		id.Notes = append(id.Notes, "environment unreadable, so the executable is not vouched for: "+errText(err))
+	} else if len(vars) > 0 && facts.dynamic {
+		// The dynamic loader put other code into the process: it is not
+		// only the executable any more. Roles bound to it do not match.
+		id.Notes = append(id.Notes, "the executable is not vouched for: "+strings.Join(vars, ", ")+" is set in its environment")
+	} else {
+		id.ExePath, id.ExeSHA256 = path, facts.sum
 	}
 	if id.Cgroup, err = cgroupPath(pid); err != nil {
 		id.Notes = append(id.Notes, "cgroup unreadable: "+errText(err))
 	}
-	if id.ContainerID = containerID(id.Cgroup); id.ContainerID == "" {
-		id.SystemdUnit = systemdUnit(id.Cgroup)
-	}
+	id.ContainerID, id.SystemdUnit = fromCgroup(id.Cgroup)
 	names(id)
 
 	if err := checkHolders(conn, id); err != nil {
