@@ -15,6 +15,8 @@ var (
 	// token's own lookup-self): it expired, or was revoked, as a role
 	// change revokes every token the role issued.
 	errBadToken = errors.New("the server no longer accepts the token")
+	// errSelfLookup: a workload's new token cannot look itself up.
+	errSelfLookup = errors.New("the workload's token may not look itself up (auth/token/lookup-self): the default policy must allow it, since the agent tells a revoked token from a refused request with it")
 )
 
 // serverError is a refusal from the server.

@@ -102,10 +102,20 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("workload request", "caller", id.String(), "method", method, "path", r.URL.Path, "status", rep.status)
-	if rep.status == http.StatusForbidden {
-		// The policy's refusal, or a token the server no longer accepts
-		// (then dropped, and revoked). Not retried with a new login.
-		a.tokens.refused(r.Context(), id, wt)
+	if rep.status == http.StatusForbidden && a.tokens.refused(r.Context(), id, wt) {
+		// The token was dead (its role changed): log in once, and send
+		// the request once more. A refusal by the policy keeps its live
+		// token and is answered as it is.
+		if wt, err = a.tokens.get(r.Context(), id); err != nil {
+			h.refuseLogin(w, id, err)
+			return
+		}
+		if rep, err = a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body); err != nil {
+			a.log.Warn("forwarding failed", "caller", id.String(), "path", r.URL.Path, "error", err)
+			writeErr(w, http.StatusBadGateway, "arca agent: the server is unreachable")
+			return
+		}
+		a.log.Info("workload request, with a new token", "caller", id.String(), "method", method, "path", r.URL.Path, "status", rep.status)
 	}
 	if method != http.MethodGet && a.kv != nil {
 		a.kv.forget(id.Key())
@@ -178,6 +188,9 @@ func (h *workloadHandler) refuseLogin(w http.ResponseWriter, id *attest.Identity
 	switch {
 	case errors.Is(err, errNotReady):
 		writeErr(w, http.StatusServiceUnavailable, "arca agent: "+err.Error())
+	case errors.Is(err, errSelfLookup):
+		h.a.log.Error("workload refused", "caller", id.String(), "reason", err)
+		writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
 	case errors.As(err, &se) && se.status < 500:
 		msg := strings.Join(se.msgs, "; ")
 		if len(id.Notes) > 0 {

@@ -124,8 +124,16 @@ func (t *tokens) login(ctx context.Context, id *attest.Identity) (*workloadToken
 		if out.Auth == nil || out.Auth.ClientToken == "" {
 			return nil, errors.New("the workload login answered without a token")
 		}
-		return &workloadToken{token: out.Auth.ClientToken, accessor: out.Auth.Accessor, obtained: t.clock.Now(),
-			ttl: time.Duration(out.Auth.LeaseDuration) * time.Second}, nil
+		wt := &workloadToken{token: out.Auth.ClientToken, accessor: out.Auth.Accessor, obtained: t.clock.Now(),
+			ttl: time.Duration(out.Auth.LeaseDuration) * time.Second}
+		// The agent tells a revoked token from a refusal by the token's
+		// own lookup-self: a token that cannot look itself up would be
+		// taken for revoked at its first refusal, and replaced at each.
+		if err := t.check(ctx, wt.token); errors.Is(err, errBadToken) {
+			t.revoke(wt)
+			return nil, errSelfLookup
+		}
+		return wt, nil
 	}
 }
 
@@ -141,16 +149,18 @@ func (t *tokens) check(ctx context.Context, tok string) error {
 }
 
 // refused is told that the server answered 403 to a request made with
-// wt for id. The token is kept when the server still accepts it (the
-// refusal is the policy's); when it does not, it is dropped and revoked,
-// so that the next request logs in. Either way the refused request is
-// not retried.
-func (t *tokens) refused(ctx context.Context, id *attest.Identity, wt *workloadToken) {
+// wt for id, and says whether wt is dead. A token the server still
+// accepts is kept: the refusal is the policy's, and no login follows it.
+// A token the server no longer accepts (its role changed, which revokes
+// the role's tokens) is dropped, and revoked in case it is only unable
+// to look itself up; the caller may then log in once for the request.
+func (t *tokens) refused(ctx context.Context, id *attest.Identity, wt *workloadToken) bool {
 	if !errors.Is(t.check(ctx, wt.token), errBadToken) {
-		return
+		return false
 	}
-	t.log.Info("the server no longer accepts a workload's token (its role changed?); the next request logs in again", "caller", id.String())
+	t.log.Info("the server no longer accepts a workload's token (its role changed?)", "caller", id.String())
 	t.drop(id.Key(), wt, true)
+	return true
 }
 
 func (t *tokens) store(key string, wt *workloadToken) {

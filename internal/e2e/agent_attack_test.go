@@ -136,7 +136,7 @@ func TestAgentLeaksNoWorkloadToken(t *testing.T) {
 			t.Fatalf("lookup-self #%d: %d %s", i+1, code, body)
 		}
 		if accessor == "" {
-			accessor = workloadAccessor(t, root)
+			accessor = tokenAccessor(t, root, "workload-app")
 		}
 		if strings.Contains(body, accessor) {
 			t.Fatalf("lookup-self #%d shows the accessor %s: %s", i+1, accessor, body)
@@ -179,9 +179,9 @@ func TestAgentLeaksNoWorkloadToken(t *testing.T) {
 	}
 }
 
-// workloadAccessor finds the accessor of the one token the workload
-// method issued for role app.
-func workloadAccessor(t *testing.T, root *api.Client) string {
+// tokenAccessor finds the accessor of the one token with display name
+// name.
+func tokenAccessor(t *testing.T, root *api.Client, name string) string {
 	t.Helper()
 	s, err := root.Logical().List("auth/token/accessors")
 	if err != nil {
@@ -189,19 +189,20 @@ func workloadAccessor(t *testing.T, root *api.Client) string {
 	}
 	for _, a := range s.Data["keys"].([]any) {
 		e, err := root.Logical().Write("auth/token/lookup-accessor", map[string]any{"accessor": a})
-		if err == nil && e.Data["display_name"] == "workload-app" {
+		if err == nil && e.Data["display_name"] == name {
 			return a.(string)
 		}
 	}
-	t.Fatal("no token of role app")
+	t.Fatalf("no token named %s", name)
 	return ""
 }
 
 // Issue 12, item 9: forbidden requests cost no token. Thirty refusals by
-// the policy leave the one token the workload had; a role change (which
-// revokes the role's tokens) makes the agent drop the dead token without
-// a new login for the refused request, and the next request logs in
-// once; stopping the agent revokes what it holds.
+// the policy leave the one token the workload had (the agent sees, by
+// the token's own lookup, that it is live, and logs in for none of
+// them). A role change revokes the role's tokens: the agent finds its
+// token dead, drops it and logs in once; stopping the agent revokes what
+// it holds.
 func TestAgentRefusalsLeaveNoTokens(t *testing.T) {
 	requireRoot(t)
 	srv, root := startDev(t, "root")
@@ -219,26 +220,47 @@ func TestAgentRefusalsLeaveNoTokens(t *testing.T) {
 	if n := liveTokens(t, root, "app"); n != 1 {
 		t.Fatalf("after 30 forbidden requests: %d live tokens of role app, want 1", n)
 	}
-	// The role changes: its tokens are revoked. The request that finds
-	// its token dead is refused (not retried with a new login); the next
-	// one logs in.
+	// The role changes and still matches: its tokens are revoked, and the
+	// next request is served with one new token.
 	if _, err := root.Logical().Write("auth/workload/role/app", map[string]any{"token_ttl": "20m"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := liveTokens(t, root, "app"); n != 0 {
 		t.Fatalf("after the role changed: %d live tokens, want 0", n)
 	}
-	if code, body := f.curlAs(t, uid, gid, "/usr/bin/curl", "/v1/secret/data/app?after=change"); code != 403 {
-		t.Fatalf("with a revoked token: %d %s", code, body)
-	}
-	if n := liveTokens(t, root, "app"); n != 0 {
-		t.Fatalf("a refused request logged in again: %d live tokens", n)
-	}
-	if code, body := f.curlAs(t, uid, gid, "/usr/bin/curl", "/v1/secret/data/app?after=change-2"); code != 200 || !strings.Contains(body, "s3cret-for-app") {
-		t.Fatalf("the next request: %d %s\n%s", code, body, f.output())
+	if code, body := f.curlAs(t, uid, gid, "/usr/bin/curl", "/v1/secret/data/app?after=change"); code != 200 || !strings.Contains(body, "s3cret-for-app") {
+		t.Fatalf("after the role changed: %d %s\n%s", code, body, f.output())
 	}
 	if n := liveTokens(t, root, "app"); n != 1 {
 		t.Fatalf("after logging in again: %d live tokens, want 1", n)
+	}
+	// The role no longer matches: refused at once, with no token left.
+	if _, err := root.Logical().Write("auth/workload/role/app", map[string]any{"bound_exe_paths": "/usr/bin/wget"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.curlAs(t, uid, gid, "/usr/bin/curl", "/v1/secret/data/app?after=change-2"); code != 403 || !strings.Contains(body, "no workload role matches the caller") {
+		t.Fatalf("after the role stopped matching: %d %s", code, body)
+	}
+	if n := liveTokens(t, root, "app"); n != 0 {
+		t.Fatalf("after the role stopped matching: %d live tokens, want 0", n)
+	}
+	if _, err := root.Logical().Write("auth/workload/role/app", map[string]any{"bound_exe_paths": "/usr/bin/curl"}); err != nil {
+		t.Fatal(err)
+	}
+	// The agent's own token is revoked: the agent logs itself in again
+	// and serves (a workload it has no token for yet).
+	if _, err := root.Logical().Write("auth/token/revoke-accessor", map[string]any{"accessor": tokenAccessor(t, root, "approle-host-agent")}); err != nil {
+		t.Fatal(err)
+	}
+	uidB, gidB := testUser(t, "arca-wl-b")
+	if _, err := root.Logical().Write("auth/workload/role/app-b", map[string]any{"bound_uids": fmt.Sprint(uidB), "token_policies": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.curlAs(t, uidB, gidB, "/usr/bin/curl", "/v1/secret/data/app"); code != 200 {
+		t.Fatalf("after the agent's token was revoked: %d %s\n%s", code, body, f.output())
+	}
+	if n := strings.Count(f.output(), "agent authenticated"); n != 2 {
+		t.Fatalf("the agent logged itself in %d times, want 2:\n%s", n, f.output())
 	}
 	// Stopping the agent revokes the tokens it held.
 	if err := f.agent.Process.Signal(syscall.SIGTERM); err != nil {
@@ -249,8 +271,10 @@ func TestAgentRefusalsLeaveNoTokens(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the agent did not stop:\n%s", f.output())
 	}
-	if n := liveTokens(t, root, "app"); n != 0 {
-		t.Fatalf("after the agent stopped: %d live tokens, want 0\n%s", n, f.output())
+	for _, role := range []string{"app", "app-b"} {
+		if n := liveTokens(t, root, role); n != 0 {
+			t.Fatalf("after the agent stopped: %d live tokens of role %s, want 0\n%s", n, role, f.output())
+		}
 	}
 }
 
