@@ -12,6 +12,12 @@
 // /proc/*/fd, that every process holding the connection is the attested
 // one or runs the same executable as the same user. When it cannot be
 // sure, it refuses.
+//
+// What the kernel says is not all a selector needs: a traced process is
+// refused (its tracer decides what it does), a dynamically linked
+// executable started with LD_PRELOAD, LD_LIBRARY_PATH or LD_AUDIT is not
+// vouched for as that executable, and units and container ids are read
+// only from the layouts systemd and the runtimes create (cgroup.go).
 package attest
 
 import (

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The agent's view of a connection from this very process: the kernel's
@@ -95,5 +97,52 @@ func TestContainerAndUnitFromCgroup(t *testing.T) {
 		if container != c.container || unit != c.unit {
 			t.Errorf("%s: %s: got container %q unit %q, want %q %q", c.name, c.cgroup, container, unit, c.container, c.unit)
 		}
+	}
+}
+
+// The loader variables and the tracer are read from a real process.
+func TestLoaderOverridesAndTracer(t *testing.T) {
+	cmd := exec.Command("/usr/bin/sleep", "30")
+	cmd.Env = []string{"LD_PRELOAD=/nonexistent.so", "LD_LIBRARY_PATH=", "LD_AUDIT=/a.so", "OTHER=LD_PRELOAD=x"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Until the exec, /proc shows the forked test binary.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if p, _ := os.Readlink(procPath(cmd.Process.Pid, "exe")); p == "/usr/bin/sleep" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not exec /usr/bin/sleep")
+		}
+	}
+	vars, err := loaderOverrides(cmd.Process.Pid)
+	if err != nil || strings.Join(vars, ",") != "LD_PRELOAD,LD_AUDIT" {
+		t.Fatalf("got %v, %v; want LD_PRELOAD and LD_AUDIT (LD_LIBRARY_PATH is empty)", vars, err)
+	}
+	if tracer, err := tracerPID(cmd.Process.Pid); err != nil || tracer != 0 {
+		t.Fatalf("an untraced process: tracer %d, %v", tracer, err)
+	}
+	_, facts, err := exe(cmd.Process.Pid)
+	if err != nil || !facts.dynamic {
+		t.Fatalf("/usr/bin/sleep: %+v, %v; want dynamically linked", facts, err)
+	}
+}
+
+// A file without a program interpreter (a static executable) is not
+// dynamic; one that is not ELF counts as dynamic (the checks that follow
+// only withhold).
+func TestHasInterpreter(t *testing.T) {
+	if hasInterpreter(strings.NewReader("#!/bin/sh\n")) != true {
+		t.Error("a script counts as not dynamic")
+	}
+	f, err := os.Open("/usr/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !hasInterpreter(f) {
+		t.Error("/usr/bin/sleep has no interpreter")
 	}
 }
