@@ -26,7 +26,10 @@ type autoAuth struct {
 	mu    sync.RWMutex
 	token string
 	// changed is closed (and replaced) whenever token changes.
-	changed  chan struct{}
+	changed chan struct{}
+	// lookUp: the token may look itself up, so that the server's refusal
+	// of a workload login can be checked against it.
+	lookUp   bool
 	roleID   string
 	secretID string
 	// ready is closed once the first login succeeded.
@@ -87,6 +90,13 @@ func (a *autoAuth) Token() string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.token
+}
+
+// canLookUp says whether the token may look itself up (see lookUp).
+func (a *autoAuth) canLookUp() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.lookUp
 }
 
 // waitNewToken waits, at most limit and while ctx lasts, for a token
@@ -151,8 +161,15 @@ func (a *autoAuth) login(ctx context.Context) (time.Duration, error) {
 	if out.Auth == nil || out.Auth.ClientToken == "" {
 		return 0, fmt.Errorf("the login answered without a token")
 	}
+	// Whether the token may look itself up decides whether a refused
+	// workload login can be told apart from a refused agent token.
+	lookErr := a.up.call(ctx, "GET", "/v1/auth/token/lookup-self", out.Auth.ClientToken, nil, nil)
+	if lookErr != nil {
+		a.log.Warn("the agent's token may not look itself up (the default policy grants it): a refused token is noticed only when its renewal fails", "error", lookErr)
+	}
 	a.mu.Lock()
 	a.token = out.Auth.ClientToken
+	a.lookUp = lookErr == nil
 	close(a.changed)
 	a.changed = make(chan struct{})
 	a.mu.Unlock()

@@ -109,8 +109,9 @@ func (t *tokens) login(ctx context.Context, id *attest.Identity) (*workloadToken
 		}
 		var out authReply
 		err := t.up.call(ctx, "POST", "/v1/"+t.mount+"/login", agentToken, id.Selectors(), &out)
-		if errors.Is(err, errForbidden) && attempt == 0 && errors.Is(t.check(ctx, agentToken), errBadToken) {
-			// The agent's own token was refused, not the workload: wait
+		if errors.Is(err, errForbidden) && attempt == 0 && t.auth.canLookUp() && errors.Is(t.check(ctx, agentToken), errBadToken) {
+			// The agent's own token was refused, not the workload (a
+			// token that may look itself up and is refused is dead): wait
 			// for the agent to log itself in again, then retry once.
 			t.auth.Refused()
 			if err := t.auth.waitNewToken(ctx, agentToken, agentRelogin); err != nil {
