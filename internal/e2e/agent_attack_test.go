@@ -247,12 +247,22 @@ func TestAgentRefusalsLeaveNoTokens(t *testing.T) {
 	if _, err := root.Logical().Write("auth/workload/role/app", map[string]any{"bound_exe_paths": "/usr/bin/curl"}); err != nil {
 		t.Fatal(err)
 	}
+	// Callers that match no role cost nothing either: not a token, not a
+	// login of the agent's own.
+	uidB, gidB := testUser(t, "arca-wl-b")
+	for i := range 10 {
+		if code, body := f.curlAs(t, uidB, gidB, "/usr/bin/curl", "/v1/secret/data/app"); code != 403 || !strings.Contains(body, "no workload role matches") {
+			t.Fatalf("a caller with no role, #%d: %d %s", i, code, body)
+		}
+	}
+	if n := strings.Count(f.output(), "agent authenticated"); n != 1 {
+		t.Fatalf("callers with no role made the agent log itself in %d times, want once:\n%s", n, f.output())
+	}
 	// The agent's own token is revoked: the agent logs itself in again
 	// and serves (a workload it has no token for yet).
 	if _, err := root.Logical().Write("auth/token/revoke-accessor", map[string]any{"accessor": tokenAccessor(t, root, "approle-host-agent")}); err != nil {
 		t.Fatal(err)
 	}
-	uidB, gidB := testUser(t, "arca-wl-b")
 	if _, err := root.Logical().Write("auth/workload/role/app-b", map[string]any{"bound_uids": fmt.Sprint(uidB), "token_policies": "app"}); err != nil {
 		t.Fatal(err)
 	}
