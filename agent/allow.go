@@ -41,8 +41,12 @@ var systemPaths = map[string]struct {
 	"auth/token/lookup-self": {[]string{http.MethodGet, http.MethodPost, http.MethodPut}, lookupSelf},
 }
 
+// mountInfoPrefix is sys/internal/ui/mounts/<path>: one mount's type and
+// options, read (GET) by Vault clients before a KV request.
+const mountInfoPrefix = "sys/internal/ui/mounts/"
+
 // servedPaths says, for a refusal, what the agent serves.
-const servedPaths = "it serves secrets engines' paths, auth/token/lookup-self, sys/health, sys/seal-status, sys/leader, sys/capabilities-self and sys/leases/{lookup,renew,revoke}"
+const servedPaths = "it serves secrets engines' paths, auth/token/lookup-self, sys/health, sys/seal-status, sys/leader, sys/capabilities-self, sys/leases/{lookup,renew,revoke} and sys/internal/ui/mounts/<path>"
 
 // allow decides whether a workload's request may pass through the agent:
 // an allow-list of paths and methods. p is the request's path after
@@ -63,6 +67,12 @@ func allow(method, p string) (passage, string) {
 			return refused, method + " is not served on " + p
 		}
 		return sp.how, ""
+	}
+	if strings.HasPrefix(p, mountInfoPrefix) {
+		if method != http.MethodGet {
+			return refused, method + " is not served on " + mountInfoPrefix
+		}
+		return forwarded, ""
 	}
 	top, _, _ := strings.Cut(p, "/")
 	switch strings.ToLower(top) {
