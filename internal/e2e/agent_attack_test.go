@@ -393,6 +393,23 @@ func TestAgentExeBindingRefusesPreloadAndTracer(t *testing.T) {
 	if code != 403 || strings.Contains(body, "s3cret") || !strings.Contains(body, "is being traced") {
 		t.Errorf("traced curl: %d %s", code, body)
 	}
+	// A clean process whose connection is shared with a preloaded copy of
+	// the same executable: the copy could speak on it, so the executable
+	// is not vouched for.
+	self, _ := os.Executable()
+	if _, err := root.Logical().Write("auth/workload/role/tests", map[string]any{"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.get("/v1/secret/data/app"); code != 200 {
+		t.Fatalf("the test binary, alone: %d %s", code, body)
+	}
+	helper := exec.Command(self)
+	helper.Env = append(os.Environ(), helperEnv+"=share-preloaded", "ARCA_E2E_SOCK="+f.sock, "ARCA_E2E_PRELOAD="+libc[0])
+	out, err := helper.Output()
+	got, _, _ := strings.Cut(string(out), helperEnd)
+	if err != nil || !strings.HasPrefix(got, "HTTP/1.1 403") || strings.Contains(got, "s3cret") || !strings.Contains(got, "not vouched for: LD_PRELOAD") {
+		t.Errorf("a connection shared with a preloaded copy: %v %q", err, got)
+	}
 }
 
 // tracedCurl runs r's curl under ptrace, this test being its tracer.

@@ -294,6 +294,10 @@ func agentEventually(t testing.TB, timeout time.Duration, cond func() (bool, str
 //	                 the exec
 //	use-fd           (the child) wait for a line on stdin, then send a
 //	                 request on fd 3 and print the answer
+//	share-preloaded  connect, keep a copy of the connection in a child of
+//	                 this same binary started with LD_PRELOAD
+//	                 (ARCA_E2E_PRELOAD), then send a request itself
+//	hold-fd          (that child) hold fd 3 until killed
 func runHelper(mode string) int {
 	sock := os.Getenv("ARCA_E2E_SOCK")
 	switch mode {
@@ -324,6 +328,44 @@ func runHelper(mode string) int {
 		// Become the trusted binary; the child still holds the connection.
 		_ = syscall.Exec("/usr/bin/sleep", []string{"sleep", "20"}, os.Environ())
 		return 13
+	case "share-preloaded":
+		// Connect, hand a copy of the connection to a child running this
+		// same binary with LD_PRELOAD set, then send a request and print
+		// the answer.
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return 10
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+			return 11
+		}
+		conn := os.NewFile(uintptr(fd), "conn")
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), helperEnv+"=hold-fd", "LD_PRELOAD="+os.Getenv("ARCA_E2E_PRELOAD"))
+		child.ExtraFiles = []*os.File{conn}
+		out, err := child.StdoutPipe()
+		if err != nil {
+			return 12
+		}
+		if err := child.Start(); err != nil {
+			return 13
+		}
+		defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+		// The child says when it runs (its loader has read LD_PRELOAD).
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			return 14
+		}
+		if _, err := conn.Write([]byte("GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")); err != nil {
+			return 15
+		}
+		b, _ := io.ReadAll(conn)
+		os.Stdout.Write(b)
+		os.Stdout.WriteString(helperEnd)
+		return 0
+	case "hold-fd":
+		// Hold fd 3 until killed.
+		os.Stdout.WriteString("holding\n")
+		select {}
 	case "use-fd":
 		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 			return 20
