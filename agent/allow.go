@@ -46,7 +46,7 @@ var systemPaths = map[string]struct {
 const mountInfoPrefix = "sys/internal/ui/mounts/"
 
 // servedPaths says, for a refusal, what the agent serves.
-const servedPaths = "it serves secrets engines' paths, auth/token/lookup-self, sys/health, sys/seal-status, sys/leader, sys/capabilities-self, sys/leases/{lookup,renew,revoke} and sys/internal/ui/mounts/<path>"
+const servedPaths = "it serves secrets engines' paths, auth/token/lookup-self, sys/health, sys/seal-status, sys/leader, sys/capabilities-self, sys/leases/{lookup,renew,revoke} and sys/internal/ui/mounts/*"
 
 // allow decides whether a workload's request may pass through the agent:
 // an allow-list of paths and methods. p is the request's path after
