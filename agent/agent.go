@@ -4,8 +4,8 @@
 // workload auth method with those selectors, and forwards its Vault API
 // requests with a token the workload never sees. It caches tokens and
 // static reads, and renews the leases it handed out while their workload
-// lives. A loopback TCP listener serves with the agent's own token, as
-// Vault Agent does.
+// lives. A loopback TCP listener forwards only requests that bring their
+// own token: the agent's token is never lent to a caller.
 package agent
 
 import (
@@ -40,12 +40,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	auth, err := newAutoAuth(cfg.AutoAuth, up, log)
+	clk := newClock(cfg.Now)
+	auth, err := newAutoAuth(cfg.AutoAuth, up, log, clk)
 	if err != nil {
 		return err
 	}
-	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount),
-		kv: newKVCache(cfg.KVCacheTTL), leases: &leaseKeeper{ctx: ctx, up: up, log: log}}
+	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
+		kv: newKVCache(cfg.KVCacheTTL, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
 	var servers []*http.Server
 	for _, l := range cfg.Listeners {
 		ln, h, err := a.listen(l)
@@ -82,6 +83,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 	wg.Wait()
+	// The workloads' tokens die with the agent that held them.
+	a.tokens.revokeAll()
 	return nil
 }
 

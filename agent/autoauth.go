@@ -21,9 +21,15 @@ type autoAuth struct {
 	// otherwise).
 	loginUp *upstream
 	log     *slog.Logger
+	clock   clock
 
-	mu       sync.RWMutex
-	token    string
+	mu    sync.RWMutex
+	token string
+	// changed is closed (and replaced) whenever token changes.
+	changed chan struct{}
+	// lookUp: the token may look itself up, so that the server's refusal
+	// of a workload login can be checked against it.
+	lookUp   bool
 	roleID   string
 	secretID string
 	// ready is closed once the first login succeeded.
@@ -33,8 +39,9 @@ type autoAuth struct {
 	relogin chan struct{}
 }
 
-func newAutoAuth(conf AutoAuth, up *upstream, log *slog.Logger) (*autoAuth, error) {
-	a := &autoAuth{conf: conf, up: up, loginUp: up, log: log, ready: make(chan struct{}), relogin: make(chan struct{}, 1)}
+func newAutoAuth(conf AutoAuth, up *upstream, log *slog.Logger, c clock) (*autoAuth, error) {
+	a := &autoAuth{conf: conf, up: up, loginUp: up, log: log, clock: c, changed: make(chan struct{}),
+		ready: make(chan struct{}), relogin: make(chan struct{}, 1)}
 	if conf.Method == "cert" {
 		var err error
 		if a.loginUp, err = up.withClientCert(conf.ClientCert, conf.ClientKey); err != nil {
@@ -85,6 +92,35 @@ func (a *autoAuth) Token() string {
 	return a.token
 }
 
+// canLookUp says whether the token may look itself up (see lookUp).
+func (a *autoAuth) canLookUp() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.lookUp
+}
+
+// waitNewToken waits, at most limit and while ctx lasts, for a token
+// other than old (after Refused).
+func (a *autoAuth) waitNewToken(ctx context.Context, old string, limit time.Duration) error {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		a.mu.RLock()
+		tok, changed := a.token, a.changed
+		a.mu.RUnlock()
+		if tok != "" && tok != old {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return errNotReady
+		case <-changed:
+		}
+	}
+}
+
 // Refused tells the loop that the server refused the token.
 func (a *autoAuth) Refused() {
 	select {
@@ -125,8 +161,17 @@ func (a *autoAuth) login(ctx context.Context) (time.Duration, error) {
 	if out.Auth == nil || out.Auth.ClientToken == "" {
 		return 0, fmt.Errorf("the login answered without a token")
 	}
+	// Whether the token may look itself up decides whether a refused
+	// workload login can be told apart from a refused agent token.
+	lookErr := a.up.call(ctx, "GET", "/v1/auth/token/lookup-self", out.Auth.ClientToken, nil, nil)
+	if lookErr != nil {
+		a.log.Warn("the agent's token may not look itself up (the default policy grants it): a refused token is noticed only when its renewal fails", "error", lookErr)
+	}
 	a.mu.Lock()
 	a.token = out.Auth.ClientToken
+	a.lookUp = lookErr == nil
+	close(a.changed)
+	a.changed = make(chan struct{})
 	a.mu.Unlock()
 	a.readyOnce.Do(func() { close(a.ready) })
 	return time.Duration(out.Auth.LeaseDuration) * time.Second, nil
@@ -152,8 +197,7 @@ func (a *autoAuth) run(ctx context.Context) {
 		var err error
 		if loggedIn {
 			ttl, err = a.renew(ctx)
-			var se *serverError
-			if errors.As(err, &se) && se.status == 403 {
+			if errors.Is(err, errForbidden) {
 				loggedIn = false // the token is gone: log in again
 			}
 		}
@@ -174,10 +218,7 @@ func (a *autoAuth) run(ctx context.Context) {
 				wait = time.Hour // a token without expiry needs no renewal
 			}
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		case <-a.relogin:
+		if a.clock.sleepUntil(ctx, a.clock.Now().Add(wait), a.relogin) {
 			loggedIn = false
 		}
 	}

@@ -8,11 +8,13 @@ import (
 // kvCache serves repeated reads of static secrets (answers without a
 // lease) from memory for a short time, per workload identity, so a
 // workload that reads its config in a loop does not load the server.
-// Any write by the same identity empties its entries.
+// Any write by the same identity empties its entries. Only answers the
+// agent has already cleaned of tokens are put in it (see proxy.go).
 type kvCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]map[string]cached
+	ttl   time.Duration
+	clock clock
+	mu    sync.Mutex
+	m     map[string]map[string]cached
 }
 
 type cached struct {
@@ -23,18 +25,18 @@ type cached struct {
 // kvCacheLimit bounds the entries per identity.
 const kvCacheLimit = 1024
 
-func newKVCache(ttl time.Duration) *kvCache {
+func newKVCache(ttl time.Duration, c clock) *kvCache {
 	if ttl <= 0 {
 		return nil
 	}
-	return &kvCache{ttl: ttl, m: map[string]map[string]cached{}}
+	return &kvCache{ttl: ttl, clock: c, m: map[string]map[string]cached{}}
 }
 
 func (c *kvCache) get(who, uri string) *reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[who][uri]
-	if !ok || time.Now().After(e.expires) {
+	if !ok || !c.clock.Now().Before(e.expires) {
 		return nil
 	}
 	return e.rep
@@ -48,7 +50,7 @@ func (c *kvCache) put(who, uri string, rep *reply) {
 		byURI = map[string]cached{}
 		c.m[who] = byURI
 	}
-	byURI[uri] = cached{rep: rep, expires: time.Now().Add(c.ttl)}
+	byURI[uri] = cached{rep: rep, expires: c.clock.Now().Add(c.ttl)}
 }
 
 func (c *kvCache) forget(who string) {

@@ -32,6 +32,9 @@ type Config struct {
 	// KVCacheTTL is how long a read of a static secret (no lease) is
 	// served from the agent's memory; zero disables it.
 	KVCacheTTL time.Duration
+	// Now is the agent's clock, for token freshness, the read cache and
+	// renewals (nil: time.Now).
+	Now func() time.Time
 }
 
 // AutoAuth is how the agent logs itself in: AppRole from files, or the
@@ -50,7 +53,8 @@ type AutoAuth struct {
 
 // Listener is where the agent serves.
 type Listener struct {
-	// Type is "unix" (attests callers) or "tcp" (loopback, auto-auth only).
+	// Type is "unix" (attests callers) or "tcp" (loopback; forwards only
+	// requests that carry their own token).
 	Type    string
 	Address string
 	// SocketMode is the unix socket's permission bits (default 0666: the
@@ -127,6 +131,10 @@ func ParseConfig(text string) (*Config, error) {
 		}
 	}
 	for _, l := range p.labeled(root, "listener") {
+		if _, ok := l.body["use_auto_auth_token"]; ok {
+			p.errf("listener %q: use_auto_auth_token is not supported: the agent lends its own token to no caller (workloads get theirs through the UNIX socket, by who the kernel says they are)", l.label)
+			delete(l.body, "use_auto_auth_token")
+		}
 		p.only("listener "+l.label, l.body, "address", "socket_mode", "socket_user", "socket_group", "tls_disable")
 		ln := Listener{Type: l.label, Address: p.str(l.body, "address"), SocketMode: 0o666,
 			SocketUser: p.str(l.body, "socket_user"), SocketGroup: p.str(l.body, "socket_group")}
@@ -145,7 +153,7 @@ func ParseConfig(text string) (*Config, error) {
 		case "tcp":
 			host, _, err := net.SplitHostPort(ln.Address)
 			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-				p.errf("listener \"tcp\": address must be a loopback host:port (it serves with the agent's own token)")
+				p.errf("listener \"tcp\": address must be a loopback host:port")
 			}
 		default:
 			p.errf("listener %q: type must be \"unix\" or \"tcp\"", l.label)

@@ -58,3 +58,26 @@ auto_auth { method "cert" { config = { client_cert = "/a"  client_key = "/b"  ro
 		}
 	}
 }
+
+// A TCP listener never lends the agent's token: asking it to is an error
+// at load, and one on a non-loopback address is refused.
+func TestTCPListenerConfig(t *testing.T) {
+	const head = `arca { address = "http://127.0.0.1:8200" }
+auto_auth { method "approle" { config = { role_id_file_path = "/r" } } }
+`
+	c, err := ParseConfig(head + `listener "tcp" { address = "127.0.0.1:8100" }`)
+	if err != nil || len(c.Listeners) != 1 || c.Listeners[0].Type != "tcp" {
+		t.Fatalf("a loopback TCP listener: %+v, %v", c, err)
+	}
+	for name, tc := range map[string]struct{ text, want string }{
+		"lending the agent's token": {`listener "tcp" {
+  address = "127.0.0.1:8100"
+  use_auto_auth_token = true
+}`, "use_auto_auth_token is not supported: the agent lends its own token to no caller"},
+		"not loopback": {`listener "tcp" { address = "0.0.0.0:8100" }`, "must be a loopback host:port"},
+	} {
+		if _, err := ParseConfig(head + tc.text); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error with %q", name, err, tc.want)
+		}
+	}
+}

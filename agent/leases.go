@@ -13,9 +13,10 @@ import (
 // workload, at two thirds of their TTL, for as long as the workload's
 // process lives; then it lets them expire.
 type leaseKeeper struct {
-	ctx context.Context
-	up  *upstream
-	log *slog.Logger
+	ctx   context.Context
+	up    *upstream
+	log   *slog.Logger
+	clock clock
 }
 
 func (k *leaseKeeper) keep(pid int, token string, l leaseInfo) {
@@ -27,10 +28,9 @@ func (k *leaseKeeper) keep(pid int, token string, l leaseInfo) {
 		defer unix.Close(pidfd)
 		ttl := l.ttl
 		for ttl > 0 {
-			select {
-			case <-k.ctx.Done():
+			k.clock.sleepUntil(k.ctx, k.clock.Now().Add(max(ttl*2/3, time.Second)), nil)
+			if k.ctx.Err() != nil {
 				return
-			case <-time.After(max(ttl*2/3, time.Second)):
 			}
 			if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
 				k.log.Info("workload gone; its lease is left to expire", "lease_id", l.id, "pid", pid)
@@ -43,6 +43,7 @@ func (k *leaseKeeper) keep(pid int, token string, l leaseInfo) {
 				k.log.Warn("renewing a workload's lease failed; it will expire", "lease_id", l.id, "error", err)
 				return
 			}
+			k.log.Debug("renewed a workload's lease", "lease_id", l.id, "ttl", out.LeaseDuration)
 			ttl = time.Duration(out.LeaseDuration) * time.Second
 		}
 	}()

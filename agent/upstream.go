@@ -129,16 +129,6 @@ func (u *upstream) call(ctx context.Context, method, path, token string, in any,
 	return nil
 }
 
-// serverError is a refusal from the server.
-type serverError struct {
-	status int
-	msgs   []string
-}
-
-func (e *serverError) Error() string {
-	return fmt.Sprintf("server answered %d: %s", e.status, strings.Join(e.msgs, "; "))
-}
-
 func errorMessages(body []byte) []string {
 	var e struct {
 		Errors []string `json:"errors"`
@@ -151,6 +141,7 @@ func errorMessages(body []byte) []string {
 type authReply struct {
 	Auth *struct {
 		ClientToken   string `json:"client_token"`
+		Accessor      string `json:"accessor"`
 		LeaseDuration int64  `json:"lease_duration"`
 		Renewable     bool   `json:"renewable"`
 	} `json:"auth"`

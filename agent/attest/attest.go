@@ -12,6 +12,12 @@
 // /proc/*/fd, that every process holding the connection is the attested
 // one or runs the same executable as the same user. When it cannot be
 // sure, it refuses.
+//
+// What the kernel says is not all a selector needs: a traced process is
+// refused (its tracer decides what it does), a dynamically linked
+// executable started with LD_PRELOAD, LD_LIBRARY_PATH or LD_AUDIT is not
+// vouched for as that executable, and units and container ids are read
+// only from the layouts systemd and the runtimes create (cgroup.go).
 package attest
 
 import (
@@ -37,10 +43,12 @@ type Identity struct {
 	// Cgroup is the unified (v2) cgroup path, or the v1 systemd one.
 	Cgroup string
 	// ContainerID is the 64-hex id of a Docker, containerd, CRI-O or
-	// Kubernetes container found in the cgroup path ("" when none).
+	// Kubernetes container, read from the runtime's own cgroup layout
+	// ("" when none; see fromCgroup).
 	ContainerID string
-	// SystemdUnit is the service or scope the process runs in ("" in a
-	// container).
+	// SystemdUnit is the system unit (service or scope) the process runs
+	// in: the first unit below systemd's slices, never one in a user's
+	// delegated subtree ("" in a container, or when none).
 	SystemdUnit string
 	// SELinux is the peer's security label ("" without SELinux).
 	SELinux string

@@ -55,20 +55,50 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 		return nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
 	}
 
-	if id.ExePath, id.ExeSHA256, err = exe(pid); err != nil {
-		id.ExePath, id.ExeSHA256 = "", ""
-		id.Notes = append(id.Notes, "executable unreadable: "+errText(err))
+	path, facts, exeErr := exe(pid)
+	if exeErr != nil {
+		id.Notes = append(id.Notes, "executable unreadable: "+errText(exeErr))
 	}
 	if id.Cgroup, err = cgroupPath(pid); err != nil {
 		id.Notes = append(id.Notes, "cgroup unreadable: "+errText(err))
 	}
-	if id.ContainerID = containerID(id.Cgroup); id.ContainerID == "" {
-		id.SystemdUnit = systemdUnit(id.Cgroup)
-	}
+	id.ContainerID, id.SystemdUnit = fromCgroup(id.Cgroup)
 	names(id)
 
-	if err := checkHolders(conn, id); err != nil {
+	held, err := checkHolders(conn, id)
+	if err != nil {
 		return nil, err
+	}
+	// Every process that holds the connection can speak on it. A traced
+	// one does whatever its tracer makes it do: it is nobody's workload.
+	// One the dynamic loader put other code into is not only its
+	// executable any more: roles bound to the executable do not match.
+	var loaded []string
+	for _, h := range held {
+		if tracer, err := tracerPID(h); err != nil {
+			return nil, refuse("cannot read the status of pid %d: %v", h, errText(err))
+		} else if tracer != 0 {
+			return nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
+		}
+		if exeErr != nil || !facts.dynamic {
+			continue
+		}
+		vars, err := loaderOverrides(h)
+		if err != nil {
+			vars = []string{"an unreadable environment (" + errText(err) + ")"}
+		}
+		for _, v := range vars {
+			if !contains(loaded, v) {
+				loaded = append(loaded, v)
+			}
+		}
+	}
+	switch {
+	case exeErr != nil:
+	case len(loaded) > 0:
+		id.Notes = append(id.Notes, "the executable is not vouched for: "+strings.Join(loaded, ", ")+" is set in its environment")
+	default:
+		id.ExePath, id.ExeSHA256 = path, facts.sum
 	}
 	if pidfd >= 0 {
 		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
@@ -88,18 +118,21 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 // and then execs a trusted binary is seen holding it together with the
 // child, which runs something else; a caller that closes its own copy
 // before the exec no longer holds it at all.
-func checkHolders(conn *net.UnixConn, id *Identity) error {
+//
+// It returns every process that holds the connection, the attested one
+// included.
+func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
 	local, err := localInode(conn)
 	if err != nil {
-		return refuse("cannot identify the connection: %v", err)
+		return nil, refuse("cannot identify the connection: %v", err)
 	}
 	peer, err := peerInode(local)
 	if err != nil {
-		return refuse("cannot verify which processes hold the connection: %v", err)
+		return nil, refuse("cannot verify which processes hold the connection: %v", err)
 	}
 	pids, err := holders(peer)
 	if err != nil {
-		return refuse("%v", err)
+		return nil, refuse("%v", err)
 	}
 	found := false
 	for _, h := range pids {
@@ -108,11 +141,11 @@ func checkHolders(conn *net.UnixConn, id *Identity) error {
 		}
 	}
 	if !found {
-		return refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
+		return nil, refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
 	}
 	dev, ino, err := exeIdentity(id.PID)
 	if err != nil {
-		return refuse("cannot read the executable of pid %d: %v", id.PID, err)
+		return nil, refuse("cannot read the executable of pid %d: %v", id.PID, err)
 	}
 	uid := strconv.FormatUint(uint64(id.UID), 10)
 	for _, h := range pids {
@@ -122,10 +155,10 @@ func checkHolders(conn *net.UnixConn, id *Identity) error {
 		hdev, hino, err := exeIdentity(h)
 		huid, uerr := procUID(h)
 		if err != nil || uerr != nil || hdev != dev || hino != ino || huid != uid {
-			return refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
+			return nil, refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
 		}
 	}
-	return nil
+	return pids, nil
 }
 
 func pidList(pids []int) string {

@@ -2,11 +2,11 @@ package attest
 
 import (
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,51 +41,112 @@ type exeKey struct {
 	mtime, ctim int64
 }
 
+// exeFacts is what is known about an executable file's content.
+type exeFacts struct {
+	sum string
+	// dynamic: the ELF file names a program interpreter (the dynamic
+	// loader), which obeys LD_PRELOAD and its kin.
+	dynamic bool
+}
+
 var (
 	hashMu    sync.Mutex
-	hashCache = map[exeKey]string{}
+	hashCache = map[exeKey]exeFacts{}
 )
 
-// exe returns the executable's path and SHA-256, read through
-// /proc/<pid>/exe (the file the process runs, even if it was replaced or
-// deleted on disk since).
-func exe(pid int) (path, sum string, err error) {
+// exe returns the executable's path, SHA-256 and whether it is
+// dynamically linked, read through /proc/<pid>/exe (the file the process
+// runs, even if it was replaced or deleted on disk since).
+func exe(pid int) (path string, facts exeFacts, err error) {
 	path, err = os.Readlink(procPath(pid, "exe"))
 	if err != nil {
-		return "", "", err
+		return "", exeFacts{}, err
 	}
 	f, err := os.Open(procPath(pid, "exe"))
 	if err != nil {
-		return "", "", err
+		return "", exeFacts{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", "", err
+		return "", exeFacts{}, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return "", "", fmt.Errorf("no stat")
+		return "", exeFacts{}, fmt.Errorf("no stat")
 	}
 	key := exeKey{uint64(st.Dev), st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
 	hashMu.Lock()
-	sum, ok = hashCache[key]
+	facts, ok = hashCache[key]
 	hashMu.Unlock()
 	if ok {
-		return path, sum, nil
+		return path, facts, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", "", err
+		return "", exeFacts{}, err
 	}
-	sum = hex.EncodeToString(h.Sum(nil))
+	facts = exeFacts{sum: hex.EncodeToString(h.Sum(nil)), dynamic: hasInterpreter(f)}
 	hashMu.Lock()
 	if len(hashCache) > 4096 {
 		clear(hashCache)
 	}
-	hashCache[key] = sum
+	hashCache[key] = facts
 	hashMu.Unlock()
-	return path, sum, nil
+	return path, facts, nil
+}
+
+// hasInterpreter says whether f is an ELF file with a PT_INTERP program
+// header. A file that cannot be read as ELF counts as dynamic: the
+// loader checks then apply, which only ever withhold.
+func hasInterpreter(f io.ReaderAt) bool {
+	e, err := elf.NewFile(f)
+	if err != nil {
+		return true
+	}
+	defer e.Close()
+	for _, p := range e.Progs {
+		if p.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
+}
+
+// loaderVars are the dynamic loader's variables that put other code into
+// a dynamically linked process (glibc and musl read them at exec).
+var loaderVars = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"}
+
+// loaderOverrides lists the loaderVars set (non-empty) in the environment
+// the process was started with.
+func loaderOverrides(pid int) ([]string, error) {
+	raw, err := readFile(procPath(pid, "environ"))
+	if err != nil {
+		return nil, err
+	}
+	var set []string
+	for _, kv := range strings.Split(raw, "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		if v != "" && contains(loaderVars, k) && !contains(set, k) {
+			set = append(set, k)
+		}
+	}
+	return set, nil
+}
+
+// tracerPID is the pid of the process tracing pid (0: none), from
+// /proc/<pid>/status.
+func tracerPID(pid int) (int, error) {
+	s, err := readFile(procPath(pid, "status"))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if rest, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(rest))
+		}
+	}
+	return 0, fmt.Errorf("no TracerPid in status")
 }
 
 // exeIdentity is the executable's device and inode, to compare two
@@ -119,33 +180,4 @@ func cgroupPath(pid int) (string, error) {
 		}
 	}
 	return v1, nil
-}
-
-var containerIDPattern = regexp.MustCompile(`(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$`)
-
-// containerID finds a container id in a cgroup path: Docker
-// (/docker/<id>, docker-<id>.scope), containerd (cri-containerd-<id>.scope),
-// CRI-O (crio-<id>.scope) and Kubernetes (/kubepods/.../<id>) all end
-// the path with the 64-hex id.
-func containerID(cgroup string) string {
-	for p := cgroup; p != "" && p != "/"; p = p[:strings.LastIndexByte(p, '/')] {
-		if m := containerIDPattern.FindStringSubmatch(p); m != nil {
-			return m[1]
-		}
-		if !strings.Contains(p, "/") {
-			break
-		}
-	}
-	return ""
-}
-
-// systemdUnit is the innermost .service or .scope in the cgroup path.
-func systemdUnit(cgroup string) string {
-	segs := strings.Split(cgroup, "/")
-	for i := len(segs) - 1; i >= 0; i-- {
-		if strings.HasSuffix(segs[i], ".service") || strings.HasSuffix(segs[i], ".scope") {
-			return segs[i]
-		}
-	}
-	return ""
 }

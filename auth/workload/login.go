@@ -104,6 +104,11 @@ func globAny(bound []string, v string) bool {
 // its token settings. No match, or more than one, is refused with the
 // identity that was seen: ambiguous bindings fail closed.
 func (e *Engine) login(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	if own := ownTokenPrefix(req.MountPoint); own != "" && strings.HasPrefix(req.DisplayName, own) {
+		// A workload's token vouching for workloads would let anything
+		// holding one name any selectors it likes.
+		return nil, logical.Errorf(logical.ErrPermissionDenied, "a token this method issued cannot log workloads in: only an agent's own token vouches for the callers it attested")
+	}
 	id, err := identityFrom(req)
 	if err != nil {
 		return nil, err
@@ -156,6 +161,16 @@ func (e *Engine) login(ctx context.Context, req *logical.Request) (*logical.Resp
 		}
 	}
 	return &logical.Response{Auth: auth}, nil
+}
+
+// ownTokenPrefix is the display-name prefix of the tokens issued by the
+// method mounted at mountPoint ("auth/workload/" issues "workload-<role>").
+func ownTokenPrefix(mountPoint string) string {
+	name := strings.TrimSuffix(strings.TrimPrefix(mountPoint, "auth/"), "/")
+	if name == "" {
+		return ""
+	}
+	return name + "-"
 }
 
 // RenewAuth refuses to renew a token whose role is gone.

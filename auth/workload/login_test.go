@@ -66,6 +66,7 @@ func TestRoleValidation(t *testing.T) {
 		{"bound_exe_sha256": "abc"},
 		{"bound_uids": "1", "token_type": "batch"},
 		{"bound_uids": 5},
+		{"bound_uids": "1", "token_no_default_policy": true},
 	} {
 		if _, err := do(t, e, logical.UpdateOperation, "role/r", data); err == nil {
 			t.Errorf("%v accepted", data)
@@ -73,5 +74,28 @@ func TestRoleValidation(t *testing.T) {
 	}
 	if _, err := do(t, e, logical.UpdateOperation, "login", map[string]any{"exe_path": "/x"}); err == nil {
 		t.Error("login without uid/gid accepted")
+	}
+}
+
+// A workload's own token cannot vouch for workloads, whatever its policy
+// allows: only an agent's token names the selectors it attested.
+func TestWorkloadTokenCannotLogIn(t *testing.T) {
+	e, _ := newTestEngine(t)
+	if _, err := do(t, e, logical.UpdateOperation, "role/web", map[string]any{"bound_uids": "1001", "token_policies": "web"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, display string
+		ok            bool
+	}{
+		{"an agent", "approle-host1", true},
+		{"a workload's token", "workload-web", false},
+		{"a token from another mount", "workloads-x", true},
+	} {
+		_, err := e.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "login", MountPoint: "auth/workload/",
+			Data: map[string]any{"uid": "1001", "gid": "1001"}, Storage: e.storage, DisplayName: c.display})
+		if (err == nil) != c.ok {
+			t.Errorf("%s: got %v, want ok=%v", c.name, err, c.ok)
+		}
 	}
 }

@@ -124,6 +124,9 @@ func (r *role) validate() error {
 			return logical.Errorf(logical.ErrInvalidRequest, "bound_exe_sha256 entries must be 64 hex digits")
 		}
 	}
+	if r.Fields.NoDefaultPolicy {
+		return logical.Errorf(logical.ErrInvalidRequest, "workload tokens keep the default policy: the agent looks each token up and revokes it with it (so that a refusal never leaves a live token behind)")
+	}
 	if r.Fields.Type == "batch" || r.Fields.Type == "default-batch" {
 		return logical.Errorf(logical.ErrInvalidRequest, "workload roles issue service tokens: a batch token could not be revoked when the role changes")
 	}

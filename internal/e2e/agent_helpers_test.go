@@ -28,6 +28,9 @@ import (
 // attacker in the agent tests) instead of running tests.
 const helperEnv = "ARCA_E2E_HELPER"
 
+// helperEnd follows the whole answer in a helper's output.
+const helperEnd = "\n--arca-e2e-helper-end--\n"
+
 // agentFixture is a dev server, the workload method, and a running agent
 // whose socket any local user can reach.
 type agentFixture struct {
@@ -52,6 +55,13 @@ func requireRoot(t testing.TB) {
 // root.Address(); caCert verifies it when that is https) and starts an
 // agent that logs in with AppRole.
 func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...string) *agentFixture {
+	t.Helper()
+	return newAgentFixtureWith(t, server, root, "", caCert...)
+}
+
+// newAgentFixtureWith is newAgentFixture with more configuration (extra
+// is appended to the agent's file).
+func newAgentFixtureWith(t testing.TB, server *proc, root *api.Client, extra string, caCert ...string) *agentFixture {
 	t.Helper()
 	f := prepareAgent(t, server, root)
 	must := func(err error) {
@@ -78,7 +88,8 @@ auto_auth {
 }
 listener "unix" { address = "%s"  socket_mode = "0666" }
 cache { kv_ttl = "2s" }
-`, root.Address(), caLine(caCert), f.dir, f.dir, f.sock)), 0o600))
+%s
+`, root.Address(), caLine(caCert), f.dir, f.dir, f.sock, extra)), 0o600))
 	f.start()
 	return f
 }
@@ -193,23 +204,86 @@ func (f *agentFixture) curlAs(t *testing.T, uid, gid uint32, exe, path string, h
 // test's own).
 func (f *agentFixture) curlIn(t *testing.T, cgroup *os.File, uid, gid uint32, exe, path string, headers ...string) (int, string) {
 	t.Helper()
-	args := []string{"-s", "-w", "\n%{http_code}", "--unix-socket", f.sock}
-	for _, h := range headers {
-		args = append(args, "-H", h)
-	}
-	cmd := exec.Command(exe, append(args, "http://localhost"+path)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
-	if cgroup != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgroup.Fd())
-	}
+	return f.curl(t, curlReq{uid: uid, gid: gid, exe: exe, path: path, headers: headers, cgroup: cgroup})
+}
+
+// curlReq is one request by a curl process on the agent's socket.
+type curlReq struct {
+	uid, gid     uint32
+	exe          string // default /usr/bin/curl
+	method, path string
+	body         string
+	headers      []string
+	env          []string // the process's whole environment (nil: none)
+	cgroup       *os.File // nil: the test's own
+	// unixSock, when set, replaces the agent's socket; tcp sends to
+	// http://<tcp> instead of a socket.
+	tcp string
+}
+
+// curl runs the request as a separate process and returns its status and
+// body.
+func (f *agentFixture) curl(t *testing.T, r curlReq) (int, string) {
+	t.Helper()
+	cmd := r.command(f.sock)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s as %d: %v %s", exe, uid, err, out)
+		t.Fatalf("%s as %d: %v %s", cmd.Path, r.uid, err, out)
 	}
+	return parseCurl(out)
+}
+
+func (r curlReq) command(sock string) *exec.Cmd {
+	exe := r.exe
+	if exe == "" {
+		exe = "/usr/bin/curl"
+	}
+	args := []string{"-s", "--path-as-is", "-w", "\n%{http_code}"}
+	url := "http://" + r.tcp + r.path
+	if r.tcp == "" {
+		args = append(args, "--unix-socket", sock)
+		url = "http://localhost" + r.path
+	}
+	if r.method != "" {
+		args = append(args, "-X", r.method)
+	}
+	if r.body != "" {
+		args = append(args, "-d", r.body)
+	}
+	for _, h := range r.headers {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.Command(exe, append(args, url)...)
+	cmd.Env = r.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: r.uid, Gid: r.gid}}
+	if r.cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(r.cgroup.Fd())
+	}
+	return cmd
+}
+
+func parseCurl(out []byte) (int, string) {
 	s := strings.TrimRight(string(out), "\n")
 	i := strings.LastIndexByte(s, '\n')
 	code, _ := strconv.Atoi(s[i+1:])
 	return code, s[:max(i, 0)]
+}
+
+// agentEventually polls cond until it holds, and fails the test with
+// what cond last said when it has not within timeout.
+func agentEventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // runHelper is the attacker side of the agent tests. Modes:
@@ -220,6 +294,10 @@ func (f *agentFixture) curlIn(t *testing.T, cgroup *os.File, uid, gid uint32, ex
 //	                 the exec
 //	use-fd           (the child) wait for a line on stdin, then send a
 //	                 request on fd 3 and print the answer
+//	share-preloaded  connect, keep a copy of the connection in a child of
+//	                 this same binary started with LD_PRELOAD
+//	                 (ARCA_E2E_PRELOAD), then send a request itself
+//	hold-fd          (that child) hold fd 3 until killed
 func runHelper(mode string) int {
 	sock := os.Getenv("ARCA_E2E_SOCK")
 	switch mode {
@@ -250,6 +328,44 @@ func runHelper(mode string) int {
 		// Become the trusted binary; the child still holds the connection.
 		_ = syscall.Exec("/usr/bin/sleep", []string{"sleep", "20"}, os.Environ())
 		return 13
+	case "share-preloaded":
+		// Connect, hand a copy of the connection to a child running this
+		// same binary with LD_PRELOAD set, then send a request and print
+		// the answer.
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return 10
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+			return 11
+		}
+		conn := os.NewFile(uintptr(fd), "conn")
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), helperEnv+"=hold-fd", "LD_PRELOAD="+os.Getenv("ARCA_E2E_PRELOAD"))
+		child.ExtraFiles = []*os.File{conn}
+		out, err := child.StdoutPipe()
+		if err != nil {
+			return 12
+		}
+		if err := child.Start(); err != nil {
+			return 13
+		}
+		defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+		// The child says when it runs (its loader has read LD_PRELOAD).
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			return 14
+		}
+		if _, err := conn.Write([]byte("GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")); err != nil {
+			return 15
+		}
+		b, _ := io.ReadAll(conn)
+		os.Stdout.Write(b)
+		os.Stdout.WriteString(helperEnd)
+		return 0
+	case "hold-fd":
+		// Hold fd 3 until killed.
+		os.Stdout.WriteString("holding\n")
+		select {}
 	case "use-fd":
 		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 			return 20
@@ -260,6 +376,7 @@ func runHelper(mode string) int {
 		}
 		b, _ := io.ReadAll(conn)
 		os.Stdout.Write(b)
+		os.Stdout.WriteString(helperEnd)
 		return 0
 	}
 	return 2

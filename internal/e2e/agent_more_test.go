@@ -76,10 +76,11 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("before restart: %d %s", code, body)
 	}
 	srv.kill()
-	time.Sleep(2100 * time.Millisecond) // past the KV cache
-	if code, body := f.get("/v1/secret/data/app"); code != 502 || !strings.Contains(body, "unreachable") {
-		t.Fatalf("while the server is down: %d %s", code, body)
-	}
+	// Once the 2s read cache has let the answer go, the agent says why.
+	agentEventually(t, 10*time.Second, func() (bool, string) {
+		code, body := f.get("/v1/secret/data/app")
+		return code == 502 && strings.Contains(body, "unreachable"), fmt.Sprintf("while the server is down: %d %s", code, body)
+	})
 	srv = startArca(t, addr, "-config="+conf)
 	unseal(t, c, init.Keys[0])
 	if code, body := f.get("/v1/secret/data/app"); code != 200 || !strings.Contains(body, "s3cret-for-app") {

@@ -100,11 +100,11 @@ func TestAgentServesWorkloadsByKernelIdentity(t *testing.T) {
 	if _, err := root.Logical().Delete("auth/workload/role/app"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2100 * time.Millisecond) // past the agent's 2s KV cache
-	code, body = f.curlAs(t, uidA, gidA, "/usr/bin/curl", "/v1/secret/data/app")
-	if code != 403 || strings.Contains(body, "s3cret") {
-		t.Fatalf("after the role was deleted: %d %s", code, body)
-	}
+	// Refused once the agent's 2s read cache has let the answer go.
+	agentEventually(t, 10*time.Second, func() (bool, string) {
+		code, body = f.curlAs(t, uidA, gidA, "/usr/bin/curl", "/v1/secret/data/app")
+		return code == 403 && !strings.Contains(body, "s3cret"), fmt.Sprintf("after the role was deleted: %d %s", code, body)
+	})
 	// The audit trail: every request of the workload carries the agent
 	// and the selectors it attested, in the clear.
 	raw, err := os.ReadFile(auditLog)
@@ -195,13 +195,12 @@ func attack(t *testing.T, f *agentFixture, mode string, before func(parentPID in
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The child prints the agent's answer.
-	deadline = time.Now().Add(15 * time.Second)
-	for !strings.Contains(read(&out), "\r\n\r\n") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	return read(&out)
+	// The child prints the agent's whole answer, then helperEnd.
+	agentEventually(t, 15*time.Second, func() (bool, string) {
+		return strings.Contains(read(&out), helperEnd), "the helper's answer: " + read(&out) + read(&errOut)
+	})
+	got, _, _ := strings.Cut(read(&out), helperEnd)
+	return got
 }
 
 // Connect-then-exec: a process connects, keeps the connection in a child,
