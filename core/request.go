@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/auth/tokenauth"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
@@ -33,7 +34,12 @@ func (c *Core) route(ctx context.Context, st *unsealed, caller *Caller, m *mount
 		return nil, ErrNoMount
 	}
 	if m.entry.Type == tokenMountType {
-		return c.handleTokenAPI(ctx, st, caller, m, r)
+		privileged := caller.Token.IsRoot() || caller.ACL.Check("auth/token/create", "update", nil).Sudo
+		res, err := st.tokenAPI.Handle(ctx, tokenauth.Caller{Token: caller.Token, Privileged: privileged}, r)
+		if err != nil || res == nil {
+			return nil, err
+		}
+		return &Result{Response: res.Response, Issued: res.Issued}, nil
 	}
 	resp, err := m.engine.HandleRequest(ctx, r)
 	if err != nil {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 
+	"github.com/arca-secrets/arca/auth/tokenauth"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/token"
 )
@@ -25,8 +26,10 @@ const (
 type unsealed struct {
 	router *router
 	tokens *token.Store
-	leases *lease.Manager
-	role   Role
+	// tokenAPI is the token auth method (auth/token/) over tokens.
+	tokenAPI *tokenauth.Engine
+	leases   *lease.Manager
+	role     Role
 	// activeCtx lives while the node is active; stopActive ends it and
 	// with it the active node's background work.
 	activeCtx  context.Context

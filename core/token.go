@@ -6,12 +6,29 @@ import (
 	"encoding/hex"
 	"errors"
 
+	"github.com/arca-secrets/arca/auth/tokenauth"
+	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
 )
 
-// tokenStorePrefix is the token store's view inside the barrier.
-const tokenStorePrefix = "sys/token/"
+// tokenStorePrefix is the token store's view inside the barrier, and
+// tokenRolePrefix the token roles'.
+const (
+	tokenStorePrefix = "sys/token/"
+	tokenRolePrefix  = "sys/token-roles/"
+)
+
+// openTokenAPI is the token auth method over st's token store.
+func (c *Core) openTokenAPI(st *unsealed) *tokenauth.Engine {
+	return tokenauth.New(tokenauth.Config{
+		Store:           st.tokens,
+		Roles:           storage.NewView(c.barrier, tokenRolePrefix),
+		LoginStillValid: func(ctx context.Context, te *token.Entry) error { return c.checkLoginStillValid(ctx, st, te) },
+		Now:             c.now,
+		Logger:          c.log,
+	})
+}
 
 func (c *Core) openTokens(ctx context.Context, st *unsealed) (*token.Store, error) {
 	return token.Open(ctx, token.Config{
@@ -89,4 +106,30 @@ func (c *Core) LookupAccessor(ctx context.Context, accessor string) (*token.Entr
 		return nil, ErrPermissionDenied
 	}
 	return e, err
+}
+
+// checkLoginStillValid asks the auth method that issued te, if it can,
+// whether the login behind it still holds (the user still exists).
+func (c *Core) checkLoginStillValid(ctx context.Context, st *unsealed, te *token.Entry) error {
+	if te.MountAccessor == "" {
+		return nil
+	}
+	st.router.mu.RLock()
+	var m *mount
+	for _, cand := range st.router.mounts {
+		if cand.entry.Accessor == te.MountAccessor {
+			m = cand
+		}
+	}
+	st.router.mu.RUnlock()
+	if m == nil {
+		return logical.Errorf(logical.ErrPermissionDenied, "the auth method that issued this token is gone")
+	}
+	rn, ok := m.engine.(logical.Renewer)
+	if !ok {
+		return nil
+	}
+	_, err := rn.RenewAuth(ctx, &logical.Request{Operation: logical.UpdateOperation, Storage: m.view, MountPoint: m.entry.Path},
+		&logical.Auth{Policies: te.Policies, InternalData: te.InternalData, Metadata: te.Meta})
+	return err
 }

@@ -176,6 +176,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		return err
 	}
 	st.tokens = tokens
+	st.tokenAPI = c.openTokenAPI(st)
 	st.leases = c.openLeases(st)
 	if st.router, err = c.loadMounts(ctx, st); err != nil {
 		tokens.Wipe()

@@ -1,96 +1,159 @@
-package core
+// Package tokenauth is the built-in token auth method, mounted at
+// auth/token/: create (with roles), lookup, renew and revoke tokens, and
+// the token roles. It works on the token store it is given and on a
+// small, read-only view of who is calling; core authorises every request
+// before it arrives here and turns what it issues into an answer.
+package tokenauth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
 )
 
-// handleTokenAPI answers auth/token/*, the built-in token auth method. The
-// caller has passed the ACL for the path already.
-func (c *Core) handleTokenAPI(ctx context.Context, st *unsealed, caller *Caller, m *mount, r *logical.Request) (*Result, error) {
+// Config is what the engine is built from.
+type Config struct {
+	// Store is the token store the engine creates, renews and revokes in.
+	Store *token.Store
+	// Roles is the token roles' storage.
+	Roles storage.Backend
+	// LoginStillValid asks the auth method that issued a token whether
+	// the login behind it still holds, before a renewal.
+	LoginStillValid func(ctx context.Context, te *token.Entry) error
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives operational messages; discarded when nil.
+	Logger *slog.Logger
+}
+
+// Engine answers auth/token/*.
+type Engine struct {
+	store           *token.Store
+	roles           storage.Backend
+	loginStillValid func(ctx context.Context, te *token.Entry) error
+	now             func() time.Time
+	log             *slog.Logger
+}
+
+// New returns the engine over cfg's store.
+func New(cfg Config) *Engine {
+	now, log := cfg.Now, cfg.Logger
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	valid := cfg.LoginStillValid
+	if valid == nil {
+		valid = func(context.Context, *token.Entry) error { return nil }
+	}
+	return &Engine{store: cfg.Store, roles: cfg.Roles, loginStillValid: valid, now: now, log: log}
+}
+
+// Caller is what the engine may know of who is calling.
+type Caller struct {
+	// Token is the caller's token entry (read only).
+	Token *token.Entry
+	// Privileged: the caller is root or holds sudo on auth/token/create,
+	// which setting an ID, a period or no parent needs.
+	Privileged bool
+}
+
+// Result is an answer and, for create and renew, the token it issued.
+type Result struct {
+	Response *logical.Response
+	Issued   *token.Entry
+}
+
+// Handle answers a request for auth/token/* (r.Path relative to the
+// mount) from caller, who has passed the ACL for the path already.
+func (e *Engine) Handle(ctx context.Context, caller Caller, r *logical.Request) (*Result, error) {
+	m := r
 	path := strings.Trim(r.Path, "/")
 	op := r.Operation
 	write := op == logical.UpdateOperation || op == logical.CreateOperation
 	switch {
 	case path == "create" && write:
-		return c.tokenCreate(ctx, st, caller, r.Data, false, m, nil)
+		return e.tokenCreate(ctx, caller, r.Data, false, m, nil)
 	case path == "create-orphan" && write:
-		return c.tokenCreate(ctx, st, caller, r.Data, true, m, nil)
+		return e.tokenCreate(ctx, caller, r.Data, true, m, nil)
 	case strings.HasPrefix(path, "create/") && write:
-		role, err := c.loadTokenRole(ctx, strings.TrimPrefix(path, "create/"))
+		role, err := e.loadTokenRole(ctx, strings.TrimPrefix(path, "create/"))
 		if err != nil {
 			return nil, err
 		}
 		if role == nil {
 			return nil, logical.Errorf(logical.ErrInvalidRequest, "unknown role %s", strings.TrimPrefix(path, "create/"))
 		}
-		return c.tokenCreate(ctx, st, caller, r.Data, role.Orphan, m, role)
+		return e.tokenCreate(ctx, caller, r.Data, role.Orphan, m, role)
 	case path == "roles" || strings.HasPrefix(path, "roles/"):
-		return c.handleTokenRoles(ctx, st, strings.TrimPrefix(strings.TrimPrefix(path, "roles"), "/"), r)
+		return e.handleTokenRoles(ctx, strings.TrimPrefix(strings.TrimPrefix(path, "roles"), "/"), r)
 	case path == "lookup-self" && (op == logical.ReadOperation || write):
-		return tokenData(caller.Token, caller.Token.ID, c.now()), nil
+		return tokenData(caller.Token, caller.Token.ID, e.now()), nil
 	case path == "lookup" && (write || op == logical.ReadOperation):
-		te, err := c.tokenParam(ctx, st, r.Data)
+		te, err := e.tokenParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return tokenData(te, te.ID, c.now()), nil
+		return tokenData(te, te.ID, e.now()), nil
 	case path == "lookup-accessor" && write:
-		te, err := c.accessorParam(ctx, st, r.Data)
+		te, err := e.accessorParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return tokenData(te, "", c.now()), nil
+		return tokenData(te, "", e.now()), nil
 	case path == "renew-self" && write:
-		return c.tokenRenew(ctx, st, caller.Token, r.Data)
+		return e.tokenRenew(ctx, caller.Token, r.Data)
 	case path == "renew" && write:
-		te, err := c.tokenParam(ctx, st, r.Data)
+		te, err := e.tokenParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return c.tokenRenew(ctx, st, te, r.Data)
+		return e.tokenRenew(ctx, te, r.Data)
 	case path == "renew-accessor" && write:
-		te, err := c.accessorParam(ctx, st, r.Data)
+		te, err := e.accessorParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return c.tokenRenew(ctx, st, te, r.Data)
+		return e.tokenRenew(ctx, te, r.Data)
 	case path == "revoke-self" && write:
-		return nil, tokenErr(st.tokens.Revoke(ctx, caller.Token))
+		return nil, tokenErr(e.store.Revoke(ctx, caller.Token))
 	case (path == "revoke" || path == "revoke-orphan") && write:
-		te, err := c.tokenParam(ctx, st, r.Data)
+		te, err := e.tokenParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
 		if path == "revoke-orphan" {
-			return nil, tokenErr(st.tokens.RevokeOrphan(ctx, te))
+			return nil, tokenErr(e.store.RevokeOrphan(ctx, te))
 		}
-		return nil, tokenErr(st.tokens.Revoke(ctx, te))
+		return nil, tokenErr(e.store.Revoke(ctx, te))
 	case path == "revoke-accessor" && write:
-		te, err := c.accessorParam(ctx, st, r.Data)
+		te, err := e.accessorParam(ctx, r.Data)
 		if err != nil {
 			return nil, err
 		}
-		return nil, tokenErr(st.tokens.Revoke(ctx, te))
+		return nil, tokenErr(e.store.Revoke(ctx, te))
 	case path == "accessors" && op == logical.ListOperation:
-		keys, err := st.tokens.Accessors(ctx)
+		keys, err := e.store.Accessors(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return &Result{Response: &logical.Response{Data: map[string]any{"keys": keys}}}, nil
 	case path == "tidy" && write:
-		n, err := st.tokens.Tidy(ctx)
+		n, err := e.store.Tidy(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.log.Info("token tidy", "removed", n)
+		e.log.Info("token tidy", "removed", n)
 		return &Result{Response: &logical.Response{Warnings: []string{fmt.Sprintf("tidy removed %d expired tokens", n)}}}, nil
 	}
 	switch path {
@@ -101,39 +164,39 @@ func (c *Core) handleTokenAPI(ctx context.Context, st *unsealed, caller *Caller,
 	return nil, logical.Errorf(logical.ErrUnsupportedPath, "unsupported path auth/token/%s", path)
 }
 
-func (c *Core) tokenParam(ctx context.Context, st *unsealed, data map[string]any) (*token.Entry, error) {
+func (e *Engine) tokenParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
 	id, _ := data["token"].(string)
 	if id == "" {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing token")
 	}
-	te, err := st.tokens.Lookup(ctx, id)
+	te, err := e.store.Lookup(ctx, id)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "bad token")
 	}
 	return te, nil
 }
 
-func (c *Core) accessorParam(ctx context.Context, st *unsealed, data map[string]any) (*token.Entry, error) {
+func (e *Engine) accessorParam(ctx context.Context, data map[string]any) (*token.Entry, error) {
 	acc, _ := data["accessor"].(string)
 	if acc == "" {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "missing accessor")
 	}
-	te, err := st.tokens.LookupAccessor(ctx, acc)
+	te, err := e.store.LookupAccessor(ctx, acc)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid accessor")
 	}
 	return te, nil
 }
 
-func (c *Core) tokenRenew(ctx context.Context, st *unsealed, te *token.Entry, data map[string]any) (*Result, error) {
+func (e *Engine) tokenRenew(ctx context.Context, te *token.Entry, data map[string]any) (*Result, error) {
 	inc, _, err := logical.DurationParam(data, "increment")
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkLoginStillValid(ctx, st, te); err != nil {
+	if err := e.loginStillValid(ctx, te); err != nil {
 		return nil, err
 	}
-	renewed, err := st.tokens.Renew(ctx, te, inc)
+	renewed, err := e.store.Renew(ctx, te, inc)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
@@ -143,9 +206,9 @@ func (c *Core) tokenRenew(ctx context.Context, st *unsealed, te *token.Entry, da
 // tokenCreate creates a child (or orphan) token. A non-root creator can
 // only hand out a subset of its own policies; only root or a sudo holder
 // may create orphans through create, choose the ID, or set a period.
-func (c *Core) tokenCreate(ctx context.Context, st *unsealed, caller *Caller, data map[string]any, orphan bool, m *mount, role *tokenRole) (*Result, error) {
+func (e *Engine) tokenCreate(ctx context.Context, caller Caller, data map[string]any, orphan bool, m *logical.Request, role *tokenRole) (*Result, error) {
 	parent := caller.Token
-	privileged := parent.IsRoot() || caller.ACL.Check("auth/token/create", "update", nil).Sudo
+	privileged := parent.IsRoot() || caller.Privileged
 	p, err := parseCreateParams(data)
 	if err != nil {
 		return nil, err
@@ -197,8 +260,8 @@ func (c *Core) tokenCreate(ctx context.Context, st *unsealed, caller *Caller, da
 		DisplayName:     "token",
 		Path:            "auth/token/create",
 		Meta:            p.meta,
-		MountDefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
-		MountMaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
+		MountDefaultTTL: m.MountDefaultTTL,
+		MountMaxTTL:     m.MountMaxTTL,
 	}
 	if p.displayName != "" {
 		req.DisplayName = "token-" + p.displayName
@@ -220,16 +283,16 @@ func (c *Core) tokenCreate(ctx context.Context, st *unsealed, caller *Caller, da
 	if slices.Contains(policies, "root") && !parent.IsRoot() {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "only a root token can create root tokens")
 	}
-	create := st.tokens.Create
+	create := e.store.Create
 	if p.tokenType == "batch" {
 		req.Renewable = false
-		create = st.tokens.CreateBatch
+		create = e.store.CreateBatch
 	}
-	e, err := create(ctx, req)
+	issued, err := create(ctx, req)
 	if err != nil {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
-	return &Result{Response: &logical.Response{}, Issued: e}, nil
+	return &Result{Response: &logical.Response{}, Issued: issued}, nil
 }
 
 // tokenData is the lookup answer, in Vault's shape.
@@ -273,31 +336,5 @@ func tokenErr(err error) error {
 	case errors.Is(err, token.ErrInvalid), errors.Is(err, token.ErrNotRenewable), errors.Is(err, token.ErrNotFound):
 		return logical.Errorf(logical.ErrInvalidRequest, "%v", err)
 	}
-	return err
-}
-
-// checkLoginStillValid asks the auth method that issued te, if it can,
-// whether the login behind it still holds (the user still exists).
-func (c *Core) checkLoginStillValid(ctx context.Context, st *unsealed, te *token.Entry) error {
-	if te.MountAccessor == "" {
-		return nil
-	}
-	st.router.mu.RLock()
-	var m *mount
-	for _, cand := range st.router.mounts {
-		if cand.entry.Accessor == te.MountAccessor {
-			m = cand
-		}
-	}
-	st.router.mu.RUnlock()
-	if m == nil {
-		return logical.Errorf(logical.ErrPermissionDenied, "the auth method that issued this token is gone")
-	}
-	rn, ok := m.engine.(logical.Renewer)
-	if !ok {
-		return nil
-	}
-	_, err := rn.RenewAuth(ctx, &logical.Request{Operation: logical.UpdateOperation, Storage: m.view, MountPoint: m.entry.Path},
-		&logical.Auth{Policies: te.Policies, InternalData: te.InternalData, Metadata: te.Meta})
 	return err
 }

@@ -1,4 +1,4 @@
-package core
+package tokenauth
 
 import (
 	"context"
@@ -15,8 +15,6 @@ import (
 // made through create/:name may be, so that a less privileged token can
 // create them: which policies, orphan or not, period, TTLs, type.
 
-const tokenRolePrefix = "sys/token-roles/"
-
 type tokenRole struct {
 	Name               string        `json:"name"`
 	AllowedPolicies    []string      `json:"allowed_policies"`
@@ -32,8 +30,6 @@ type tokenRole struct {
 	NoDefaultPolicy    bool          `json:"token_no_default_policy"`
 }
 
-func (c *Core) roleView() storage.Backend { return storage.NewView(c.barrier, tokenRolePrefix) }
-
 func validRoleName(name string) bool {
 	if name == "" || len(name) > 128 {
 		return false
@@ -46,28 +42,28 @@ func validRoleName(name string) bool {
 	return true
 }
 
-func (c *Core) loadTokenRole(ctx context.Context, name string) (*tokenRole, error) {
+func (e *Engine) loadTokenRole(ctx context.Context, name string) (*tokenRole, error) {
 	if !validRoleName(name) {
 		return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid role name")
 	}
-	e, err := c.roleView().Get(ctx, name)
-	if err != nil || e == nil {
+	entry, err := e.roles.Get(ctx, name)
+	if err != nil || entry == nil {
 		return nil, err
 	}
 	var r tokenRole
-	if err := json.Unmarshal(e.Value, &r); err != nil {
+	if err := json.Unmarshal(entry.Value, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
 // handleTokenRoles serves auth/token/roles and auth/token/roles/:name.
-func (c *Core) handleTokenRoles(ctx context.Context, st *unsealed, name string, r *logical.Request) (*Result, error) {
+func (e *Engine) handleTokenRoles(ctx context.Context, name string, r *logical.Request) (*Result, error) {
 	if name == "" {
 		if r.Operation != logical.ListOperation {
 			return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation on auth/token/roles")
 		}
-		keys, err := c.roleView().List(ctx, "")
+		keys, err := e.roles.List(ctx, "")
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +71,7 @@ func (c *Core) handleTokenRoles(ctx context.Context, st *unsealed, name string, 
 	}
 	switch r.Operation {
 	case logical.ReadOperation:
-		role, err := c.loadTokenRole(ctx, name)
+		role, err := e.loadTokenRole(ctx, name)
 		if err != nil || role == nil {
 			return nil, err
 		}
@@ -90,15 +86,15 @@ func (c *Core) handleTokenRoles(ctx context.Context, st *unsealed, name string, 
 		if !validRoleName(name) {
 			return nil, logical.Errorf(logical.ErrInvalidRequest, "invalid role name")
 		}
-		return nil, c.roleView().Delete(ctx, name)
+		return nil, e.roles.Delete(ctx, name)
 	case logical.CreateOperation, logical.UpdateOperation:
-		return nil, c.writeTokenRole(ctx, name, r.Data)
+		return nil, e.writeTokenRole(ctx, name, r.Data)
 	}
 	return nil, logical.Errorf(logical.ErrUnsupportedOperation, "unsupported operation on auth/token/roles/%s", name)
 }
 
-func (c *Core) writeTokenRole(ctx context.Context, name string, d map[string]any) error {
-	role, err := c.loadTokenRole(ctx, name)
+func (e *Engine) writeTokenRole(ctx context.Context, name string, d map[string]any) error {
+	role, err := e.loadTokenRole(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -149,7 +145,7 @@ func (c *Core) writeTokenRole(ctx context.Context, name string, d map[string]any
 	if err != nil {
 		return err
 	}
-	return c.roleView().Put(ctx, &storage.Entry{Key: name, Value: raw})
+	return e.roles.Put(ctx, &storage.Entry{Key: name, Value: raw})
 }
 
 // applyRole checks a create/:role request against the role and sets what
