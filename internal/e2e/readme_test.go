@@ -112,7 +112,7 @@ func TestREADMECertSection(t *testing.T) {
 // would not prove the feature works.
 var readmeExpect = map[string][]string{
 	"Request safety: one spelling per path, limits before work": {"refused: Polmgr is polmgr", "403"},
-	"Auth methods: TLS certificates": {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
+	"Auth methods: TLS certificates":                            {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
 	"Agent: secrets for local processes, with no secret in the workload": {
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
 	},
