@@ -198,7 +198,9 @@ func (e *Engine) tokenRenew(ctx context.Context, te *token.Entry, data map[strin
 	}
 	renewed, err := e.store.Renew(ctx, te, inc)
 	if err != nil {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
+		// The store's refusals are the client's; a storage failure stays
+		// an internal error, its text in the log only.
+		return nil, tokenErr(err)
 	}
 	return &Result{Response: &logical.Response{}, Issued: renewed}, nil
 }
@@ -290,7 +292,7 @@ func (e *Engine) tokenCreate(ctx context.Context, caller Caller, data map[string
 	}
 	issued, err := create(ctx, req)
 	if err != nil {
-		return nil, logical.Errorf(logical.ErrInvalidRequest, "%v", err)
+		return nil, tokenErr(err)
 	}
 	return &Result{Response: &logical.Response{}, Issued: issued}, nil
 }
