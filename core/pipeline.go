@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,7 +75,11 @@ func (c *Core) ServeSys(ctx context.Context, req *Request, h SysHandler) error {
 		return err
 	}
 	call := &Call{Path: path, Data: checked.data, Caller: checked.caller}
-	data, herr := h(ctx, call)
+	var data map[string]any
+	herr := c.recovered(path, func() (err error) {
+		data, err = h(ctx, call)
+		return err
+	})
 	ctx = context.WithoutCancel(ctx)
 	res := &Result{Response: &logical.Response{Data: data}}
 	if aerr := c.logResponse(ctx, checked.caller.Token, checked.audit, res, herr); aerr != nil {
@@ -135,7 +140,11 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		te = checked.caller.Token
 		r.DisplayName = te.DisplayName
 	}
-	res, err := c.route(ctx, st, checked.caller, m, r, path)
+	var res *Result
+	err = c.recovered(path, func() (err error) {
+		res, err = c.route(ctx, st, checked.caller, m, r, path)
+		return err
+	})
 	// What the engine did stands even if the client has gone: the answer
 	// is audited, and whatever it issued is revoked if it cannot be.
 	ctx = context.WithoutCancel(ctx)
@@ -241,4 +250,21 @@ func decodeParams(req *Request, authenticated bool) (map[string]any, error) {
 		data = map[string]any{}
 	}
 	return data, nil
+}
+
+// errPanic: a handler panicked; the request is answered and audited as
+// an internal error.
+var errPanic = errors.New("internal error")
+
+// recovered runs f, turning a panic into errPanic so that the request's
+// response entry is still written (the panic value, which may hold
+// request data, goes to the log only).
+func (c *Core) recovered(path string, f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic serving request", "path", path, "panic", fmt.Sprint(v))
+			err = errPanic
+		}
+	}()
+	return f()
 }
