@@ -101,7 +101,9 @@ func (c *Core) Capabilities(ctx context.Context, te *token.Entry, paths []string
 	}
 	out := make(map[string][]string, len(paths))
 	for _, p := range paths {
-		out[p] = acl.Capabilities(strings.TrimPrefix(p, "/"))
+		// Asked of the spelling the pipeline would judge: "Polmgr" is
+		// answered for polmgr.
+		out[p] = acl.Capabilities(c.foldNames(strings.TrimPrefix(p, "/")))
 	}
 	return out, nil
 }

@@ -38,6 +38,20 @@ func (c *Core) CanonicalPath(path string, op logical.Operation) (string, error) 
 	return st.foldEngineNames(p), nil
 }
 
+// foldNames folds the names in path as CanonicalPath does, leaving its
+// slashes as they are.
+func (c *Core) foldNames(path string) string {
+	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
+		return "sys/" + canonicalSys(rest)
+	}
+	st, release, err := c.enter()
+	if err != nil {
+		return path
+	}
+	defer release()
+	return st.foldEngineNames(path)
+}
+
 // foldEngineNames applies the matching mount's Canonicalizer.
 func (st *unsealed) foldEngineNames(p string) string {
 	m := st.router.match(p)
@@ -74,9 +88,29 @@ func canonicalSlashes(path string, op logical.Operation) (string, error) {
 // foldedSysNames are the sys/ prefixes followed by an ACL policy name,
 // which the policy store folds to lower case without surrounding spaces.
 // (Password policy names are case-sensitive and are not folded.)
-var foldedSysNames = []string{"policies/acl/", "policy/"}
+var foldedSysNames = []string{"policies/acl/"}
+
+// sysAliases are older spellings of sys/ paths that serve the same
+// objects as their current one: the ACL judges the current spelling, so a
+// deny on sys/policies/acl/ops is not dodged through sys/policy/ops. A
+// bare alias is rewritten itself too, not only the paths under it
+// (sys/policy alone lists names and keeps its own rules).
+var sysAliases = []struct {
+	old, current string
+	bare         bool
+}{
+	{"policy", "policies/acl", false},
+	{"renew", "leases/renew", true},
+	{"revoke", "leases/revoke", true},
+}
 
 func canonicalSys(rest string) string {
+	for _, a := range sysAliases {
+		if (a.bare && rest == a.old) || strings.HasPrefix(rest, a.old+"/") {
+			rest = a.current + strings.TrimPrefix(rest, a.old)
+			break
+		}
+	}
 	for _, prefix := range foldedSysNames {
 		if name, ok := strings.CutPrefix(rest, prefix); ok && name != "" {
 			return prefix + strings.ToLower(strings.TrimSpace(name))

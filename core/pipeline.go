@@ -65,12 +65,23 @@ type SysHandler func(ctx context.Context, call *Call) (map[string]any, error)
 // error from the pipeline (sealed, denied, audit) means h was not called
 // or its answer must not be sent; h's own error is returned as is.
 func (c *Core) ServeSys(ctx context.Context, req *Request, h SysHandler) error {
+	return c.serveSys(ctx, req, h, false)
+}
+
+// ServeSysOpen is ServeSys for a sys endpoint that needs no token (the
+// lookup of a wrapping token): no token or policy is checked, and the
+// request and its answer are audited all the same. call.Caller is nil.
+func (c *Core) ServeSysOpen(ctx context.Context, req *Request, h SysHandler) error {
+	return c.serveSys(ctx, req, h, true)
+}
+
+func (c *Core) serveSys(ctx context.Context, req *Request, h SysHandler, open bool) error {
 	path, err := c.CanonicalPath(req.Path, req.Operation)
 	if err != nil {
 		return err
 	}
 	ctx = WithWrapTTL(ctx, req.WrapTTL)
-	checked, err := c.admit(ctx, req, path, nil)
+	checked, err := c.admit(ctx, req, path, open)
 	if err != nil {
 		return err
 	}
@@ -82,7 +93,11 @@ func (c *Core) ServeSys(ctx context.Context, req *Request, h SysHandler) error {
 	})
 	ctx = context.WithoutCancel(ctx)
 	res := &Result{Response: &logical.Response{Data: data}}
-	if aerr := c.logResponse(ctx, checked.caller.Token, checked.audit, res, herr); aerr != nil {
+	var te *token.Entry
+	if checked.caller != nil {
+		te = checked.caller.Token
+	}
+	if aerr := c.logResponse(ctx, te, checked.audit, res, herr); aerr != nil {
 		return aerr
 	}
 	if call.after != nil && herr == nil {
@@ -130,7 +145,7 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
 		r.MountMaxTTL = time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
 	}
-	checked, err := c.admitLocked(ctx, st, req, path, m, r)
+	checked, err := c.admitLocked(ctx, st, req, path, m, r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -167,20 +182,20 @@ type admitted struct {
 
 // admit is admitLocked for a sys route: under the state lock only for the
 // checks, as sys handlers take the lock themselves.
-func (c *Core) admit(ctx context.Context, req *Request, path string, m *mount) (*admitted, error) {
+func (c *Core) admit(ctx context.Context, req *Request, path string, open bool) (*admitted, error) {
 	st, release, err := c.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return c.admitLocked(ctx, st, req, path, m, nil)
+	return c.admitLocked(ctx, st, req, path, nil, nil, open)
 }
 
-// admitLocked checks the token (unless r is a login), decodes the body,
-// checks the ACL with the operation the handler will perform, and writes
-// the request's audit entry. m and r are nil for sys routes. c.stateLock
-// must be held and the core unsealed.
-func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path string, m *mount, r *logical.Request) (*admitted, error) {
+// admitLocked checks the token (unless r is a login or the sys route is
+// open), decodes the body, checks the ACL with the operation the handler
+// will perform, and writes the request's audit entry. m and r are nil for
+// sys routes. st must be the state entered for the request.
+func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path string, m *mount, r *logical.Request, open bool) (*admitted, error) {
 	reqID, err := randomID()
 	if err != nil {
 		return nil, err
@@ -191,11 +206,16 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 	} else if r != nil {
 		ar.MountPoint, ar.MountType = "", ""
 	}
-	login := m != nil && r != nil && m.isLoginPath(r.Path)
+	login := open || (m != nil && r != nil && m.isLoginPath(r.Path))
 	var te *token.Entry
 	if !login {
 		if te, err = st.lookupToken(ctx, req.Token); err != nil {
 			c.logRefusal(ctx, nil, ar, err)
+			return nil, err
+		}
+		// Refused whatever the body says: refused before it is read.
+		if err := c.mayAllow(ctx, te, path, req.Operation); err != nil {
+			c.logRefusal(ctx, te, ar, err)
 			return nil, err
 		}
 	}
@@ -236,6 +256,24 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 		return nil, err
 	}
 	return &admitted{caller: caller, data: data, audit: ar}, nil
+}
+
+// mayAllow refuses a request that te's policies refuse for any
+// parameters (a write is allowed through if it may be a create or an
+// update: which one is known only after the body).
+func (c *Core) mayAllow(ctx context.Context, te *token.Entry, path string, op logical.Operation) error {
+	acl, err := c.aclFor(ctx, te.Policies)
+	if err != nil {
+		return err
+	}
+	ok := acl.MayAllow(path, string(op))
+	if op == logical.UpdateOperation {
+		ok = ok || acl.MayAllow(path, string(logical.CreateOperation))
+	}
+	if !ok {
+		return ErrPermissionDenied
+	}
+	return nil
 }
 
 func decodeParams(req *Request, authenticated bool) (map[string]any, error) {

@@ -23,7 +23,8 @@ type Limits struct {
 	// JSON bounds a body's shape (max_json_depth, default 100;
 	// max_json_string_value_length, default 1 MiB;
 	// max_json_object_entry_count and max_json_array_element_count,
-	// default 10,000 each).
+	// default 10,000 each; max_json_total_elements, Arca's own, default
+	// 200,000: many wide arrays cost memory as one huge one does).
 	JSON JSONLimits
 	// AllowUnauthedRekey serves sys/rekey/* without a token, as Vault
 	// does. By default (disable_unauthed_rekey_endpoints = true, as in
@@ -37,7 +38,7 @@ const maxUnauthenticatedBody = 64 << 10
 
 // JSONLimits bound the shape of a JSON body.
 type JSONLimits struct {
-	MaxDepth, MaxStringLength, MaxObjectEntries, MaxArrayElements int
+	MaxDepth, MaxStringLength, MaxObjectEntries, MaxArrayElements, MaxElements int
 }
 
 // withDefaults fills the zero fields.
@@ -62,6 +63,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.JSON.MaxArrayElements <= 0 {
 		l.JSON.MaxArrayElements = 10000
+	}
+	if l.JSON.MaxElements <= 0 {
+		l.JSON.MaxElements = 200000
 	}
 	return l
 }
@@ -93,6 +97,14 @@ func checkJSONShape(raw []byte, lim JSONLimits) error {
 		count int
 	}
 	var stack []frame
+	total := 0
+	tooMany := func() error {
+		total++
+		if total > lim.MaxElements {
+			return &badRequest{fmt.Sprintf("failed to parse JSON input: more than %d values in all (max_json_total_elements)", lim.MaxElements)}
+		}
+		return nil
+	}
 	inString, escaped := false, false
 	strStart := 0
 	for i, b := range raw {
@@ -118,6 +130,9 @@ func checkJSONShape(raw []byte, lim JSONLimits) error {
 				return &badRequest{fmt.Sprintf("failed to parse JSON input: nested deeper than %d levels (max_json_depth)", lim.MaxDepth)}
 			}
 			stack = append(stack, frame{array: b == '['})
+			if err := tooMany(); err != nil {
+				return err
+			}
 		case '}', ']':
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
@@ -125,6 +140,9 @@ func checkJSONShape(raw []byte, lim JSONLimits) error {
 		case ',':
 			if len(stack) == 0 {
 				continue
+			}
+			if err := tooMany(); err != nil {
+				return err
 			}
 			top := &stack[len(stack)-1]
 			top.count++
@@ -137,4 +155,34 @@ func checkJSONShape(raw []byte, lim JSONLimits) error {
 		}
 	}
 	return nil
+}
+
+type slotKey struct{}
+
+// slot is a request's place among max_concurrent_requests: held while
+// the request works, released while it waits on its client.
+type slot struct {
+	pool chan struct{}
+	held bool
+}
+
+// take claims a place, or reports that none is free.
+func (sl *slot) take() bool {
+	if sl == nil {
+		return true
+	}
+	select {
+	case sl.pool <- struct{}{}:
+		sl.held = true
+		return true
+	default:
+		return false
+	}
+}
+
+func (sl *slot) release() {
+	if sl != nil && sl.held {
+		<-sl.pool
+		sl.held = false
+	}
 }

@@ -57,7 +57,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	if r.ContentLength > limit {
 		return nil, &tooLarge{limit}
 	}
+	// Waiting on a client's bytes holds no slot of
+	// max_concurrent_requests: a body that trickles in must not keep
+	// others out. The slot is taken back to do the work.
+	sl, _ := r.Context().Value(slotKey{}).(*slot)
+	sl.release()
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if !sl.take() {
+		return nil, errBusy
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

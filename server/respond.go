@@ -33,6 +33,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, errSlowBody):
 		return http.StatusRequestTimeout
 	case errors.Is(err, context.DeadlineExceeded):

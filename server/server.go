@@ -72,14 +72,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	w.Header().Set("Cache-Control", "no-store")
-	select {
-	case s.inFlight <- struct{}{}:
-		defer func() { <-s.inFlight }()
-	default:
+	sl := &slot{pool: s.inFlight}
+	if !sl.take() {
 		w.Header().Set("Retry-After", "1")
 		respondError(w, http.StatusServiceUnavailable, errBusy)
 		return
 	}
+	defer sl.release()
 	// max_request_duration bounds the whole request, the reading of a
 	// body that trickles in included.
 	deadline := time.Now().Add(s.limits.MaxRequestDuration)
@@ -88,7 +87,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		readBy = deadline
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(readBy)
-	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	ctx, cancel := context.WithDeadline(context.WithValue(r.Context(), slotKey{}, sl), deadline)
 	defer cancel()
 	r = r.WithContext(ctx)
 	raw, ok := strings.CutPrefix(r.URL.Path, "/v1/")

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -22,25 +24,41 @@ type sysHandler func(w http.ResponseWriter, r *http.Request, sub string)
 // its handler never checks a token or a policy itself.
 type sysRoute struct {
 	handle sysHandler
-	// open routes need no token: the seal's own endpoints, health, and
-	// the lookup of a wrapping token, as in Vault.
-	open bool
+	kind   routeKind
 }
 
+// routeKind says how much of the pipeline a sys route takes.
+type routeKind int
+
+const (
+	// authenticated routes take all of it.
+	authenticated routeKind = iota
+	// audited routes need no token but are audited (the lookup of a
+	// wrapping token, whose holder is its authority, as in Vault).
+	audited
+	// open routes need no token and answer outside the pipeline: the
+	// seal's own endpoints and health, which must answer while sealed,
+	// when there is nothing to audit with.
+	open
+)
+
 func (s *Server) sysRoutes() map[string]sysRoute {
-	open := func(h sysHandler) sysRoute { return sysRoute{handle: h, open: true} }
+	opened := func(h sysHandler) sysRoute { return sysRoute{handle: h, kind: open} }
 	authed := func(h sysHandler) sysRoute { return sysRoute{handle: h} }
 	// Rekey needs no token only where a listener says so
 	// (disable_unauthed_rekey_endpoints = false); otherwise it is an
 	// audited route that needs sudo, as in OpenBao.
-	rekey := func(h sysHandler) sysRoute { return sysRoute{handle: h, open: s.limits.AllowUnauthedRekey} }
+	rekey := authed
+	if s.limits.AllowUnauthedRekey {
+		rekey = opened
+	}
 	return map[string]sysRoute{
-		"init":                  open(s.handleInit),
-		"unseal":                open(s.handleUnseal),
-		"seal-status":           open(s.handleSealStatus),
-		"health":                open(s.handleHealth),
-		"leader":                open(s.handleLeader),
-		"wrapping/lookup":       open(func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }),
+		"init":                  opened(s.handleInit),
+		"unseal":                opened(s.handleUnseal),
+		"seal-status":           opened(s.handleSealStatus),
+		"health":                opened(s.handleHealth),
+		"leader":                opened(s.handleLeader),
+		"wrapping/lookup":       {handle: func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }, kind: audited},
 		"rekey/init":            rekey(s.handleRekeyInit),
 		"rekey/update":          rekey(s.handleRekeyUpdate),
 		"seal":                  authed(s.handleSeal),
@@ -51,7 +69,6 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"auth":                  authed(s.handleAuths),
 		"auth/":                 authed(s.handleAuth),
 		"policy":                authed(s.handlePolicyList),
-		"policy/":               authed(s.handlePolicyLegacy),
 		"policies/acl":          authed(s.handlePolicyList),
 		"policies/acl/":         authed(s.handlePolicy),
 		"policies/password":     authed(s.handlePasswordPolicyList),
@@ -61,10 +78,6 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"audit/":                authed(s.handleAudit),
 		"audit-hash/":           authed(s.handleAuditHash),
 		"leases/":               authed(s.handleLeases),
-		"renew":                 authed(s.handleLegacyRenew),
-		"renew/":                authed(s.handleLegacyRenew),
-		"revoke":                authed(s.handleLegacyRevoke),
-		"revoke/":               authed(s.handleLegacyRevoke),
 		"capabilities":          authed(s.handleCapabilities),
 		"capabilities-self":     authed(s.handleCapabilities),
 		"capabilities-accessor": authed(s.handleCapabilities),
@@ -101,8 +114,13 @@ func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, op logical.Ope
 		respondError(w, http.StatusNotFound, errors.New("unsupported path: sys/"+path))
 		return
 	}
-	if rt.open {
-		r.Body = http.MaxBytesReader(w, r.Body, s.limits.unauthenticatedBody())
+	if rt.kind == open {
+		raw, err := s.readBody(w, r, s.limits.unauthenticatedBody())
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
 		rt.handle(w, r, sub)
 		return
 	}
@@ -116,7 +134,11 @@ func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, op logical.Ope
 		Operation: op, Path: "sys/" + path, Token: requestToken(r), ClientAddr: clientAddr(r), WrapTTL: wrap,
 		Body: s.bodyReader(w, r, op),
 	}
-	err = s.core.ServeSys(r.Context(), req, func(ctx context.Context, call *core.Call) (map[string]any, error) {
+	serve := s.core.ServeSys
+	if rt.kind == audited {
+		serve = s.core.ServeSysOpen
+	}
+	err = serve(r.Context(), req, func(ctx context.Context, call *core.Call) (map[string]any, error) {
 		rt.handle(rec, withCall(r.WithContext(ctx), call), sub)
 		return rec.auditData()
 	})

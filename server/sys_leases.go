@@ -24,19 +24,24 @@ func leaseJSON(l *lease.Lease, now time.Time) map[string]any {
 	}
 }
 
-// leaseID reads lease_id from the body, or from the path after the route.
+// leaseID reads the lease from the path after the route, or from
+// lease_id in the body. When both name one they must agree: the policy
+// judged the path, and the handler must not act on another lease.
 func leaseID(body map[string]any, sub string) (string, error) {
-	id, err := logical.StringParam(body, "lease_id")
+	fromBody, err := logical.StringParam(body, "lease_id")
 	if err != nil {
 		return "", err
 	}
-	if id == "" {
-		id = strings.Trim(sub, "/")
+	fromPath := strings.Trim(sub, "/")
+	switch {
+	case fromPath != "" && fromBody != "" && fromBody != fromPath:
+		return "", &badRequest{"the lease_id in the body differs from the lease in the path"}
+	case fromPath != "":
+		return fromPath, nil
+	case fromBody != "":
+		return fromBody, nil
 	}
-	if id == "" {
-		return "", &badRequest{"'lease_id' must be given"}
-	}
-	return id, nil
+	return "", &badRequest{"'lease_id' must be given"}
 }
 
 // handleLeases serves sys/leases/* (and the older sys/renew, sys/revoke).
@@ -123,15 +128,6 @@ func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request, sub string
 	default:
 		respondError(w, http.StatusNotFound, &badRequest{"unsupported path: sys/leases/" + sub})
 	}
-}
-
-// handleLegacyLease maps sys/renew/<id> and sys/revoke/<id> to sys/leases.
-func (s *Server) handleLegacyRenew(w http.ResponseWriter, r *http.Request, sub string) {
-	s.handleLeases(w, r, "renew/"+sub)
-}
-
-func (s *Server) handleLegacyRevoke(w http.ResponseWriter, r *http.Request, sub string) {
-	s.handleLeases(w, r, "revoke/"+sub)
 }
 
 // roundSeconds is d in whole seconds, rounded: a lease just granted for an

@@ -25,14 +25,15 @@ func (s *Server) handlePolicyList(w http.ResponseWriter, r *http.Request, _ stri
 	respondJSON(w, http.StatusOK, body)
 }
 
-// handlePolicyLegacy serves sys/policy/<name> (text in "rules").
-func (s *Server) handlePolicyLegacy(w http.ResponseWriter, r *http.Request, name string) {
-	s.servePolicy(w, r, "sys/policy/", name, "rules")
-}
-
-// handlePolicy serves sys/policies/acl/<name> (text in "policy").
+// handlePolicy serves sys/policies/acl/<name> (text in "policy") and
+// its older spelling sys/policy/<name> (text in "rules"), which the
+// canonical path turns into the former: one ACL path for one policy.
 func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request, name string) {
-	s.servePolicy(w, r, "sys/policies/acl/", name, "policy")
+	field := "policy"
+	if strings.HasPrefix(r.URL.Path, "/v1/sys/policy/") {
+		field = "rules"
+	}
+	s.servePolicy(w, r, "sys/policies/acl/", name, field)
 }
 
 func (s *Server) servePolicy(w http.ResponseWriter, r *http.Request, api, name, field string) {
@@ -111,7 +112,7 @@ func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request, _ st
 	if !allow(w, r, http.MethodPost, http.MethodPut) {
 		return
 	}
-	api := strings.TrimPrefix(r.URL.Path, "/v1/")
+	api := callOf(r).Path
 	caller := callOf(r).Caller
 	body, err := decodeBody(r)
 	if err != nil {

@@ -242,6 +242,7 @@ func serverLimits(l config.ListenerLimits) server.Limits {
 		JSON: server.JSONLimits{
 			MaxDepth: l.MaxJSONDepth, MaxStringLength: l.MaxJSONStringLength,
 			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
+			MaxElements: l.MaxJSONElements,
 		},
 		AllowUnauthedRekey: l.AllowUnauthedRekey,
 	}

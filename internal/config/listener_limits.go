@@ -22,6 +22,8 @@ type ListenerLimits struct {
 	// max_json_string_value_length, max_json_object_entry_count and
 	// max_json_array_element_count.
 	MaxJSONDepth, MaxJSONStringLength, MaxJSONObjectEntries, MaxJSONArrayElements int
+	// MaxJSONElements is max_json_total_elements (Arca's own).
+	MaxJSONElements int
 	// AllowUnauthedRekey is disable_unauthed_rekey_endpoints = false.
 	AllowUnauthedRekey bool
 	// AllowUnauthedGenerateRoot is
@@ -47,6 +49,8 @@ func (p *parser) listenerLimit(l *ListenerLimits, item *ast.ObjectItem, label, k
 		l.MaxJSONObjectEntries = p.positive(item, label)
 	case "max_json_array_element_count":
 		l.MaxJSONArrayElements = p.positive(item, label)
+	case "max_json_total_elements":
+		l.MaxJSONElements = p.positive(item, label)
 	case "disable_unauthed_rekey_endpoints":
 		l.AllowUnauthedRekey = !p.boolean(item, label)
 	case "disable_unauthed_generate_root_endpoints":
