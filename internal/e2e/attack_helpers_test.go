@@ -137,3 +137,13 @@ func jsonText(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// mustRead returns the text of the file at path.
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
