@@ -242,11 +242,6 @@ func TestAttackUnauthedRekey(t *testing.T) {
 func TestAttackSealedSysRefused(t *testing.T) {
 	p, root, _, key := startListener(t)
 	tok := root.Token()
-	w, err := root.Logical().Write("sys/wrapping/wrap", map[string]any{"a": "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = w
 	if err := root.Sys().Seal(); err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +332,8 @@ func TestAttackSysRequestsAudited(t *testing.T) {
 		}
 		return w.WrapInfo.Token
 	}
-	for _, tc := range []sysAuditCase{{"mounts", "GET", "/v1/sys/mounts", "", "sys/mounts"},
+	for _, tc := range []sysAuditCase{
+		{"mounts", "GET", "/v1/sys/mounts", "", "sys/mounts"},
 		{"mount tune read", "GET", "/v1/sys/mounts/secret/tune", "", "sys/mounts/secret/tune"},
 		{"auth list", "GET", "/v1/sys/auth", "", "sys/auth"},
 		{"policy list", "LIST", "/v1/sys/policies/acl", "", "sys/policies/acl/"},
