@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openbao/openbao/api/v2"
+)
+
+// loginLease logs user in through userpass and returns the token and
+// the id of its lease.
+func loginLease(t *testing.T, root *api.Client, user string) (string, string) {
+	t.Helper()
+	anon, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.ClearToken()
+	s, err := anon.Logical().Write("auth/userpass/login/"+user, map[string]any{"password": user + "-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := root.Logical().List("sys/leases/lookup/auth/userpass/login/" + user)
+	if err != nil || list == nil || len(list.Data["keys"].([]any)) != 1 {
+		t.Fatalf("leases of %s: %+v, %v", user, list, err)
+	}
+	return s.Auth.ClientToken, "auth/userpass/login/" + user + "/" + list.Data["keys"].([]any)[0].(string)
+}
+
+// TestAttackLeaseIDInBody: a token allowed to revoke or renew only the
+// leases under auth/userpass/login/alice/ names alice's lease in the path
+// (which the ACL judges) and bob's in the body. The handler must act on
+// the path it was authorised for, or refuse: bob's lease must survive.
+func TestAttackLeaseIDInBody(t *testing.T) {
+	p, root := startDev(t, "root")
+	if err := root.Sys().EnableAuthWithOptions("userpass", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	putPolicy(t, root, "alice-leases", `path "sys/leases/revoke/auth/userpass/login/alice/*" { capabilities = ["update"] }
+path "sys/leases/renew/auth/userpass/login/alice/*" { capabilities = ["update"] }
+path "sys/revoke/auth/userpass/login/alice/*" { capabilities = ["update"] }
+path "sys/renew/auth/userpass/login/alice/*" { capabilities = ["update"] }
+`)
+	tok := childToken(t, root, "alice-leases")
+	for _, u := range []string{"alice", "bob1", "bob2", "bob3", "bob4"} {
+		if _, err := root.Logical().Write("auth/userpass/users/"+u, map[string]any{"password": u + "-pw", "token_ttl": "1h", "token_max_ttl": "2h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, aliceLease := loginLease(t, root, "alice")
+	for _, tc := range []struct{ name, route, victim string }{
+		{"revoke", "/v1/sys/leases/revoke/", "bob1"},
+		{"legacy revoke", "/v1/sys/revoke/", "bob2"},
+		{"renew", "/v1/sys/leases/renew/", "bob3"},
+		{"legacy renew", "/v1/sys/renew/", "bob4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bobToken, bobLease := loginLease(t, root, tc.victim)
+			path := tc.route + aliceLease
+			code, resp := rawRequest(t, p.addr, tok, "PUT", path, strings.NewReader(`{"lease_id":"`+bobLease+`","increment":"1s"}`))
+			if _, err := root.Auth().Token().Lookup(bobToken); err != nil {
+				t.Fatalf("PUT %s {\"lease_id\":%q} with a token allowed only alice's leases: %d %s; %s's token is gone: %v", path, bobLease, code, resp, tc.victim, err)
+			}
+			look, err := root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": bobLease})
+			if err != nil {
+				t.Fatalf("%s's lease after PUT %s: %v", tc.victim, path, err)
+			}
+			if ttl := fmtAny(look.Data["ttl"]); len(ttl) < 3 {
+				t.Fatalf("PUT %s {\"lease_id\":%q} with a token allowed only alice's leases: %d %s; %s's lease now has ttl %s", path, bobLease, code, resp, tc.victim, ttl)
+			}
+		})
+	}
+}
+
+// TestAttackPathSpellings: a deny on a KV path and on a mount holds
+// against methods, list flags, case, encodings and odd segments.
+func TestAttackPathSpellings(t *testing.T) {
+	p, root := startDev(t, "root")
+	if _, err := root.KVv2("secret").Put(t.Context(), "app/admin", map[string]any{"pw": "top"}); err != nil {
+		t.Fatal(err)
+	}
+	putPolicy(t, root, "app", `path "secret/data/app/*" { capabilities = ["create", "read", "update", "list"] }
+path "secret/data/app/admin" { capabilities = ["deny"] }
+path "secret/metadata/app/*" { capabilities = ["list", "read"] }
+path "secret/metadata/app/admin" { capabilities = ["deny"] }
+path "sys/mounts/*" { capabilities = ["create", "read", "update", "delete"] }
+path "sys/mounts/secret" { capabilities = ["deny"] }
+path "sys/mounts/secret/*" { capabilities = ["deny"] }
+`)
+	tok := childToken(t, root, "app")
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v1/secret/data/app/admin", ""},
+		{"HEAD", "/v1/secret/data/app/admin", ""},
+		{"GET", "/v1/secret/data/app/admin?list=true", ""},
+		{"GET", "/v1/secret/data/app/admin/?list=1", ""},
+		{"LIST", "/v1/secret/data/app/admin", ""},
+		{"GET", "/v1/secret/data/app/admin/", ""},
+		{"GET", "/v1/secret/data/app//admin", ""},
+		{"GET", "/v1/secret/data/app/./admin", ""},
+		{"GET", "/v1/secret/data/app/x/../admin", ""},
+		{"GET", "/v1/secret/data/app/x/%2e%2e/admin", ""},
+		{"GET", "/v1/secret/data/app/x/%252e%252e/admin", ""},
+		{"GET", "/v1/secret/data/app%2Fadmin", ""},
+		{"GET", "/v1/secret//data/app/admin", ""},
+		{"GET", "/v1//secret/data/app/admin", ""},
+		{"GET", "/v1/Secret/data/app/admin", ""},
+		{"GET", "/v1/SECRET/data/app/admin", ""},
+		{"GET", "/v1/secret/Data/app/admin", ""},
+		{"PUT", "/v1/secret/data/app/admin/", `{"data":{"pw":"pwned"}}`},
+		{"PATCH", "/v1/secret/data/app/admin", `{"data":{"pw":"pwned"}}`},
+		{"GET", "/v1/secret/metadata/app/admin", ""},
+		{"DELETE", "/v1/secret/metadata/app/admin/", ""},
+		{"DELETE", "/v1/sys/mounts/secret", ""},
+		{"DELETE", "/v1/sys/mounts/secret/", ""},
+		{"DELETE", "/v1/sys/mounts//secret", ""},
+		{"DELETE", "/v1/sys/mounts/./secret", ""},
+		{"DELETE", "/v1/sys/mounts/secret%2F", ""},
+		{"POST", "/v1/sys/mounts/secret/tune", `{"max_lease_ttl":"1s"}`},
+		{"POST", "/v1/sys/mounts/secret/tune/", `{"max_lease_ttl":"1s"}`},
+	} {
+		code, resp := rawRequest(t, p.addr, tok, tc.method, tc.path, strings.NewReader(tc.body))
+		if served(code) || strings.Contains(resp, "top") {
+			t.Errorf("%s %s: got %d %.200s, want a refusal", tc.method, tc.path, code, resp)
+		}
+	}
+	s, err := root.KVv2("secret").Get(t.Context(), "app/admin")
+	if err != nil || s.Data["pw"] != "top" || s.VersionMetadata.Version != 1 {
+		t.Fatalf("secret/app/admin after the attempts: %+v, %v", s, err)
+	}
+	mounts, err := root.Sys().ListMounts()
+	if err != nil || mounts["secret/"] == nil {
+		t.Fatalf("secret/ after the attempts: %v", err)
+	}
+	// Mount paths are case-sensitive: DELETE sys/mounts/Secret names no
+	// mount, and must not reach secret/.
+	code, resp := rawRequest(t, p.addr, tok, "DELETE", "/v1/sys/mounts/Secret", nil)
+	if mounts, err := root.Sys().ListMounts(); err != nil || mounts["secret/"] == nil {
+		t.Fatalf("DELETE sys/mounts/Secret (%d %s) removed secret/: %v", code, resp, err)
+	}
+}
+
+// TestAttackPrivilegedSysReads: a default-policy token reaches none of
+// the sys endpoints that show other tokens or the server's set-up.
+func TestAttackPrivilegedSysReads(t *testing.T) {
+	p, root := startDev(t, "root")
+	tok := childToken(t, root, "default")
+	other := childToken(t, root, "default")
+	look, err := root.Auth().Token().Lookup(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessor := look.Data["accessor"].(string)
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/sys/capabilities", `{"token":"` + other + `","paths":["secret/x"]}`},
+		{"POST", "/v1/sys/capabilities-accessor", `{"accessor":"` + accessor + `","paths":["secret/x"]}`},
+		{"POST", "/v1/auth/token/lookup", `{"token":"` + other + `"}`},
+		{"POST", "/v1/auth/token/lookup-accessor", `{"accessor":"` + accessor + `"}`},
+		{"LIST", "/v1/auth/token/accessors", ""},
+		{"GET", "/v1/sys/mounts", ""},
+		{"GET", "/v1/sys/auth", ""},
+		{"GET", "/v1/sys/audit", ""},
+		{"LIST", "/v1/sys/policies/acl", ""},
+		{"GET", "/v1/sys/policies/acl/root", ""},
+		{"GET", "/v1/sys/key-status", ""},
+		{"LIST", "/v1/sys/leases/lookup/auth/token/", ""},
+		{"PUT", "/v1/sys/wrapping/rewrap", `{"token":"x"}`},
+	} {
+		code, resp := rawRequest(t, p.addr, tok, tc.method, tc.path, strings.NewReader(tc.body))
+		if code != http.StatusForbidden {
+			t.Errorf("%s %s with a default-policy token: got %d %.200s, want 403", tc.method, tc.path, code, resp)
+		}
+	}
+}
