@@ -379,3 +379,48 @@ func TestAttackWrappingLookupAudited(t *testing.T) {
 		checkAuditedOnce(t, p.addr, tok, logPath, sysAuditCase{"wrapping lookup", "POST", "/v1/sys/wrapping/lookup", `{"token":"` + w.WrapInfo.Token + `"}`, "sys/wrapping/lookup"})
 	}
 }
+
+// TestAttackAuditHoldsNoTokens: the tokens that pass through the
+// wrapping endpoints (wrapping tokens, a wrapped token, the caller's)
+// appear in the audit log only as HMACs.
+func TestAttackAuditHoldsNoTokens(t *testing.T) {
+	_, root, logPath, _ := startListener(t)
+	wrapper, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper.SetToken(root.Token())
+	wrapper.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	created, err := wrapper.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil || created.WrapInfo == nil {
+		t.Fatalf("wrapped token create: %+v, %v", created, err)
+	}
+	w, err := wrapper.Logical().Write("sys/wrapping/wrap", map[string]any{"k": "wrapped-value-4242"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := root.Logical().Write("sys/wrapping/rewrap", map[string]any{"token": w.WrapInfo.Token})
+	if err != nil || rw.WrapInfo == nil {
+		t.Fatalf("rewrap: %+v, %v", rw, err)
+	}
+	u, err := root.Logical().Unwrap(created.WrapInfo.Token)
+	if err != nil || u.Auth == nil {
+		t.Fatalf("unwrap of the token: %+v, %v", u, err)
+	}
+	if _, err := tokenClient(t, root, rw.WrapInfo.Token).Logical().Unwrap(""); err != nil {
+		t.Fatalf("unwrap with the wrapping token in the header: %v", err)
+	}
+	raw := mustRead(t, logPath)
+	for name, v := range map[string]string{
+		"root token":              root.Token(),
+		"wrapping token (create)": created.WrapInfo.Token,
+		"wrapping token (wrap)":   w.WrapInfo.Token,
+		"wrapping token (rewrap)": rw.WrapInfo.Token,
+		"unwrapped token":         u.Auth.ClientToken,
+		"wrapped value":           "wrapped-value-4242",
+	} {
+		if strings.Contains(raw, v) {
+			t.Errorf("the audit log holds the %s in clear", name)
+		}
+	}
+}
