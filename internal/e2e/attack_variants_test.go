@@ -172,3 +172,39 @@ func TestAttackPrivilegedSysReads(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackAliasRoutes: sys/policy/<name> is another spelling of
+// sys/policies/acl/<name>, and sys/revoke/, sys/renew/ of
+// sys/leases/revoke/, sys/leases/renew/. A token granted sys/* with a
+// deny on one spelling must not reach the same thing through the other
+// (the canonical path promise: one resource, one spelling, one rule).
+func TestAttackAliasRoutes(t *testing.T) {
+	p, root := startDev(t, "root")
+	if err := root.Sys().EnableAuthWithOptions("userpass", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/userpass/users/bob", map[string]any{"password": "bob-pw", "token_ttl": "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	const original = `path "secret/data/guarded" { capabilities = ["read"] }`
+	putPolicy(t, root, "guarded", original)
+	putPolicy(t, root, "sysop", `path "sys/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "sys/policies/acl/guarded" { capabilities = ["deny"] }
+path "sys/leases/revoke/*" { capabilities = ["deny"] }
+path "sys/leases/renew/*" { capabilities = ["deny"] }
+`)
+	tok := childToken(t, root, "sysop")
+	code, resp := rawRequest(t, p.addr, tok, "PUT", "/v1/sys/policy/guarded", strings.NewReader(jsonText(t, map[string]any{"rules": `path "*" { capabilities = ["sudo", "read"] }`})))
+	if text, err := root.Sys().GetPolicy("guarded"); err != nil || text != original {
+		t.Errorf("PUT sys/policy/guarded with sys/policies/acl/guarded denied: %d %s; policy now %q, %v", code, resp, text, err)
+	}
+	bobToken, bobLease := loginLease(t, root, "bob")
+	code, resp = rawRequest(t, p.addr, tok, "PUT", "/v1/sys/renew/"+bobLease, strings.NewReader(`{"increment":"1s"}`))
+	if served(code) {
+		t.Errorf("PUT sys/renew/<lease> with sys/leases/renew/* denied: %d %s, want a refusal", code, resp)
+	}
+	code, resp = rawRequest(t, p.addr, tok, "PUT", "/v1/sys/revoke/"+bobLease, nil)
+	if _, err := root.Auth().Token().Lookup(bobToken); err != nil || served(code) {
+		t.Errorf("PUT sys/revoke/<lease> with sys/leases/revoke/* denied: %d %s; bob's token: %v", code, resp, err)
+	}
+}
