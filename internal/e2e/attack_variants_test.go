@@ -208,3 +208,59 @@ path "sys/leases/renew/*" { capabilities = ["deny"] }
 		t.Errorf("PUT sys/revoke/<lease> with sys/leases/revoke/* denied: %d %s; bob's token: %v", code, resp, err)
 	}
 }
+
+// TestAttackCapabilitiesSpelling: sys/capabilities and
+// sys/capabilities-accessor answer for the token they name however the
+// path is spelled; a trailing slash must not turn them into
+// capabilities-self (which would tell an operator that a default-policy
+// token holds root).
+func TestAttackCapabilitiesSpelling(t *testing.T) {
+	p, root := startDev(t, "root")
+	tok := childToken(t, root, "default")
+	look, err := root.Auth().Token().Lookup(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessor := look.Data["accessor"].(string)
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/sys/capabilities", `{"token":"` + tok + `","paths":["secret/data/x"]}`},
+		{"/v1/sys/capabilities/", `{"token":"` + tok + `","paths":["secret/data/x"]}`},
+		{"/v1/sys/capabilities%2F", `{"token":"` + tok + `","paths":["secret/data/x"]}`},
+		{"/v1/sys/capabilities-accessor", `{"accessor":"` + accessor + `","paths":["secret/data/x"]}`},
+		{"/v1/sys/capabilities-accessor/", `{"accessor":"` + accessor + `","paths":["secret/data/x"]}`},
+	} {
+		code, resp := rawRequest(t, p.addr, "root", "POST", tc.path, strings.NewReader(tc.body))
+		if code != http.StatusOK || !strings.Contains(resp, `"capabilities":["deny"]`) {
+			t.Errorf("POST %s naming a default-policy token, as root: %d %.200s, want 200 with [deny]", tc.path, code, resp)
+		}
+	}
+}
+
+// TestAttackCapabilitiesCanonical: capabilities-self answers for a path
+// as the ACL would judge a request to it: a spelling that the pipeline
+// folds to a denied path is denied here too.
+func TestAttackCapabilitiesCanonical(t *testing.T) {
+	_, root := startDev(t, "root")
+	putPolicy(t, root, "polmgr", `path "sys/policies/acl/*" { capabilities = ["create", "read", "update"] }
+path "sys/policies/acl/polmgr" { capabilities = ["deny"] }
+path "auth/token/tidy*" { capabilities = ["update"] }
+`)
+	c := tokenClient(t, root, childToken(t, root, "polmgr"))
+	for _, pair := range [][2]string{
+		{"sys/policies/acl/Polmgr", "sys/policies/acl/polmgr"},
+		{"sys/policies/acl/ polmgr", "sys/policies/acl/polmgr"},
+		{"auth/token/tidy/", "auth/token/tidy"},
+	} {
+		raw, err := c.Sys().CapabilitiesSelf(pair[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := c.Sys().CapabilitiesSelf(pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(raw, ",") != strings.Join(canon, ",") {
+			t.Errorf("capabilities-self: %q has %v, its canonical spelling %q has %v; want the same", pair[0], raw, pair[1], canon)
+		}
+	}
+}
