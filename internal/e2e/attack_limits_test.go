@@ -284,3 +284,34 @@ func TestAttackRequestDuration(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWideJSONWithWeakToken: a default-policy token (anyone who
+// can log in, or holds a wrapping token) posts 30 MiB of JSON to a path
+// it may not write, shaped to stay under every per-array bound: ~1,500
+// arrays of 9,990 elements each, 15 million values in all. The request
+// must be refused without the server building those values: its RSS
+// may grow by a few times the body, not by hundreds of MiB.
+func TestAttackWideJSONWithWeakToken(t *testing.T) {
+	p, root := startDev(t, "root")
+	tok := childToken(t, root, "default")
+	var b bytes.Buffer
+	b.WriteString(`{"a":[`)
+	inner := jsonArray(9990)
+	for i := 0; b.Len()+len(inner)+4 < 30<<20; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(inner)
+	}
+	b.WriteString(`]}`)
+	pid := p.cmd.Process.Pid
+	before := rssOf(t, pid)
+	code, resp := sendBody(t, p.addr, tok, "/v1/secret/data/x", b.Bytes(), false)
+	after := rssOf(t, pid)
+	if served(code) {
+		t.Fatalf("30 MiB write with a default-policy token: %d %s, want a refusal", code, resp)
+	}
+	if grew := after - before; grew > 160<<20 {
+		t.Fatalf("a %d MiB body from a default-policy token to a path it may not write (answer %d %q) grew the server's RSS by %d MiB (%d -> %d MiB), want < 160 MiB", b.Len()>>20, code, strings.TrimSpace(resp), grew>>20, before>>20, after>>20)
+	}
+}
