@@ -315,3 +315,33 @@ func TestAttackWideJSONWithWeakToken(t *testing.T) {
 		t.Fatalf("a %d MiB body from a default-policy token to a path it may not write (answer %d %q) grew the server's RSS by %d MiB (%d -> %d MiB), want < 160 MiB", b.Len()>>20, code, strings.TrimSpace(resp), grew>>20, before>>20, after>>20)
 	}
 }
+
+// TestAttackStalledLoginsStarveServer: token-less callers open uploads
+// to paths served without a token (a login, sys/unseal) and stall them.
+// With max_concurrent_requests = 2 they take every slot, and the root
+// token is refused with 503; max_request_duration = "1s" must free the
+// slots well before the server's 30 s read timeout would.
+func TestAttackStalledLoginsStarveServer(t *testing.T) {
+	p, root, _, _ := startListener(t, "max_concurrent_requests = 2", `max_request_duration = "1s"`)
+	if err := root.Sys().EnableAuthWithOptions("userpass", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	slowUpload(t, p.addr, "", "/v1/auth/userpass/login/bob", 32<<10)
+	slowUpload(t, p.addr, "", "/v1/sys/unseal", 32<<10)
+	var code int
+	var resp string
+	if !eventually(5*time.Second, func() bool {
+		code, resp = rawRequest(t, p.addr, root.Token(), "GET", "/v1/auth/token/lookup-self", nil)
+		return code == http.StatusServiceUnavailable
+	}) {
+		// The stalled uploads never took the slots: nothing to free.
+		t.Logf("two stalled token-less uploads did not fill the slots: last %d %s", code, resp)
+		return
+	}
+	if !eventually(10*time.Second, func() bool {
+		code, resp = rawRequest(t, p.addr, root.Token(), "GET", "/v1/auth/token/lookup-self", nil)
+		return code == http.StatusOK
+	}) {
+		t.Fatalf("two stalled token-less uploads still hold every slot after 10 s with max_request_duration = 1s: the root token gets %d %s", code, resp)
+	}
+}
