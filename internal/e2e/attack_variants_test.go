@@ -264,3 +264,82 @@ path "auth/token/tidy*" { capabilities = ["update"] }
 		}
 	}
 }
+
+// TestAttackUserpassSubpathParams: a token allowed only
+// users/bob/password cannot change bob's policies by adding them to the
+// body, nor one allowed only users/bob/policies bob's password.
+func TestAttackUserpassSubpathParams(t *testing.T) {
+	p, root := startDev(t, "root")
+	if err := root.Sys().EnableAuthWithOptions("userpass", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/userpass/users/bob", map[string]any{"password": "bob-pw", "token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	putPolicy(t, root, "pw", `path "auth/userpass/users/bob/password" { capabilities = ["create", "update"] }`)
+	putPolicy(t, root, "pol", `path "auth/userpass/users/bob/policies" { capabilities = ["create", "update"] }`)
+	pw := childToken(t, root, "pw")
+	pol := childToken(t, root, "pol")
+	code, resp := rawRequest(t, p.addr, pw, "POST", "/v1/auth/userpass/users/bob/password", strings.NewReader(`{"password":"new-pw","token_policies":"root","policies":"root","token_bound_cidrs":"10.0.0.1"}`))
+	if !served(code) && code != http.StatusBadRequest {
+		t.Fatalf("password change with extra fields: %d %s", code, resp)
+	}
+	u, err := root.Logical().Read("auth/userpass/users/bob")
+	if err != nil || fmtAny(u.Data["token_policies"]) != "[default]" || fmtAny(u.Data["token_bound_cidrs"]) != "[]" {
+		t.Fatalf("bob after a password change carrying policies: %+v, %v", u.Data, err)
+	}
+	code, resp = rawRequest(t, p.addr, pol, "POST", "/v1/auth/userpass/users/bob/policies", strings.NewReader(`{"token_policies":"default","password":"attacker-pw"}`))
+	if !served(code) && code != http.StatusBadRequest {
+		t.Fatalf("policies change with a password: %d %s", code, resp)
+	}
+	anon, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.ClearToken()
+	if _, err := anon.Logical().Write("auth/userpass/login/bob", map[string]any{"password": "attacker-pw"}); err == nil {
+		t.Fatal("a token allowed only users/bob/policies set bob's password")
+	}
+}
+
+// TestAttackCreateOnlyModifiesExisting: "create" without "update" lets
+// a token make new things, never change existing ones (as TestCreate
+// WithoutUpdate shows for KV). A token allowed only to create users and
+// roles must not reset an existing user's password or policies, nor set
+// an existing role's role ID or mint its secret IDs.
+func TestAttackCreateOnlyModifiesExisting(t *testing.T) {
+	p, root := startDev(t, "root")
+	for _, m := range []string{"userpass", "approle"} {
+		if err := root.Sys().EnableAuthWithOptions(m, &api.EnableAuthOptions{Type: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := root.Logical().Write("auth/userpass/users/bob", map[string]any{"password": "bob-pw", "token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/approle/role/prod", map[string]any{"token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	putPolicy(t, root, "creator", `path "auth/userpass/users/*" { capabilities = ["create"] }
+path "auth/approle/role/*" { capabilities = ["create"] }
+`)
+	tok := childToken(t, root, "creator")
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/auth/userpass/users/bob", `{"password":"attacker-pw"}`},
+		{"/v1/auth/userpass/users/bob/password", `{"password":"attacker-pw"}`},
+		{"/v1/auth/userpass/users/bob/policies", `{"token_policies":"creator"}`},
+		{"/v1/auth/approle/role/prod", `{"token_policies":"creator"}`},
+		{"/v1/auth/approle/role/prod/role-id", `{"role_id":"attacker-known-role-id"}`},
+		{"/v1/auth/approle/role/prod/secret-id", `{}`},
+		{"/v1/auth/approle/role/prod/custom-secret-id", `{"secret_id":"attacker-known-secret-id"}`},
+	} {
+		code, resp := rawRequest(t, p.addr, tok, "POST", tc.path, strings.NewReader(tc.body))
+		if served(code) {
+			t.Errorf("POST %s on an existing entry with only create: %d %.200s, want 403", tc.path, code, resp)
+		}
+	}
+	// Creating a new user is what the grant is for.
+	if code, resp := rawRequest(t, p.addr, tok, "POST", "/v1/auth/userpass/users/carol", strings.NewReader(`{"password":"carol-pw"}`)); !served(code) {
+		t.Fatalf("creating a new user with create: %d %s", code, resp)
+	}
+}
