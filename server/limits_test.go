@@ -2,8 +2,14 @@ package server
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/secmem"
+	"github.com/arca-secrets/arca/storage/inmem"
 )
 
 func TestCheckJSONShape(t *testing.T) {
@@ -49,4 +55,28 @@ func FuzzCheckJSONShape(f *testing.F) {
 		// depth bound when valid JSON.
 		_ = checkJSONShape(raw, lim)
 	})
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	c := core.New(core.Config{Storage: inmem.New(), StorageType: "inmem", Memory: secmem.BestEffort})
+	s := New(Config{Core: c, Limits: Limits{MaxConcurrentRequests: 2}})
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/sys/seal-status", nil))
+		return rec
+	}
+	// Two requests at work fill the listener.
+	s.inFlight <- struct{}{}
+	s.inFlight <- struct{}{}
+	rec := get()
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "concurrent") || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("at the limit: %d %s (Retry-After %q), want 503 naming the limit", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+	}
+	<-s.inFlight
+	if rec := get(); rec.Code != http.StatusOK {
+		t.Fatalf("below the limit: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if len(s.inFlight) != 1 {
+		t.Fatalf("a served request left %d slots taken, want 1 (the test's own)", len(s.inFlight))
+	}
 }

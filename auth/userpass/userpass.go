@@ -102,7 +102,10 @@ func (e *engine) HandleRequest(ctx context.Context, req *logical.Request) (*logi
 func (e *engine) Exists(ctx context.Context, req *logical.Request) (bool, error) {
 	parts := strings.Split(req.Path, "/")
 	if len(parts) != 2 || parts[0] != "users" {
-		return false, nil
+		// Every other write changes what is there (a password, a
+		// secret ID of a role): an update, which "create" alone must
+		// not allow.
+		return true, nil
 	}
 	name, err := username(parts[1])
 	if err != nil {
