@@ -120,9 +120,7 @@ func (c *Core) loadMounts(ctx context.Context, st *unsealed) (*router, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cubby != nil {
-		r.mounts[cubbyholeMount.Path] = cubby
-	}
+	r.mounts[cubbyholeMount.Path] = cubby
 	if e == nil {
 		return r, nil
 	}

@@ -234,13 +234,10 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 	op := string(req.Operation)
 	if r != nil {
 		r.Data = data
-		if m != nil && m.entry.Type == cubbyholeType {
-			if te.Type == "batch" {
-				return nil, fmt.Errorf("%w: batch tokens have no cubbyhole", ErrInvalidRequest)
-			}
-			// The token decides which cubbyhole the request sees, before
-			// the existence check looks into it.
-			r.Storage = c.cubbyholeView(te)
+		if te.Type != "batch" {
+			// Before the existence check: the cubbyhole looks in the
+			// caller's own.
+			r.TokenHash = te.Hash
 		}
 		if op, err = c.policyOperation(ctx, m, r); err != nil {
 			return nil, err

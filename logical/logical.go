@@ -49,6 +49,10 @@ type Request struct {
 	// DisplayName is the calling token's display name (for usernames that
 	// say who asked); empty for logins.
 	DisplayName string
+	// TokenHash names the calling token's own data without being the
+	// token (its storage hash, an HMAC), for engines whose data belongs
+	// to one token (the cubbyhole); empty for logins and batch tokens.
+	TokenHash string
 	// MountDefaultTTL and MountMaxTTL are the mount's lease TTLs (zero:
 	// not tuned), for engines that decide a secret's TTL themselves.
 	MountDefaultTTL, MountMaxTTL time.Duration
