@@ -223,9 +223,66 @@ func slowUpload(t *testing.T, addr, token, path string, length int) net.Conn {
 	return conn
 }
 
+// stalled is a slow upload that should hold one request slot. When the
+// server answered it instead (it arrived while the slots were full), it
+// is opened again.
+type stalled struct {
+	t                 *testing.T
+	addr, token, path string
+	conn              net.Conn
+}
+
+func newStalled(t *testing.T, addr, token, path string) *stalled {
+	s := &stalled{t: t, addr: addr, token: token, path: path}
+	s.conn = slowUpload(t, addr, token, path, 32<<10)
+	return s
+}
+
+// refresh opens the upload again if the server has answered or closed
+// it; it reports whether the upload was still waiting.
+func (s *stalled) refresh() bool {
+	s.t.Helper()
+	if err := s.conn.SetReadDeadline(time.Now()); err != nil {
+		s.t.Fatal(err)
+	}
+	var b [1]byte
+	_, err := s.conn.Read(b[:])
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		if err := s.conn.SetReadDeadline(time.Time{}); err != nil {
+			s.t.Fatal(err)
+		}
+		return true
+	}
+	s.conn.Close()
+	s.conn = slowUpload(s.t, s.addr, s.token, s.path, 32<<10)
+	return false
+}
+
+// fillSlots waits until a request with tok is refused with 503 while the
+// uploads wait, re-opening any the server answered, and returns the
+// last answer.
+func fillSlots(t *testing.T, addr, tok string, uploads ...*stalled) (bool, int, string) {
+	t.Helper()
+	var code int
+	var resp string
+	ok := eventually(10*time.Second, func() bool {
+		code, resp = rawRequest(t, addr, tok, "GET", "/v1/auth/token/lookup-self", nil)
+		if code == http.StatusServiceUnavailable {
+			return true
+		}
+		// An upload that met a full server was answered: open it again,
+		// and give it the pause before the next probe to arrive.
+		for _, u := range uploads {
+			u.refresh()
+		}
+		return false
+	})
+	return ok, code, resp
+}
+
 // TestAttackConcurrencyLimit: with max_concurrent_requests = 1, a
-// request held open by a slow upload makes the next one 503; once it is
-// gone the server serves again.
+// request held open by a slow upload does not keep the next one out.
 func TestAttackConcurrencyLimit(t *testing.T) {
 	// With one slot, an authenticated upload that stalls mid-body must not
 	// hold it: waiting on a client costs no slot (the limit itself is
@@ -320,15 +377,12 @@ func TestAttackStalledLoginsStarveServer(t *testing.T) {
 	if err := root.Sys().EnableAuthWithOptions("userpass", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
 		t.Fatal(err)
 	}
-	slowUpload(t, p.addr, "", "/v1/auth/userpass/login/bob", 32<<10)
-	slowUpload(t, p.addr, "", "/v1/sys/unseal", 32<<10)
-	var code int
-	var resp string
-	if !eventually(5*time.Second, func() bool {
-		code, resp = rawRequest(t, p.addr, root.Token(), "GET", "/v1/auth/token/lookup-self", nil)
-		return code == http.StatusServiceUnavailable
-	}) {
-		// The stalled uploads never took the slots: nothing to free.
+	login := newStalled(t, p.addr, "", "/v1/auth/userpass/login/bob")
+	unsealUp := newStalled(t, p.addr, "", "/v1/sys/unseal")
+	ok, code, resp := fillSlots(t, p.addr, root.Token(), login, unsealUp)
+	if !ok {
+		// The attack failed: token-less stalled uploads never took
+		// every slot, so there is nothing for the duration to free.
 		t.Logf("two stalled token-less uploads did not fill the slots: last %d %s", code, resp)
 		return
 	}
