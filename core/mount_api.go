@@ -83,13 +83,17 @@ func (c *Core) Mount(ctx context.Context, me MountEntry) error {
 		}
 		me.Options["version"] = "2"
 	}
+	// Compared without case: a mount at "SYS/" or "auth/Token/" shadows
+	// nothing, but reads to a policy author as if it were covered by the
+	// rules for the real one.
+	lower := strings.ToLower(path)
 	if me.Table == AuthTable {
-		if path == tokenMount.Path {
+		if lower == tokenMount.Path {
 			return fmt.Errorf("%w: the token auth method is built in", ErrInvalidRequest)
 		}
 	} else {
 		for _, r := range reservedMountPaths {
-			if strings.HasPrefix(path, r) {
+			if strings.HasPrefix(lower, r) {
 				return fmt.Errorf("%w: cannot mount under reserved path %q", ErrInvalidRequest, r)
 			}
 		}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"testing"
+
+	"github.com/openbao/openbao/api/v2"
 )
 
 // TestAttackDeniedParametersBypass: a token allowed to create children
@@ -48,5 +50,21 @@ path "auth/token/create" {
 	sec, err = creator.Logical().Write("auth/token/create", map[string]any{"policies": []string{"default"}})
 	if err != nil || sec == nil || sec.Auth == nil {
 		t.Fatalf("create with an allowed policy: %v, %v", sec, err)
+	}
+}
+
+// TestAttackReservedMountPathCase: a mount whose path differs from a
+// reserved one only by case is refused, so that no policy author reads
+// "SYS/" as covered by the rules for sys/.
+func TestAttackReservedMountPathCase(t *testing.T) {
+	_, root := startDev(t, "root")
+	for _, path := range []string{"SYS/", "Sys/x", "Cubbyhole/", "AUTH/"} {
+		err := root.Sys().Mount(path, &api.MountInput{Type: "kv"})
+		if statusOf(err) != 400 {
+			t.Errorf("mount at %s: %v, want 400", path, err)
+		}
+	}
+	if err := root.Sys().EnableAuthWithOptions("Token", &api.EnableAuthOptions{Type: "userpass"}); statusOf(err) != 400 {
+		t.Errorf("auth method at Token/: %v, want 400", err)
 	}
 }
