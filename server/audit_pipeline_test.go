@@ -1,0 +1,272 @@
+package server_test
+
+import (
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// step is one request of a pipeline test and what it must leave.
+type step struct {
+	name   string
+	method string
+	path   string // as sent, after /v1/
+	tok    string
+	body   any
+	header map[string]string
+	status int
+	// audited is the canonical path the audit entries carry.
+	audited string
+}
+
+// checkAudited sends st and checks that the audit log gained exactly one
+// request entry and one response entry for it, with the canonical path
+// and the same request id, and no error on the request.
+func (ts *testServer) checkAudited(t *testing.T, log *auditLog, st step) answer {
+	t.Helper()
+	a := ts.doHeaders(st.method, st.path, st.tok, st.body, st.header)
+	if a.status != st.status {
+		t.Errorf("%s %s: status %d (%s), want %d", st.method, st.path, a.status, a.errors(), st.status)
+	}
+	entries := log.next()
+	var reqs, resps []auditEntry
+	for _, e := range entries {
+		switch e.Type {
+		case "request":
+			reqs = append(reqs, e)
+		case "response":
+			resps = append(resps, e)
+		default:
+			t.Errorf("%s: audit entry of type %q", st.name, e.Type)
+		}
+	}
+	if len(reqs) != 1 || len(resps) != 1 {
+		t.Errorf("%s %s: %d request and %d response entries, want 1 and 1: %+v", st.method, st.path, len(reqs), len(resps), entries)
+		return a
+	}
+	if reqs[0].Request.Path != st.audited || resps[0].Request.Path != st.audited {
+		t.Errorf("%s %s: audited paths %q and %q, want %q", st.method, st.path, reqs[0].Request.Path, resps[0].Request.Path, st.audited)
+	}
+	if reqs[0].Error != "" {
+		t.Errorf("%s %s: request entry has error %q", st.method, st.path, reqs[0].Error)
+	}
+	if reqs[0].Request.ID == "" || reqs[0].Request.ID != resps[0].Request.ID {
+		t.Errorf("%s %s: request id %q, response entry's %q", st.method, st.path, reqs[0].Request.ID, resps[0].Request.ID)
+	}
+	if entries[0].Type != "request" {
+		t.Errorf("%s %s: the response entry was written before the request entry", st.method, st.path)
+	}
+	return a
+}
+
+// checkRefused sends st and checks that the audit log gained exactly one
+// request entry, carrying an error, and no response entry.
+func (ts *testServer) checkRefused(t *testing.T, log *auditLog, st step) {
+	t.Helper()
+	a := ts.doHeaders(st.method, st.path, st.tok, st.body, st.header)
+	if a.status != st.status {
+		t.Errorf("%s %s: status %d (%s), want %d", st.method, st.path, a.status, a.errors(), st.status)
+	}
+	entries := log.next()
+	if len(entries) != 1 || entries[0].Type != "request" {
+		t.Errorf("%s %s: audit entries %+v, want exactly one request entry", st.method, st.path, entries)
+		return
+	}
+	if entries[0].Error == "" {
+		t.Errorf("%s %s: the refused request's entry has no error", st.method, st.path)
+	}
+	if entries[0].Request.Path != st.audited {
+		t.Errorf("%s %s: audited path %q, want %q", st.method, st.path, entries[0].Request.Path, st.audited)
+	}
+}
+
+func str(m map[string]any, keys ...string) string {
+	var v any = m
+	for _, k := range keys {
+		mm, _ := v.(map[string]any)
+		v = mm[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// TestEveryRouteFamilyIsAuditedOnce walks every family of sys routes, a
+// KV path and a login, and checks that each authenticated request leaves
+// exactly one request entry and one response entry, under its canonical
+// path.
+func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	log := ts.audit()
+	root := ts.root
+	run := func(steps ...step) {
+		t.Helper()
+		for _, st := range steps {
+			ts.checkAudited(t, log, st)
+		}
+	}
+	secondLog := filepath.Join(filepath.Dir(ts.auditPath), "second.log")
+	const pwPolicy = "length = 20\nrule \"charset\" {\n  charset = \"abcdef\"\n  min-chars = 1\n}\n"
+
+	run(
+		step{name: "mounts", method: "GET", path: "sys/mounts", tok: root, status: 200, audited: "sys/mounts"},
+		step{name: "mount enable", method: "POST", path: "sys/mounts/kv1", tok: root, body: map[string]any{"type": "kv", "options": map[string]any{"version": "1"}}, status: 204, audited: "sys/mounts/kv1"},
+		step{name: "mount read", method: "GET", path: "sys/mounts/kv1", tok: root, status: 200, audited: "sys/mounts/kv1"},
+		step{name: "tune read", method: "GET", path: "sys/mounts/kv1/tune", tok: root, status: 200, audited: "sys/mounts/kv1/tune"},
+		step{name: "tune", method: "POST", path: "sys/mounts/kv1/tune/", tok: root, body: map[string]any{"default_lease_ttl": "1h"}, status: 204, audited: "sys/mounts/kv1/tune"},
+		step{name: "mount disable", method: "DELETE", path: "sys/mounts/kv1", tok: root, status: 204, audited: "sys/mounts/kv1"},
+		step{name: "auth list", method: "GET", path: "sys/auth", tok: root, status: 200, audited: "sys/auth"},
+		step{name: "auth enable", method: "POST", path: "sys/auth/userpass", tok: root, body: map[string]any{"type": "userpass"}, status: 204, audited: "sys/auth/userpass"},
+		step{name: "auth tune read", method: "GET", path: "sys/auth/userpass/tune", tok: root, status: 200, audited: "sys/auth/userpass/tune"},
+		step{name: "policy list (legacy)", method: "GET", path: "sys/policy", tok: root, status: 200, audited: "sys/policy"},
+		step{name: "policy write (legacy)", method: "PUT", path: "sys/policy/Legacy", tok: root, body: map[string]any{"rules": `path "secret/*" { capabilities = ["read"] }`}, status: 204, audited: "sys/policy/legacy"},
+		step{name: "policy read (legacy)", method: "GET", path: "sys/policy/legacy", tok: root, status: 200, audited: "sys/policy/legacy"},
+		step{name: "acl list", method: "LIST", path: "sys/policies/acl", tok: root, status: 200, audited: "sys/policies/acl/"},
+		step{name: "acl write", method: "PUT", path: "sys/policies/acl/Reader", tok: root, body: map[string]any{"policy": `path "secret/data/*" { capabilities = ["read"] }`}, status: 204, audited: "sys/policies/acl/reader"},
+		step{name: "acl read", method: "GET", path: "sys/policies/acl/READER", tok: root, status: 200, audited: "sys/policies/acl/reader"},
+		step{name: "acl delete", method: "DELETE", path: "sys/policies/acl/legacy", tok: root, status: 204, audited: "sys/policies/acl/legacy"},
+		step{name: "password policy write", method: "PUT", path: "sys/policies/password/pw", tok: root, body: map[string]any{"policy": pwPolicy}, status: 204, audited: "sys/policies/password/pw"},
+		step{name: "password policy read", method: "GET", path: "sys/policies/password/pw", tok: root, status: 200, audited: "sys/policies/password/pw"},
+		step{name: "password generate", method: "GET", path: "sys/policies/password/pw/generate", tok: root, status: 200, audited: "sys/policies/password/pw/generate"},
+		step{name: "password policy list", method: "LIST", path: "sys/policies/password", tok: root, status: 200, audited: "sys/policies/password/"},
+		step{name: "password policy delete", method: "DELETE", path: "sys/policies/password/pw", tok: root, status: 204, audited: "sys/policies/password/pw"},
+		step{name: "audit list", method: "GET", path: "sys/audit", tok: root, status: 200, audited: "sys/audit"},
+		step{name: "audit enable", method: "PUT", path: "sys/audit/second", tok: root, body: map[string]any{"type": "file", "options": map[string]any{"file_path": secondLog}}, status: 204, audited: "sys/audit/second"},
+		step{name: "audit hash", method: "POST", path: "sys/audit-hash/file", tok: root, body: map[string]any{"input": "x"}, status: 200, audited: "sys/audit-hash/file"},
+		step{name: "audit disable", method: "DELETE", path: "sys/audit/second", tok: root, status: 204, audited: "sys/audit/second"},
+		step{name: "capabilities-self", method: "POST", path: "sys/capabilities-self", tok: root, body: map[string]any{"paths": []string{"secret/data/x"}}, status: 200, audited: "sys/capabilities-self"},
+		step{name: "ui mounts", method: "GET", path: "sys/internal/ui/mounts", tok: root, status: 200, audited: "sys/internal/ui/mounts"},
+		step{name: "ui mount", method: "GET", path: "sys/internal/ui/mounts/secret/data/x", tok: root, status: 200, audited: "sys/internal/ui/mounts/secret/data/x"},
+		step{name: "key status", method: "GET", path: "sys/key-status", tok: root, status: 200, audited: "sys/key-status"},
+		step{name: "rotate", method: "PUT", path: "sys/rotate", tok: root, status: 204, audited: "sys/rotate"},
+		step{name: "rekey status", method: "GET", path: "sys/rekey/init", tok: root, status: 200, audited: "sys/rekey/init"},
+		step{name: "kv write", method: "PUT", path: "secret/data/app", tok: root, body: map[string]any{"data": map[string]any{"k": "v"}}, status: 200, audited: "secret/data/app"},
+		step{name: "kv read", method: "GET", path: "secret/data/app/", tok: root, status: 200, audited: "secret/data/app"},
+		step{name: "user write", method: "POST", path: "auth/userpass/users/Bob", tok: root, body: map[string]any{"password": "pw-of-bob", "token_policies": "reader"}, status: 204, audited: "auth/userpass/users/bob"},
+	)
+
+	// The second device saw the requests made while it was enabled, once.
+	second := (&auditLog{t: t, path: secondLog}).next()
+	var got []string
+	for _, e := range second {
+		got = append(got, e.Type+" "+e.Request.Path)
+	}
+	if want := []string{"response sys/audit/second", "request sys/audit-hash/file", "response sys/audit-hash/file", "request sys/audit/second"}; !slices.Equal(got, want) {
+		t.Errorf("the second device recorded %q, want %q", got, want)
+	}
+
+	// A login: no token, one request and one response that carries the
+	// token issued.
+	login := ts.checkAudited(t, log, step{name: "login", method: "POST", path: "auth/userpass/login/BOB", body: map[string]any{"password": "pw-of-bob"}, status: 200, audited: "auth/userpass/login/bob"})
+	bobToken := str(login.body, "auth", "client_token")
+	bobAccessor := str(login.body, "auth", "accessor")
+
+	run(
+		step{name: "capabilities", method: "POST", path: "sys/capabilities", tok: root, body: map[string]any{"token": bobToken, "paths": []string{"secret/data/x"}}, status: 200, audited: "sys/capabilities"},
+		step{name: "capabilities-accessor", method: "POST", path: "sys/capabilities-accessor", tok: root, body: map[string]any{"accessor": bobAccessor, "paths": []string{"secret/data/x"}}, status: 200, audited: "sys/capabilities-accessor"},
+	)
+
+	// Leases: the login's token has one.
+	list := ts.checkAudited(t, log, step{name: "lease list", method: "LIST", path: "sys/leases/lookup/auth/userpass/login/bob", tok: root, status: 200, audited: "sys/leases/lookup/auth/userpass/login/bob/"})
+	keys, _ := list.data()["keys"].([]any)
+	if len(keys) != 1 {
+		t.Fatalf("lease list: keys %v, want the login's one lease", keys)
+	}
+	leaseID := "auth/userpass/login/bob/" + keys[0].(string)
+	run(
+		step{name: "lease lookup", method: "PUT", path: "sys/leases/lookup", tok: root, body: map[string]any{"lease_id": leaseID}, status: 200, audited: "sys/leases/lookup"},
+		step{name: "lease renew", method: "PUT", path: "sys/leases/renew", tok: root, body: map[string]any{"lease_id": leaseID}, status: 200, audited: "sys/leases/renew"},
+		step{name: "legacy renew", method: "PUT", path: "sys/renew/" + leaseID, tok: root, status: 200, audited: "sys/renew/" + leaseID},
+		step{name: "legacy renew (body)", method: "PUT", path: "sys/renew", tok: root, body: map[string]any{"lease_id": leaseID}, status: 200, audited: "sys/renew"},
+		step{name: "lease revoke", method: "PUT", path: "sys/leases/revoke", tok: root, body: map[string]any{"lease_id": leaseID}, status: 204, audited: "sys/leases/revoke"},
+	)
+	for _, st := range []step{
+		{name: "legacy revoke", method: "PUT", path: "sys/revoke/", tok: root, status: 204, audited: "sys/revoke/"},
+		{name: "revoke-prefix", method: "PUT", path: "sys/leases/revoke-prefix/auth/userpass/login/bob/", tok: root, status: 204, audited: "sys/leases/revoke-prefix/auth/userpass/login/bob"},
+	} {
+		login := ts.must(http.StatusOK, "POST", "auth/userpass/login/bob", "", map[string]any{"password": "pw-of-bob"})
+		if st.name == "legacy revoke" {
+			keys, _ := ts.must(http.StatusOK, "LIST", "sys/leases/lookup/auth/userpass/login/bob", root, nil).data()["keys"].([]any)
+			if len(keys) != 1 {
+				t.Fatalf("lease list: keys %v, want one", keys)
+			}
+			id := "auth/userpass/login/bob/" + keys[0].(string)
+			st.path, st.audited = "sys/revoke/"+id, "sys/revoke/"+id
+		}
+		log.next()
+		ts.checkAudited(t, log, st)
+		if a := ts.do("GET", "auth/token/lookup-self", str(login.body, "auth", "client_token"), nil); a.status != http.StatusForbidden {
+			t.Errorf("%s: the login's token still answers %d", st.name, a.status)
+		}
+		log.next()
+	}
+
+	// Wrapping: wrap, rewrap, lookup (open), unwrap with the wrapping
+	// token as the request's token and in the body.
+	wrapped := ts.checkAudited(t, log, step{name: "wrap", method: "POST", path: "sys/wrapping/wrap", tok: root, body: map[string]any{"secret": "s3"}, status: 200, audited: "sys/wrapping/wrap"})
+	w1 := str(wrapped.body, "wrap_info", "token")
+	rewrapped := ts.checkAudited(t, log, step{name: "rewrap", method: "POST", path: "sys/wrapping/rewrap", tok: root, body: map[string]any{"token": w1}, status: 200, audited: "sys/wrapping/rewrap"})
+	w2 := str(rewrapped.body, "wrap_info", "token")
+	if a := ts.do("POST", "sys/wrapping/lookup", "", map[string]any{"token": w2}); a.status != http.StatusOK {
+		t.Errorf("wrapping lookup (open): %d %s", a.status, a.errors())
+	}
+	log.next()
+	unwrapped := ts.checkAudited(t, log, step{name: "unwrap (X-Vault-Token)", method: "POST", path: "sys/wrapping/unwrap", tok: w2, status: 200, audited: "sys/wrapping/unwrap"})
+	if got := str(unwrapped.body, "data", "secret"); got != "s3" {
+		t.Errorf("unwrap answered %s, want the wrapped data", unwrapped.raw)
+	}
+	w3 := str(ts.must(http.StatusOK, "POST", "sys/wrapping/wrap", root, map[string]any{"secret": "s4"}).body, "wrap_info", "token")
+	log.next()
+	ts.checkAudited(t, log, step{name: "unwrap (body)", method: "POST", path: "sys/wrapping/unwrap", tok: root, body: map[string]any{"token": w3}, status: 200, audited: "sys/wrapping/unwrap"})
+
+	// Open routes answer without a token.
+	for _, st := range []step{
+		{method: "GET", path: "sys/seal-status", status: 200},
+		{method: "GET", path: "sys/health", status: 200},
+		{method: "GET", path: "sys/init", status: 200},
+		{method: "PUT", path: "sys/unseal", body: map[string]any{"reset": true}, status: 200},
+		{method: "GET", path: "sys/leader", status: 200},
+	} {
+		if a := ts.do(st.method, st.path, "", st.body); a.status != st.status {
+			t.Errorf("%s %s (open): status %d (%s), want %d", st.method, st.path, a.status, a.errors(), st.status)
+		}
+	}
+}
+
+// TestSealRequestIsAuditedOnce: sys/seal is a request like the others,
+// recorded before it is served and its answer recorded before it is
+// sent, although sealing closes the audit devices.
+func TestSealRequestIsAuditedOnce(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	log := ts.audit()
+	ts.checkAudited(t, log, step{name: "seal", method: "PUT", path: "sys/seal", tok: ts.root, status: 204, audited: "sys/seal"})
+	if !ts.core.Sealed() {
+		t.Error("sys/seal did not seal")
+	}
+}
+
+// TestRefusedRequestsAreAuditedWithoutResponse: a bad token or a policy
+// that denies leaves one request entry with the error and no response
+// entry, for sys routes and engine paths alike.
+func TestRefusedRequestsAreAuditedWithoutResponse(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	ts.policy("kvread", `path "secret/data/*" { capabilities = ["read"] }`)
+	reader := ts.token("kvread")
+	log := ts.audit()
+	for _, st := range []step{
+		{name: "bad token, sys", method: "GET", path: "sys/mounts", tok: "not-a-token", status: 403, audited: "sys/mounts"},
+		{name: "bad token, kv", method: "GET", path: "secret/data/app", tok: "not-a-token", status: 403, audited: "secret/data/app"},
+		{name: "no token, kv", method: "GET", path: "secret/data/app", status: 403, audited: "secret/data/app"},
+		{name: "no token, sys", method: "PUT", path: "sys/policies/acl/x", body: map[string]any{"policy": "path \"*\" { capabilities = [\"sudo\"] }"}, status: 403, audited: "sys/policies/acl/x"},
+		{name: "denied, sys", method: "GET", path: "sys/mounts", tok: reader, status: 403, audited: "sys/mounts"},
+		{name: "denied, sys with folded name", method: "PUT", path: "sys/policies/acl/KVREAD", tok: reader, body: map[string]any{"policy": "path \"*\" { capabilities = [\"sudo\"] }"}, status: 403, audited: "sys/policies/acl/kvread"},
+		{name: "denied, sudo", method: "PUT", path: "sys/seal", tok: reader, status: 403, audited: "sys/seal"},
+		{name: "denied, kv write", method: "PUT", path: "secret/data/app", tok: reader, body: map[string]any{"data": map[string]any{"k": "v"}}, status: 403, audited: "secret/data/app"},
+		{name: "denied, unwrap of a non-wrapping token", method: "POST", path: "sys/wrapping/unwrap", tok: reader, status: 403, audited: "sys/wrapping/unwrap"},
+	} {
+		ts.checkRefused(t, log, st)
+	}
+	if ts.core.Sealed() {
+		t.Fatal("a refused sys/seal sealed the core")
+	}
+}

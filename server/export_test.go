@@ -1,0 +1,22 @@
+package server
+
+import "sort"
+
+// RouteInfo is one entry of the sys route table, for tests outside the
+// package.
+type RouteInfo struct {
+	// Path is the route under sys/ ("mounts/" is a prefix route).
+	Path string
+	// Open routes need no token.
+	Open bool
+}
+
+// SysRouteTable lists the server's sys routes, sorted by path.
+func (s *Server) SysRouteTable() []RouteInfo {
+	out := make([]RouteInfo, 0, len(s.sys))
+	for p, rt := range s.sys {
+		out = append(out, RouteInfo{Path: p, Open: rt.open})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
