@@ -94,7 +94,9 @@ func TestSealedCoreMethodsReturnErrSealed(t *testing.T) {
 		{"DeletePolicy", func() error { return c.DeletePolicy(ctx, "reader") }},
 		{"PasswordPolicyNames", func() error { _, err := c.PasswordPolicyNames(ctx); return err }},
 		{"ReadPasswordPolicy", func() error { _, _, err := c.ReadPasswordPolicy(ctx, "p"); return err }},
-		{"WritePasswordPolicy", func() error { return c.WritePasswordPolicy(ctx, "p", "length = 8\nrule \"charset\" { charset = \"ab\" }") }},
+		{"WritePasswordPolicy", func() error {
+			return c.WritePasswordPolicy(ctx, "p", "length = 8\nrule \"charset\" { charset = \"ab\" }")
+		}},
 		{"DeletePasswordPolicy", func() error { return c.DeletePasswordPolicy(ctx, "p") }},
 		{"GeneratePassword", func() error { _, err := c.GeneratePassword(ctx, "p"); return err }},
 		{"AuditDevices", func() error { _, err := c.AuditDevices(ctx); return err }},
