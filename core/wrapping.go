@@ -126,6 +126,10 @@ func (c *Core) WrapLookup(ctx context.Context, id string) (*WrapInfo, error) {
 // same TTL and revokes the old one.
 func (c *Core) Rewrap(ctx context.Context, id string) (*WrapInfo, error) {
 	c.stateLock.RLock()
+	if c.sealed {
+		c.stateLock.RUnlock()
+		return nil, ErrSealed
+	}
 	te, err := c.wrappingToken(ctx, id)
 	c.stateLock.RUnlock()
 	if err != nil {
