@@ -1,0 +1,88 @@
+package core_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/logical"
+)
+
+// auditedCore is devCore with a file audit device; it returns the core,
+// its root token and a function reading the audit lines (type and path).
+func auditedCore(t *testing.T, cfg core.Config) (*core.Core, []byte, string, func() []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	cfg.AuditDevices = append(cfg.AuditDevices, core.AuditDevice{Name: "file", Type: "file", Options: map[string]string{"file_path": path}})
+	c, key, root := devCore(t, cfg)
+	read := func() []string {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var out []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var e struct {
+				Type    string `json:"type"`
+				Error   string `json:"error"`
+				Request struct {
+					Path string `json:"path"`
+				} `json:"request"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Fatal(err)
+			}
+			line := e.Type + " " + e.Request.Path
+			if e.Error != "" {
+				line += " error"
+			}
+			out = append(out, line)
+		}
+		return out
+	}
+	return c, key, root, read
+}
+
+// TestServeSysNeverAnswersUnrecorded: a sys handler runs outside the
+// state lock, so a seal may land while it runs (here, the handler seals
+// itself right after unwrapping, as a concurrent sys/seal would). Sealing
+// closes the audit devices; the handler's answer, which holds the
+// unwrapped secret, must then be recorded or withheld, never both
+// unrecorded and handed back for sending.
+func TestServeSysNeverAnswersUnrecorded(t *testing.T) {
+	ctx := context.Background()
+	c, _, root, read := auditedCore(t, core.Config{})
+	info, err := c.Wrap(ctx, []byte(`{"data":{"secret":"s"}}`), time.Minute, "sys/wrapping/wrap", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(read())
+	var sent map[string]any
+	err = c.ServeSys(ctx, &core.Request{Operation: logical.UpdateOperation, Path: "sys/wrapping/unwrap", Token: root,
+		Body: func(bool) (map[string]any, error) { return map[string]any{"token": info.Token}, nil }},
+		func(ctx context.Context, call *core.Call) (map[string]any, error) {
+			body, err := c.Unwrap(ctx, info.Token)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.Seal(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sent = map[string]any{"body": string(body)}
+			return sent, nil
+		})
+	lines := read()[before:]
+	recorded := len(lines) == 2 && lines[1] == "response sys/wrapping/unwrap"
+	if err == nil && !recorded {
+		t.Errorf("ServeSys returned no error, so the server sends %v, but the audit log holds only %q", sent, lines)
+	}
+}
