@@ -19,6 +19,11 @@ import (
 // with kv v2 at secret/, its unseal key and root token.
 func devCore(t *testing.T, cfg core.Config) (*core.Core, []byte, string) {
 	t.Helper()
+	return devCoreTB(t, cfg)
+}
+
+func devCoreTB(t testing.TB, cfg core.Config) (*core.Core, []byte, string) {
+	t.Helper()
 	cfg.Storage = inmem.New()
 	cfg.StorageType = "inmem"
 	cfg.Memory = secmem.BestEffort
