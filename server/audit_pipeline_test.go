@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,8 @@ type step struct {
 	status int
 	// audited is the canonical path the audit entries carry.
 	audited string
+	// failed: the handler refused; the response entry carries its error.
+	failed bool
 }
 
 // checkAudited sends st and checks that the audit log gained exactly one
@@ -50,6 +53,9 @@ func (ts *testServer) checkAudited(t *testing.T, log *auditLog, st step) answer 
 	}
 	if reqs[0].Error != "" {
 		t.Errorf("%s %s: request entry has error %q", st.method, st.path, reqs[0].Error)
+	}
+	if (resps[0].Error != "") != st.failed {
+		t.Errorf("%s %s: response entry's error %q; want one: %v", st.method, st.path, resps[0].Error, st.failed)
 	}
 	if reqs[0].Request.ID == "" || reqs[0].Request.ID != resps[0].Request.ID {
 		t.Errorf("%s %s: request id %q, response entry's %q", st.method, st.path, reqs[0].Request.ID, resps[0].Request.ID)
@@ -269,4 +275,67 @@ func TestRefusedRequestsAreAuditedWithoutResponse(t *testing.T) {
 	if ts.core.Sealed() {
 		t.Fatal("a refused sys/seal sealed the core")
 	}
+}
+
+// TestHandlerErrorsAreAuditedAsResponses: a request the ACL allowed but
+// the handler refused leaves a request entry and a response entry that
+// carries the error.
+func TestHandlerErrorsAreAuditedAsResponses(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	log := ts.audit()
+	for _, st := range []step{
+		{name: "empty policy", method: "PUT", path: "sys/policies/acl/empty", tok: ts.root, body: map[string]any{"policy": " "}, status: 400, audited: "sys/policies/acl/empty", failed: true},
+		{name: "no such mount", method: "GET", path: "sys/mounts/nothing", tok: ts.root, status: 400, audited: "sys/mounts/nothing", failed: true},
+		{name: "bad lease", method: "PUT", path: "sys/leases/lookup", tok: ts.root, body: map[string]any{"lease_id": "no/such/lease"}, status: 400, audited: "sys/leases/lookup", failed: true},
+		{name: "bad wrapping token", method: "POST", path: "sys/wrapping/unwrap", tok: ts.root, body: map[string]any{"token": "nope"}, status: 400, audited: "sys/wrapping/unwrap", failed: true},
+		{name: "kv version that does not exist", method: "GET", path: "secret/data/none", tok: ts.root, status: 404, audited: "secret/data/none"},
+	} {
+		ts.checkAudited(t, log, st)
+	}
+}
+
+// TestMalformedBodiesAreAuditedAsRefused: a body that cannot be decoded
+// is refused after the token was checked, and recorded as such.
+func TestMalformedBodiesAreAuditedAsRefused(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	log := ts.audit()
+	for _, path := range []string{"sys/policies/acl/x", "secret/data/app"} {
+		req, err := http.NewRequest("PUT", ts.http.URL+"/v1/"+path, strings.NewReader("{not json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Vault-Token", ts.root)
+		resp, err := ts.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("PUT %s with a malformed body: status %d, want 400", path, resp.StatusCode)
+		}
+		entries := log.next()
+		if len(entries) != 1 || entries[0].Type != "request" || entries[0].Error == "" || entries[0].Request.Path != path {
+			t.Errorf("PUT %s with a malformed body: audit entries %+v, want one refused request", path, entries)
+		}
+	}
+}
+
+// TestBatchTokenCubbyholeRefusalIsAudited: a batch token has no
+// cubbyhole; the refusal is recorded like any other.
+func TestBatchTokenCubbyholeRefusalIsAudited(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	a := ts.must(http.StatusOK, "POST", "auth/token/create", ts.root, map[string]any{"type": "batch", "policies": []string{"default"}})
+	batch := str(a.body, "auth", "client_token")
+	log := ts.audit()
+	ts.checkRefused(t, log, step{method: "GET", path: "cubbyhole/x", tok: batch, status: 400, audited: "cubbyhole/x"})
+}
+
+// TestWrappingLookupIsAudited: sys/wrapping/lookup needs no token, but
+// like Vault's it is a request through the pipeline, recorded once
+// before and once after.
+func TestWrappingLookupIsAudited(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	w := str(ts.must(http.StatusOK, "POST", "sys/wrapping/wrap", ts.root, map[string]any{"a": "b"}).body, "wrap_info", "token")
+	log := ts.audit()
+	ts.checkAudited(t, log, step{method: "POST", path: "sys/wrapping/lookup", body: map[string]any{"token": w}, status: 200, audited: "sys/wrapping/lookup"})
 }
