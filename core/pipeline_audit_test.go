@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,5 +92,42 @@ func TestServeSysNeverAnswersUnrecorded(t *testing.T) {
 	recorded := len(lines) == 2 && lines[1] == "response sys/wrapping/unwrap"
 	if err == nil && !recorded {
 		t.Errorf("ServeSys returned no error, so the server sends %v, but the audit log holds only %q", sent, lines)
+	}
+}
+
+// brokenExists is an engine whose existence check fails, as one whose
+// storage read fails would.
+type brokenExists struct{ called bool }
+
+func (e *brokenExists) HandleRequest(context.Context, *logical.Request) (*logical.Response, error) {
+	e.called = true
+	return nil, nil
+}
+
+func (e *brokenExists) Exists(context.Context, *logical.Request) (bool, error) {
+	return false, errors.New("storage read failed")
+}
+
+var _ logical.ExistenceChecker = (*brokenExists)(nil)
+
+// TestRefusalsBeforeTheACLAreAudited: a write whose existence check
+// fails is refused after the token was checked; like every refusal of
+// an authenticated request, it leaves a request entry with the error.
+func TestRefusalsBeforeTheACLAreAudited(t *testing.T) {
+	ctx := context.Background()
+	eng := &brokenExists{}
+	c, _, root, read := auditedCore(t, core.Config{Engines: map[string]logical.Factory{
+		"broken": func(context.Context, logical.MountConfig) (logical.Engine, error) { return eng, nil },
+	}})
+	if err := c.Mount(ctx, core.MountEntry{Path: "broken", Type: "broken"}); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	_, err := c.HandleRequest(ctx, root, &logical.Request{Operation: logical.UpdateOperation, Path: "broken/x", Data: map[string]any{}})
+	if err == nil || eng.called {
+		t.Fatalf("a write whose existence check failed: %v, handler called %v", err, eng.called)
+	}
+	if lines := read(); len(lines) != 1 || lines[0] != "request broken/x error" {
+		t.Errorf("audit lines %q, want one refused request", lines)
 	}
 }
