@@ -331,3 +331,19 @@ func FuzzCanonicalPath(f *testing.F) {
 		}
 	})
 }
+
+// TestHandlerGetsTheWholeRelativePath: a path under the mount whose
+// first segment begins with the mount's name reaches the handler whole.
+func TestHandlerGetsTheWholeRelativePath(t *testing.T) {
+	rc := newRecCore(t, true)
+	for _, rel := range []string{"rec", "recitems/x", "rec/items/x"} {
+		rc.audit()
+		if _, err := rc.c.HandleRequest(context.Background(), rc.root, &logical.Request{Operation: logical.ReadOperation, Path: "rec/" + rel}); err != nil {
+			t.Fatal(err)
+		}
+		seen, lines := rc.eng.take(), rc.audit()
+		if len(seen) != 1 || seen[0] != rel || len(lines) == 0 || lines[0] != "request rec/"+rel {
+			t.Errorf("read rec/%s: the handler saw %q, the audit log %q; want %q", rel, seen, lines, rel)
+		}
+	}
+}

@@ -98,3 +98,27 @@ path "auth/approle/role/prod/*" { capabilities = ["deny"] }
 		t.Errorf("the denied role was changed: token_policies %v", role["token_policies"])
 	}
 }
+
+// TestEngineGetsTheMountRelativePath: the engine must be handed the path
+// after its mount and nothing shorter. A path whose first segment under
+// the mount starts with the mount's own name ("secret/secretdata/admin")
+// is a different path from "secret/data/admin", and a policy that allows
+// the first must not read the second.
+func TestEngineGetsTheMountRelativePath(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	ts.must(http.StatusOK, "PUT", "secret/data/admin", ts.root, map[string]any{"data": map[string]any{"password": "top"}})
+	ts.must(http.StatusNoContent, "POST", "sys/mounts/kv", ts.root, map[string]any{"type": "kv", "options": map[string]any{"version": "1"}})
+	ts.must(http.StatusNoContent, "PUT", "kv/admin", ts.root, map[string]any{"password": "top"})
+	ts.policy("prefixed", `path "secret/secret*" { capabilities = ["read"] }
+path "kv/kv*" { capabilities = ["read"] }
+path "secret/data/admin" { capabilities = ["deny"] }
+path "kv/admin" { capabilities = ["deny"] }
+`)
+	tok := ts.token("prefixed")
+	for _, path := range []string{"secret/secretdata/admin", "kv/kvadmin"} {
+		a := ts.do("GET", path, tok, nil)
+		if strings.Contains(string(a.raw), "top") {
+			t.Errorf("GET %s with a token denied the admin secret: status %d, body %s", path, a.status, a.raw)
+		}
+	}
+}
