@@ -15,8 +15,8 @@ import (
 
 // recEngine is a test engine whose handler records the path it is
 // handed. Like userpass and AppRole it folds a name (the segment after
-// "items/") to lower case without surrounding spaces, and says so
-// through logical.Canonicalizer.
+// "items/") to lower case, here also without surrounding spaces as the
+// policy store does, and says so through logical.Canonicalizer.
 type recEngine struct {
 	mu   sync.Mutex
 	seen []string
@@ -39,7 +39,10 @@ func (e *recEngine) CanonicalPath(path string) string {
 	if len(parts) < 2 || parts[0] != "items" {
 		return path
 	}
-	parts[1] = strings.ToLower(strings.TrimSpace(parts[1]))
+	// A name of spaces only stays a (refused) name, never an empty segment.
+	if name := strings.ToLower(strings.TrimSpace(parts[1])); name != "" {
+		parts[1] = name
+	}
 	return strings.Join(parts, "/")
 }
 
@@ -345,5 +348,16 @@ func TestHandlerGetsTheWholeRelativePath(t *testing.T) {
 		if len(seen) != 1 || seen[0] != rel || len(lines) == 0 || lines[0] != "request rec/"+rel {
 			t.Errorf("read rec/%s: the handler saw %q, the audit log %q; want %q", rel, seen, lines, rel)
 		}
+	}
+}
+
+// TestFoldedNamesMakeNoEmptyOrDotSegments: folding a policy name drops
+// its surrounding spaces after the segments were checked; what is left
+// must still be a valid path ("sys/policies/acl/ /x" is not
+// "sys/policies/acl//x", nor "sys/policies/acl/ .." ".."), or refused.
+func TestFoldedNamesMakeNoEmptyOrDotSegments(t *testing.T) {
+	c := core.New(core.Config{})
+	for _, raw := range []string{"sys/policies/acl/ /x", "sys/policies/acl/ ..", "sys/policies/acl/ .", "sys/policy/.. ", "sys/policy/ /polmgr"} {
+		checkCanonical(t, c, raw, logical.UpdateOperation)
 	}
 }

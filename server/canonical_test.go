@@ -122,3 +122,32 @@ path "kv/admin" { capabilities = ["deny"] }
 		}
 	}
 }
+
+// TestSpacesDoNotMakeEmptySegments: a policy name of spaces before a
+// slash is folded to nothing; the path must not become
+// "sys/policies/acl//polmgr", which the deny on sys/policies/acl/polmgr
+// does not match and the handler serves as polmgr.
+func TestSpacesDoNotMakeEmptySegments(t *testing.T) {
+	ts := newTestServer(t, serverOptions{})
+	const original = `path "sys/policies/acl/*" { capabilities = ["create", "read", "update"] }
+path "sys/policies/acl/polmgr" { capabilities = ["deny"] }
+path "sys/policy/*" { capabilities = ["create", "read", "update"] }
+path "sys/policy/polmgr" { capabilities = ["deny"] }
+`
+	ts.policy("polmgr", original)
+	mgr := ts.token("polmgr")
+	escalate := `path "*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }`
+	for _, a := range []struct{ path, field string }{
+		{"sys/policies/acl/%20/polmgr", "policy"},
+		{"sys/policies/acl/%20%20/PolMgr", "policy"},
+		{"sys/policy/%20/polmgr", "rules"},
+	} {
+		got := ts.do("PUT", a.path, mgr, map[string]any{a.field: escalate})
+		if got.status < 400 {
+			t.Errorf("PUT %s with the token denied polmgr: status %d, want a refusal", a.path, got.status)
+		}
+	}
+	if text := str(ts.must(http.StatusOK, "GET", "sys/policies/acl/polmgr", ts.root, nil).data(), "policy"); text != original {
+		t.Errorf("the denied policy was rewritten to %q", text)
+	}
+}
