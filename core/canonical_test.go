@@ -39,8 +39,8 @@ func (e *recEngine) CanonicalPath(path string) string {
 	if len(parts) < 2 || parts[0] != "items" {
 		return path
 	}
-	// A name of spaces only stays a (refused) name, never an empty segment.
-	if name := strings.ToLower(strings.TrimSpace(parts[1])); name != "" {
+	// A name that would fold to an empty or dot segment is left as it is.
+	if name := strings.ToLower(strings.TrimSpace(parts[1])); name != "" && name != "." && name != ".." {
 		parts[1] = name
 	}
 	return strings.Join(parts, "/")
