@@ -297,7 +297,8 @@ func TestNoSpellingOfADeniedNameReachesTheHandler(t *testing.T) {
 }
 
 // FuzzCanonicalPath: for any path and operation, CanonicalPath keeps its
-// promises; a request under the denied name never reaches the handler,
+// promises; the raw request and its canonical spelling get the same
+// decision; a request under the denied name never reaches the handler,
 // and one that does reaches it with the canonical path.
 func FuzzCanonicalPath(f *testing.F) {
 	for _, seed := range []string{
@@ -320,6 +321,12 @@ func FuzzCanonicalPath(f *testing.F) {
 		}
 		_, err := rc.c.HandleRequest(ctx, rc.user, &logical.Request{Operation: op, Path: raw, Data: map[string]any{}})
 		seen := rc.eng.take()
+		// The decision on the raw request is the decision on its
+		// canonical spelling, and both reach the handler alike.
+		_, cerr := rc.c.HandleRequest(ctx, rc.user, &logical.Request{Operation: op, Path: p, Data: map[string]any{}})
+		if cseen := rc.eng.take(); errors.Is(err, core.ErrPermissionDenied) != errors.Is(cerr, core.ErrPermissionDenied) || strings.Join(seen, ",") != strings.Join(cseen, ",") {
+			t.Errorf("%s %q: %v, handler saw %q; its canonical %q: %v, handler saw %q", op, raw, err, seen, p, cerr, cseen)
+		}
 		if len(seen) == 0 {
 			return
 		}
