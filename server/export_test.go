@@ -1,6 +1,9 @@
 package server
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // RouteInfo is one entry of the sys route table, for tests outside the
 // package.
@@ -19,4 +22,19 @@ func (s *Server) SysRouteTable() []RouteInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// SysRouteOf is the route of the table that serves a canonical path
+// under sys/ (without "sys/"), as the server picks it.
+func (s *Server) SysRouteOf(path string) (string, bool) {
+	if _, ok := s.sys[strings.TrimSuffix(path, "/")]; ok {
+		return strings.TrimSuffix(path, "/"), true
+	}
+	best := ""
+	for route := range s.sys {
+		if strings.HasSuffix(route, "/") && strings.HasPrefix(path, route) && len(route) > len(best) {
+			best = route
+		}
+	}
+	return best, best != ""
 }

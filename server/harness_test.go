@@ -36,6 +36,8 @@ type testServer struct {
 	root      string
 	auditPath string
 	logs      *logRecorder
+	// covered are the sys routes checkAudited has seen audited.
+	covered map[string]bool
 }
 
 type serverOptions struct {
@@ -70,7 +72,7 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 	logs := &logRecorder{}
 	srv := server.New(server.Config{Core: c, Logger: slog.New(logs), Limits: opts.limits})
 	hs := httptest.NewServer(srv)
-	ts := &testServer{t: t, core: c, srv: srv, http: hs, unsealKey: res.Shares[0], root: res.RootToken, auditPath: auditPath, logs: logs}
+	ts := &testServer{t: t, core: c, srv: srv, http: hs, unsealKey: res.Shares[0], root: res.RootToken, auditPath: auditPath, logs: logs, covered: map[string]bool{}}
 	t.Cleanup(func() {
 		hs.Close()
 		_ = c.Seal(context.Background())
