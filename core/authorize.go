@@ -95,6 +95,11 @@ func cidrAllows(cidrs []string, addr string) bool {
 
 // Capabilities returns what the token may do on each path.
 func (c *Core) Capabilities(ctx context.Context, te *token.Entry, paths []string) (map[string][]string, error) {
+	st, release, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	acl, err := c.aclFor(ctx, te.Policies)
 	if err != nil {
 		return nil, err
@@ -103,7 +108,7 @@ func (c *Core) Capabilities(ctx context.Context, te *token.Entry, paths []string
 	for _, p := range paths {
 		// Asked of the spelling the pipeline would judge: "Polmgr" is
 		// answered for polmgr.
-		out[p] = acl.Capabilities(c.foldNames(strings.TrimPrefix(p, "/")))
+		out[p] = acl.Capabilities(st.foldNames(strings.TrimPrefix(p, "/")))
 	}
 	return out, nil
 }

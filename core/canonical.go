@@ -40,15 +40,10 @@ func (c *Core) CanonicalPath(path string, op logical.Operation) (string, error) 
 
 // foldNames folds the names in path as CanonicalPath does, leaving its
 // slashes as they are.
-func (c *Core) foldNames(path string) string {
+func (st *unsealed) foldNames(path string) string {
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
 		return "sys/" + canonicalSys(rest)
 	}
-	st, release, err := c.enter()
-	if err != nil {
-		return path
-	}
-	defer release()
 	return st.foldEngineNames(path)
 }
 
@@ -62,7 +57,10 @@ func (st *unsealed) foldEngineNames(p string) string {
 	if !ok {
 		return p
 	}
-	rel := strings.TrimPrefix(p, m.entry.Path)
+	rel := m.relative(p)
+	if rel == "" {
+		return p
+	}
 	return m.entry.Path + cz.CanonicalPath(rel)
 }
 
@@ -112,9 +110,22 @@ func canonicalSys(rest string) string {
 		}
 	}
 	for _, prefix := range foldedSysNames {
-		if name, ok := strings.CutPrefix(rest, prefix); ok && name != "" {
-			return prefix + strings.ToLower(strings.TrimSpace(name))
+		name, ok := strings.CutPrefix(rest, prefix)
+		if !ok {
+			continue
 		}
+		// A list keeps its slash; only a single segment is a name, and
+		// only a fold that leaves a real segment is made (anything else
+		// stays as sent, for the handler to refuse as a bad name).
+		name, slash := strings.CutSuffix(name, "/")
+		folded := strings.ToLower(strings.TrimSpace(name))
+		if strings.Contains(name, "/") || folded == "" || folded == "." || folded == ".." {
+			return rest
+		}
+		if slash {
+			folded += "/"
+		}
+		return prefix + folded
 	}
 	return rest
 }

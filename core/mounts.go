@@ -64,6 +64,16 @@ type mount struct {
 	view   *storage.View
 }
 
+// relative is path (which this mount serves) relative to the mount: ""
+// for the mount's root, spelt with or without its slash. Only the mount's
+// own prefix is removed, once.
+func (m *mount) relative(path string) string {
+	if path+"/" == m.entry.Path {
+		return ""
+	}
+	return strings.TrimPrefix(path, m.entry.Path)
+}
+
 // router finds the mount for a path by longest prefix.
 type router struct {
 	mu     sync.RWMutex

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/audit"
@@ -97,7 +96,20 @@ func (c *Core) serveSys(ctx context.Context, req *Request, h SysHandler, open bo
 	if checked.caller != nil {
 		te = checked.caller.Token
 	}
-	if aerr := c.logResponse(ctx, te, checked.audit, res, herr); aerr != nil {
+	// The handler ran outside the state lock (it takes it itself). Its
+	// answer is recorded under the lock, by the devices of the state that
+	// admitted it: if the core sealed in between, the answer is not sent.
+	st, release, err := c.enter()
+	if err != nil {
+		return err
+	}
+	if st != checked.state {
+		release()
+		return ErrSealed
+	}
+	aerr := c.logResponse(ctx, te, checked.audit, res, herr)
+	release()
+	if aerr != nil {
 		return aerr
 	}
 	if call.after != nil && herr == nil {
@@ -139,7 +151,7 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		ClientCertificates: req.ClientCertificates, WrapTTL: req.WrapTTL,
 	}
 	if m != nil {
-		r.Path = strings.TrimPrefix(strings.TrimPrefix(path, m.entry.Path), strings.TrimSuffix(m.entry.Path, "/"))
+		r.Path = m.relative(path)
 		r.Storage = m.view
 		r.MountPoint = m.entry.Path
 		r.MountDefaultTTL = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
@@ -175,6 +187,7 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 
 // admitted is what the pipeline's checks produced for a request.
 type admitted struct {
+	state  *unsealed
 	caller *Caller // nil for a login
 	data   map[string]any
 	audit  *audit.Request
@@ -229,7 +242,7 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 		if err := c.logRequest(ctx, nil, ar); err != nil {
 			return nil, err
 		}
-		return &admitted{data: data, audit: ar}, nil
+		return &admitted{state: st, data: data, audit: ar}, nil
 	}
 	op := string(req.Operation)
 	if r != nil {
@@ -240,6 +253,7 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 			r.TokenHash = te.Hash
 		}
 		if op, err = c.policyOperation(ctx, m, r); err != nil {
+			c.logRefusal(ctx, te, ar, err)
 			return nil, err
 		}
 		ar.Operation = op
@@ -252,7 +266,7 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 	if err := c.logRequest(ctx, te, ar); err != nil {
 		return nil, err
 	}
-	return &admitted{caller: caller, data: data, audit: ar}, nil
+	return &admitted{state: st, caller: caller, data: data, audit: ar}, nil
 }
 
 // mayAllow refuses a request that te's policies refuse for any

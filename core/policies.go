@@ -160,6 +160,9 @@ func NormalizePolicyName(name string) (string, error) {
 	if n == "" || len(n) > 128 {
 		return "", fmt.Errorf("%w: a policy name must be 1 to 128 characters", ErrInvalidRequest)
 	}
+	if n == "." || n == ".." {
+		return "", fmt.Errorf("%w: %q is not a policy name", ErrInvalidRequest, n)
+	}
 	for _, r := range n {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@", r)) {
 			return "", fmt.Errorf("%w: policy name %q has a character outside [a-z0-9._@-]", ErrInvalidRequest, name)

@@ -38,14 +38,18 @@ type WrapInfo struct {
 
 // Wrap stores body (a whole JSON response) behind a new wrapping token.
 func (c *Core) Wrap(ctx context.Context, body []byte, ttl time.Duration, path, wrappedAccessor string) (*WrapInfo, error) {
-	if ttl <= 0 || ttl > MaxWrapTTL {
-		return nil, fmt.Errorf("%w: the wrapping TTL must be between 1s and %s", ErrInvalidRequest, MaxWrapTTL)
-	}
 	st, release, err := c.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	return c.wrap(ctx, st, body, ttl, path, wrappedAccessor)
+}
+
+func (c *Core) wrap(ctx context.Context, st *unsealed, body []byte, ttl time.Duration, path, wrappedAccessor string) (*WrapInfo, error) {
+	if ttl <= 0 || ttl > MaxWrapTTL {
+		return nil, fmt.Errorf("%w: the wrapping TTL must be between 1s and %s", ErrInvalidRequest, MaxWrapTTL)
+	}
 	te, err := st.tokens.Create(ctx, token.CreateRequest{
 		Policies:    []string{wrappingPolicy},
 		TTL:         ttl,
@@ -123,20 +127,34 @@ func (c *Core) WrapLookup(ctx context.Context, id string) (*WrapInfo, error) {
 }
 
 // Rewrap moves a wrapped response behind a new wrapping token with the
-// same TTL and revokes the old one.
+// same TTL and revokes the old one, in one step under one unsealed state:
+// a seal cannot land between taking the response and storing it again.
+// The new token is made first, so a failure leaves the old one working.
 func (c *Core) Rewrap(ctx context.Context, id string) (*WrapInfo, error) {
 	st, release, err := c.enter()
 	if err != nil {
 		return nil, err
 	}
-	te, err := c.wrappingToken(ctx, st, id)
-	release()
+	defer release()
+	c.wrapMu.Lock()
+	defer c.wrapMu.Unlock()
+	old, err := c.wrappingToken(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.Unwrap(ctx, id)
+	e, err := c.cubbyholeView(old).Get(ctx, wrappedKey)
 	if err != nil {
 		return nil, err
 	}
-	return c.Wrap(ctx, body, te.TTL, te.Path, te.Meta["wrapped_accessor"])
+	if e == nil {
+		return nil, ErrInvalidWrapping
+	}
+	info, err := c.wrap(ctx, st, e.Value, old.TTL, old.Path, old.Meta["wrapped_accessor"])
+	if err != nil {
+		return nil, err
+	}
+	if err := st.tokens.Revoke(ctx, old); err != nil {
+		return nil, err
+	}
+	return info, nil
 }
