@@ -227,7 +227,7 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 			return nil, err
 		}
 		// Refused whatever the body says: refused before it is read.
-		if err := c.mayAllow(ctx, te, path, req.Operation); err != nil {
+		if err := c.mayAllow(ctx, te, path, req.Operation, req.ClientAddr); err != nil {
 			c.logRefusal(ctx, te, ar, err)
 			return nil, err
 		}
@@ -269,10 +269,14 @@ func (c *Core) admitLocked(ctx context.Context, st *unsealed, req *Request, path
 	return &admitted{state: st, caller: caller, data: data, audit: ar}, nil
 }
 
-// mayAllow refuses a request that te's policies refuse for any
-// parameters (a write is allowed through if it may be a create or an
-// update: which one is known only after the body).
-func (c *Core) mayAllow(ctx context.Context, te *token.Entry, path string, op logical.Operation) error {
+// mayAllow refuses a request that te cannot make whatever its body says:
+// from an address outside the token's bound CIDRs, or refused by its
+// policies for any parameters (a write is let through if it may be a
+// create or an update: which one is known only after the body).
+func (c *Core) mayAllow(ctx context.Context, te *token.Entry, path string, op logical.Operation, clientAddr string) error {
+	if !cidrAllows(te.BoundCIDRs, clientAddr) {
+		return fmt.Errorf("%w: the token cannot be used from this address", ErrPermissionDenied)
+	}
 	acl, err := c.aclFor(ctx, te.Policies)
 	if err != nil {
 		return err
