@@ -19,6 +19,7 @@ func auditAuth(te *token.Entry) *audit.Auth {
 // not be served.
 func (c *Core) logRequest(ctx context.Context, te *token.Entry, ar *audit.Request) error {
 	if err := c.audit.LogRequest(ctx, auditAuth(te), ar, ""); err != nil {
+		c.auditFailures.Add(1)
 		c.log.Error("audit failed: refusing the request", "path", ar.Path, "error", err)
 		return ErrAudit
 	}
@@ -48,6 +49,7 @@ func (c *Core) logResponse(ctx context.Context, te *token.Entry, ar *audit.Reque
 		errText = cause.Error()
 	}
 	if err := c.audit.LogResponse(ctx, auditAuth(te), ar, resp, errText); err != nil {
+		c.auditFailures.Add(1)
 		c.log.Error("audit failed: withholding the response", "path", ar.Path, "error", err)
 		return ErrAudit
 	}

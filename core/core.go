@@ -20,6 +20,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arca-secrets/arca/audit"
@@ -80,6 +81,8 @@ type Core struct {
 	auditConfig []AuditDevice
 	auditPolicy AuditPolicy
 	auditMu     sync.Mutex // serialises changes to the audit table
+	// auditFailures counts requests refused for want of a record.
+	auditFailures atomic.Uint64
 
 	// wrapMu makes unwrapping single-use under concurrency.
 	wrapMu sync.Mutex

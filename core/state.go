@@ -47,6 +47,20 @@ func (c *Core) enter() (st *unsealed, release func(), err error) {
 	return c.state, c.stateLock.RUnlock, nil
 }
 
+// Active reports whether the core is unsealed and the active node.
+func (c *Core) Active() bool {
+	st, release, err := c.enter()
+	if err != nil {
+		return false
+	}
+	defer release()
+	return st.role == Active
+}
+
+// AuditFailures counts the requests refused, or answers withheld,
+// because no audit device could record them.
+func (c *Core) AuditFailures() uint64 { return c.auditFailures.Load() }
+
 // becomeActive starts the work only the active node does, with the
 // unsealed state st. c.stateLock must be held for writing.
 func (c *Core) becomeActive(st *unsealed) {

@@ -233,6 +233,13 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 	log.next()
 	ts.checkAudited(t, log, step{name: "unwrap (body)", method: "POST", path: "sys/wrapping/unwrap", tok: root, body: map[string]any{"token": w3}, status: 200, audited: "sys/wrapping/unwrap"})
 
+	// Metrics and profiles.
+	run(
+		step{name: "metrics", method: "GET", path: "sys/metrics", tok: root, status: 200, audited: "sys/metrics"},
+		step{name: "pprof index", method: "GET", path: "sys/pprof", tok: root, status: 200, audited: "sys/pprof"},
+		step{name: "pprof heap", method: "GET", path: "sys/pprof/heap", tok: root, status: 200, audited: "sys/pprof/heap"},
+	)
+
 	// Rekey (authenticated by default): start, cancel, start, finish.
 	run(
 		step{name: "rekey start", method: "PUT", path: "sys/rekey/init", tok: root, body: map[string]any{"secret_shares": 1, "secret_threshold": 1}, status: 200, audited: "sys/rekey/init"},

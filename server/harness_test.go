@@ -18,6 +18,7 @@ import (
 	"github.com/arca-secrets/arca/auth/approle"
 	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/metrics"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/secrets/kv"
@@ -70,7 +71,8 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		t.Fatal(err)
 	}
 	logs := &logRecorder{}
-	srv := server.New(server.Config{Core: c, Logger: slog.New(logs), Limits: opts.limits})
+	reg := metrics.New(metrics.Config{Sealed: c.Sealed, Active: c.Active, AuditFailures: c.AuditFailures})
+	srv := server.New(server.Config{Core: c, Logger: slog.New(logs), Limits: opts.limits, Metrics: reg})
 	hs := httptest.NewServer(srv)
 	ts := &testServer{t: t, core: c, srv: srv, http: hs, unsealKey: res.Shares[0], root: res.RootToken, auditPath: auditPath, logs: logs, covered: map[string]bool{}}
 	t.Cleanup(func() {

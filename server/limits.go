@@ -30,6 +30,9 @@ type Limits struct {
 	// does. By default (disable_unauthed_rekey_endpoints = true, as in
 	// OpenBao) rekey is an audited route that needs a token with sudo.
 	AllowUnauthedRekey bool
+	// UnauthenticatedMetrics serves sys/metrics without a token
+	// (telemetry { unauthenticated_metrics_access = true }).
+	UnauthenticatedMetrics bool
 }
 
 // maxUnauthenticatedBody bounds the body of a request served without a

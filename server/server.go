@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/metrics"
 )
 
 // Config is what a Server is built from.
@@ -26,13 +27,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Limits are the listener's request limits (zero fields: defaults).
 	Limits Limits
+	// Metrics counts requests and serves sys/metrics; nil: none.
+	Metrics *metrics.Registry
 }
 
 // Server is an http.Handler for the /v1/ API.
 type Server struct {
-	core   *core.Core
-	log    *slog.Logger
-	limits Limits
+	core    *core.Core
+	log     *slog.Logger
+	limits  Limits
+	metrics *metrics.Registry
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -47,7 +51,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
@@ -59,10 +63,22 @@ const bodyReadTimeout = 30 * time.Second
 // errBusy: the listener is at max_concurrent_requests (503).
 var errBusy = errors.New("the server is at its limit of concurrent requests; retry shortly")
 
-// ServeHTTP decodes the path and operation, settles the path's one
-// canonical spelling, and hands the request to the pipeline: sys/ routes
-// and mounted engines alike.
+// ServeHTTP serves a request and counts it in the metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.metrics == nil {
+		s.serve(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.serve(sw, r)
+	s.metrics.ObserveRequest(routeClass(r.URL.Path), sw.code(), time.Since(start))
+}
+
+// serve decodes the path and operation, settles the path's one canonical
+// spelling, and hands the request to the pipeline: sys/ routes and
+// mounted engines alike.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// A bug must cost one request a 500, not the connection, and the
 		// panic value (which may hold request data) stays in the log.

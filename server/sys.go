@@ -52,6 +52,12 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 	if s.limits.AllowUnauthedRekey {
 		rekey = opened
 	}
+	// Metrics need a token with read on sys/metrics unless the listener
+	// sets telemetry { unauthenticated_metrics_access = true }.
+	metricsRoute := authed(s.handleMetrics)
+	if s.limits.UnauthenticatedMetrics {
+		metricsRoute = opened(s.handleMetrics)
+	}
 	return map[string]sysRoute{
 		"init":                  opened(s.handleInit),
 		"unseal":                opened(s.handleUnseal),
@@ -82,6 +88,9 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"capabilities-self":     authed(s.handleCapabilities),
 		"capabilities-accessor": authed(s.handleCapabilities),
 		"internal/ui/mounts":    authed(s.handleUIMounts),
+		"metrics":               metricsRoute,
+		"pprof":                 authed(s.handlePprof),
+		"pprof/":                authed(s.handlePprof),
 		"internal/ui/mounts/":   authed(s.handleUIMount),
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/metrics"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/secrets/database"
 	"github.com/arca-secrets/arca/secrets/kv"
@@ -172,8 +173,15 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	for _, a := range conf.Audit {
 		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
 	}
-	c := core.New(core.Config{
-		Storage: backend, StorageType: conf.Storage.Type, Seal: sl, Engines: engines(), AuthMethods: authMethods(),
+	// The metrics read the core's state, and time its storage.
+	var c *core.Core
+	reg := metrics.New(metrics.Config{
+		Sealed:        func() bool { return c.Sealed() },
+		Active:        func() bool { return c.Active() },
+		AuditFailures: func() uint64 { return c.AuditFailures() },
+	})
+	c = core.New(core.Config{
+		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, Engines: engines(), AuthMethods: authMethods(),
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
 	})
@@ -207,7 +215,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
 		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits)})
+		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}
@@ -244,7 +252,8 @@ func serverLimits(l config.ListenerLimits) server.Limits {
 			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
 			MaxElements: l.MaxJSONElements,
 		},
-		AllowUnauthedRekey: l.AllowUnauthedRekey,
+		AllowUnauthedRekey:     l.AllowUnauthedRekey,
+		UnauthenticatedMetrics: l.UnauthenticatedMetrics,
 	}
 }
 

@@ -29,6 +29,9 @@ type ListenerLimits struct {
 	// AllowUnauthedGenerateRoot is
 	// disable_unauthed_generate_root_endpoints = false.
 	AllowUnauthedGenerateRoot bool
+	// UnauthenticatedMetrics is telemetry { unauthenticated_metrics_access
+	// = true }: sys/metrics without a token.
+	UnauthenticatedMetrics bool
 }
 
 // listenerLimit parses key into l when it is a limit key, and reports
@@ -55,6 +58,8 @@ func (p *parser) listenerLimit(l *ListenerLimits, item *ast.ObjectItem, label, k
 		l.AllowUnauthedRekey = !p.boolean(item, label)
 	case "disable_unauthed_generate_root_endpoints":
 		l.AllowUnauthedGenerateRoot = !p.boolean(item, label)
+	case "telemetry":
+		p.listenerTelemetry(l, item, label)
 	default:
 		return false
 	}
@@ -98,4 +103,21 @@ func (p *parser) duration(item *ast.ObjectItem, key string) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// listenerTelemetry parses a listener's telemetry block.
+func (p *parser) listenerTelemetry(l *ListenerLimits, item *ast.ObjectItem, label string) {
+	obj, ok := item.Val.(*ast.ObjectType)
+	if !ok {
+		p.errorf(item.Keys[0].Pos(), label, "must be a block")
+		return
+	}
+	for _, it := range obj.List.Items {
+		switch k := keyName(it.Keys[0]); k {
+		case "unauthenticated_metrics_access":
+			l.UnauthenticatedMetrics = p.boolean(it, label+": "+k)
+		default:
+			p.errorf(it.Keys[0].Pos(), label, "unknown key %q", k)
+		}
+	}
 }
