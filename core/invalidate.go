@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,6 +53,30 @@ func (c *Core) Invalidate(ctx context.Context, key string) error {
 		}
 	}
 	return nil
+}
+
+// InvalidateAll refreshes every in-memory view, for when everything may
+// have changed at once (a raft node restored a snapshot).
+func (c *Core) InvalidateAll(ctx context.Context) error {
+	st, release, err := c.enter()
+	if err != nil {
+		return nil
+	}
+	defer release()
+	c.policies.reset()
+	st.tokens.InvalidateAll()
+	st.router.mu.RLock()
+	var cachers []logical.Invalidator
+	for _, m := range st.router.mounts {
+		if inv, ok := m.engine.(logical.Invalidator); ok {
+			cachers = append(cachers, inv)
+		}
+	}
+	st.router.mu.RUnlock()
+	for _, inv := range cachers {
+		inv.Invalidate(ctx, "")
+	}
+	return errors.Join(c.reloadMounts(ctx, st), c.reloadAudit(ctx))
 }
 
 func (st *unsealed) mountByUUID(uuid string) *mount {

@@ -223,3 +223,41 @@ func TestSecondCoreSeesAuditDevicesAfterInvalidate(t *testing.T) {
 		t.Fatal("after invalidation the reader still has the disabled device")
 	}
 }
+
+// TestInvalidateAllRefreshesEverything: after a snapshot replaces every
+// key, one call brings the reader's mounts, policies and transit keys up
+// to date.
+func TestInvalidateAllRefreshesEverything(t *testing.T) {
+	writer, reader, log, root := twoCores(t)
+	ctx := context.Background()
+	if err := writer.Mount(ctx, core.MountEntry{Path: "transit/", Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do(writer, root, logical.UpdateOperation, "transit/keys/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	invalidate(t, reader, log)
+	if _, err := do(reader, root, logical.UpdateOperation, "transit/encrypt/k", map[string]any{"plaintext": "aGk="}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do(writer, root, logical.UpdateOperation, "transit/keys/k/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Mount(ctx, core.MountEntry{Path: "kv/", Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	log.take() // the reader is told nothing key by key
+	if err := reader.InvalidateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do(reader, root, logical.ReadOperation, "kv/x", nil); errors.Is(err, core.ErrNoMount) {
+		t.Fatal("after InvalidateAll the reader does not serve the new mount")
+	}
+	res, err := do(reader, root, logical.UpdateOperation, "transit/encrypt/k", map[string]any{"plaintext": "aGk="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct, _ := res.Response.Data["ciphertext"].(string); !strings.HasPrefix(ct, "vault:v2:") {
+		t.Fatalf("after InvalidateAll the reader encrypts with %s, want v2", ct)
+	}
+}

@@ -100,7 +100,8 @@ type ActiveWorker interface {
 // Invalidator is implemented by engines that keep in memory what they
 // read from storage (transit's keys). Core calls Invalidate with a key
 // relative to the engine's storage view when another node changed it, so
-// that the next request reads storage again.
+// that the next request reads storage again; an empty key means
+// everything may have changed.
 type Invalidator interface {
 	Invalidate(ctx context.Context, key string)
 }

@@ -10,3 +10,11 @@ func (s *Store) Invalidate(key string) {
 		s.cache.drop(hash)
 	}
 }
+
+// InvalidateAll forgets every entry held in memory.
+func (s *Store) InvalidateAll() {
+	s.cache.mu.Lock()
+	s.cache.gen.Add(1)
+	s.cache.m = nil
+	s.cache.mu.Unlock()
+}

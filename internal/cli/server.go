@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/arca-secrets/arca/auth/approle"
@@ -125,18 +126,23 @@ func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
 	return 0, err
 }
 
-func openStorage(conf config.Storage) (storage.Backend, func() error, error) {
-	switch conf.Type {
+// openStorage opens the configured backend. applied is told of the keys
+// of writes a raft node applies that it did not make (for core's
+// Invalidate).
+func openStorage(conf *config.Config, applied func(keys []string)) (storage.Backend, func() error, error) {
+	switch conf.Storage.Type {
+	case "raft":
+		return openRaft(conf, applied)
 	case "inmem":
 		return inmem.New(), func() error { return nil }, nil
 	case "bolt":
-		b, err := bolt.Open(conf.Path, bolt.Options{})
+		b, err := bolt.Open(conf.Storage.Path, bolt.Options{})
 		if err != nil {
 			return nil, nil, err
 		}
 		return b, b.Close, nil
 	}
-	return nil, nil, fmt.Errorf("unknown storage type %q", conf.Type)
+	return nil, nil, fmt.Errorf("unknown storage type %q", conf.Storage.Type)
 }
 
 func engines() map[string]logical.Factory {
@@ -156,7 +162,25 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	if err != nil {
 		return err
 	}
-	backend, closeStorage, err := openStorage(conf.Storage)
+	// A raft node applies writes that other nodes made: core refreshes
+	// what it holds of them (the core exists only once storage does).
+	var liveCore atomic.Pointer[core.Core]
+	applied := func(keys []string) {
+		c := liveCore.Load()
+		if c == nil {
+			return
+		}
+		if keys == nil {
+			_ = c.InvalidateAll(context.Background())
+			return
+		}
+		for _, k := range keys {
+			if err := c.Invalidate(context.Background(), k); err != nil {
+				log.Warn("refreshing after a replicated write", "error", err)
+			}
+		}
+	}
+	backend, closeStorage, err := openStorage(conf, applied)
 	if err != nil {
 		return fmt.Errorf("opening storage: %w", err)
 	}
@@ -185,6 +209,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
 	})
+	liveCore.Store(c)
 	if err := c.CheckSeal(ctx); err != nil {
 		return fmt.Errorf("checking the seal: %w", err)
 	}

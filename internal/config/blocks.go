@@ -47,8 +47,22 @@ func (p *parser) storage(item *ast.ObjectItem) Storage {
 		if st.Path == "" {
 			p.errorf(item.Keys[0].Pos(), label, "path is required")
 		}
+	case "raft":
+		for _, it := range body.Items {
+			switch k := keyName(it.Keys[0]); k {
+			case "path":
+				st.Path = p.str(it, label+": path")
+			case "node_id":
+				st.NodeID = p.str(it, label+": node_id")
+			default:
+				p.errorf(it.Keys[0].Pos(), label, "unknown key %q", k)
+			}
+		}
+		if st.Path == "" || st.NodeID == "" {
+			p.errorf(item.Keys[0].Pos(), label, "path and node_id are required")
+		}
 	default:
-		p.errorf(item.Keys[1].Pos(), "storage", "unknown storage type %q (supported: bolt, inmem)", typ)
+		p.errorf(item.Keys[1].Pos(), "storage", "unknown storage type %q (supported: bolt, raft, inmem)", typ)
 	}
 	return st
 }

@@ -28,6 +28,9 @@ type Config struct {
 	Listeners []Listener
 	// APIAddr is the address clients are told to use (http or https URL).
 	APIAddr string
+	// ClusterAddr is where other nodes reach this one (URL); raft's
+	// transport listens on its host:port.
+	ClusterAddr string
 	// DisableMlock lets the server run when key pages cannot be locked.
 	DisableMlock bool
 	// LogLevel is trace, debug, info (default), warn or error.
@@ -57,10 +60,12 @@ type Seal struct {
 
 // Storage is a storage block.
 type Storage struct {
-	// Type is "bolt" or "inmem".
+	// Type is "bolt", "raft" or "inmem".
 	Type string
-	// Path is the bbolt file (bolt only, required).
+	// Path is the bbolt file (bolt), or the node's directory (raft).
 	Path string
+	// NodeID names a raft node in its cluster (raft only, required).
+	NodeID string
 }
 
 // Listener is a listener block.
@@ -175,6 +180,11 @@ func (p *parser) root(node ast.Node) *Config {
 			if l, ok := p.listener(item); ok {
 				conf.Listeners = append(conf.Listeners, l)
 			}
+		case "cluster_addr":
+			conf.ClusterAddr = p.str(item, key)
+			if u, err := url.Parse(conf.ClusterAddr); conf.ClusterAddr != "" && (err != nil || u.Host == "" || u.Port() == "") {
+				p.errorf(pos, key, "must be a URL with a host and port, such as https://10.0.0.1:8201, got %q", conf.ClusterAddr)
+			}
 		case "api_addr":
 			conf.APIAddr = p.str(item, key)
 			if u, err := url.Parse(conf.APIAddr); conf.APIAddr != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
@@ -204,6 +214,9 @@ func (p *parser) root(node ast.Node) *Config {
 	}
 	if len(conf.Listeners) == 0 && len(p.errs) == 0 {
 		p.errorf(token.Pos{}, "listener", "at least one listener block is required")
+	}
+	if conf.Storage.Type == "raft" && conf.ClusterAddr == "" && len(p.errs) == 0 {
+		p.errorf(token.Pos{}, "cluster_addr", "raft storage needs cluster_addr: where the other nodes reach this one (its port is raft's)")
 	}
 	return conf
 }

@@ -1,0 +1,132 @@
+package raft
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/storage/inmem"
+)
+
+// command is one replicated write: puts and deletes applied together.
+type command struct {
+	Puts    []*storage.Entry `json:"puts,omitempty"`
+	Deletes []string         `json:"deletes,omitempty"`
+}
+
+// fsm applies committed commands to the node's copy of the data. The
+// entries it holds are barrier ciphertexts: the log, the snapshots and
+// this state never see a plaintext.
+type fsm struct {
+	mu    sync.RWMutex // guards state against a Restore swapping it
+	state *inmem.Backend
+	// applied is called with the keys each applied command changed,
+	// after they are visible: how a node hears of writes it did not make.
+	applied func(keys []string)
+}
+
+var _ hraft.FSM = (*fsm)(nil)
+
+func newFSM(applied func([]string)) *fsm {
+	return &fsm{state: inmem.New(), applied: applied}
+}
+
+func (f *fsm) backend() *inmem.Backend {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state
+}
+
+// Apply applies one committed log entry; its error is the Apply future's
+// response.
+func (f *fsm) Apply(l *hraft.Log) any {
+	var c command
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("raft storage: undecodable log entry %d: %w", l.Index, err)
+	}
+	if err := storage.WriteAll(context.Background(), f.backend(), c.Puts, c.Deletes); err != nil {
+		return err
+	}
+	if f.applied != nil {
+		keys := make([]string, 0, len(c.Puts)+len(c.Deletes))
+		for _, e := range c.Puts {
+			keys = append(keys, e.Key)
+		}
+		f.applied(append(keys, c.Deletes...))
+	}
+	return nil
+}
+
+// Snapshot captures every entry.
+func (f *fsm) Snapshot() (hraft.FSMSnapshot, error) {
+	entries, err := collect(context.Background(), f.backend(), "")
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{entries: entries}, nil
+}
+
+// Restore replaces the state with a snapshot's.
+func (f *fsm) Restore(r io.ReadCloser) error {
+	defer r.Close()
+	var entries []*storage.Entry
+	if err := json.NewDecoder(r).Decode(&entries); err != nil {
+		return fmt.Errorf("raft storage: reading snapshot: %w", err)
+	}
+	fresh := inmem.New()
+	if err := storage.WriteAll(context.Background(), fresh, entries, nil); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.state = fresh
+	f.mu.Unlock()
+	if f.applied != nil {
+		// Everything may have changed.
+		f.applied(nil)
+	}
+	return nil
+}
+
+type snapshot struct{ entries []*storage.Entry }
+
+func (s *snapshot) Persist(sink hraft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.entries); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}
+
+// collect returns every entry under prefix, depth first.
+func collect(ctx context.Context, st storage.Backend, prefix string) ([]*storage.Entry, error) {
+	names, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*storage.Entry
+	for _, name := range names {
+		if name[len(name)-1] == '/' {
+			sub, err := collect(ctx, st, prefix+name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+			continue
+		}
+		e, err := st.Get(ctx, prefix+name)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,264 @@
+// Package raft is integrated storage for a cluster: every write is a
+// command in a Raft log (hashicorp/raft) that a quorum of nodes has
+// stored before it is acknowledged, and every node applies the committed
+// log to its own copy of the data, which it reads locally. The entries
+// are barrier ciphertexts; nothing here sees a plaintext.
+//
+// This is the storage layer only: writes are accepted on the leader
+// (ErrNotLeader elsewhere), and a node learns of writes it did not make
+// through Config.Applied. Forwarding, the cluster port's mutual TLS and
+// joining through the API belong to the layers above.
+package raft
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/arca-secrets/arca/storage"
+)
+
+// ErrNotLeader: a write reached a node that is not the leader.
+var ErrNotLeader = errors.New("raft storage: this node is not the leader")
+
+// Config is what a node is built from.
+type Config struct {
+	// Dir holds the node's log, stable state and snapshots.
+	Dir string
+	// NodeID names the node in the cluster; unique, stable.
+	NodeID string
+	// BindAddr is the host:port the node's Raft transport listens on, and
+	// the address other nodes reach it at.
+	BindAddr string
+	// Applied is called with the keys of every committed write this node
+	// applies (nil keys: a snapshot replaced everything), after they are
+	// visible to reads: core's Invalidate hangs here.
+	Applied func(keys []string)
+	// ApplyTimeout bounds how long a write waits for a quorum; 10s when
+	// zero.
+	ApplyTimeout time.Duration
+	// Logger receives Raft's messages; discarded when nil.
+	Logger *slog.Logger
+	// tune shortens Raft's timers (tests).
+	tune func(*hraft.Config)
+}
+
+// Node is one Raft node and the storage backend over it.
+type Node struct {
+	raft      *hraft.Raft
+	fsm       *fsm
+	transport *hraft.NetworkTransport
+	logs      *raftboltdb.BoltStore
+	timeout   time.Duration
+	id        string
+}
+
+var (
+	_ storage.Backend = (*Node)(nil)
+	_ storage.Batcher = (*Node)(nil)
+)
+
+// Open starts a node from cfg.Dir (creating it). A new node is not part
+// of any cluster until Bootstrap or a leader's AddVoter.
+func Open(cfg Config) (*Node, error) {
+	if cfg.NodeID == "" || cfg.Dir == "" || cfg.BindAddr == "" {
+		return nil, errors.New("raft storage: node_id, path and an address are required")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	rc := hraft.DefaultConfig()
+	rc.LocalID = hraft.ServerID(cfg.NodeID)
+	rc.Logger = newLogger(cfg.Logger)
+	if cfg.tune != nil {
+		cfg.tune(rc)
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("raft storage: opening the log: %w", err)
+	}
+	snaps, err := hraft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.BindAddr)
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	transport, err := hraft.NewTCPTransportWithLogger(cfg.BindAddr, addr, 3, 10*time.Second, rc.Logger)
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	f := newFSM(cfg.Applied)
+	r, err := hraft.NewRaft(rc, f, logs, logs, snaps, transport)
+	if err != nil {
+		transport.Close()
+		logs.Close()
+		return nil, err
+	}
+	timeout := cfg.ApplyTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	return &Node{raft: r, fsm: f, transport: transport, logs: logs, timeout: timeout, id: cfg.NodeID}, nil
+}
+
+// Bootstrap makes a new cluster of this node alone (or of the given
+// peers, id → address). It fails on a node that has state already.
+func (n *Node) Bootstrap(peers map[string]string) error {
+	servers := []hraft.Server{{ID: hraft.ServerID(n.id), Address: n.transport.LocalAddr()}}
+	for id, addr := range peers {
+		if id != n.id {
+			servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: hraft.ServerAddress(addr)})
+		}
+	}
+	return n.raft.BootstrapCluster(hraft.Configuration{Servers: servers}).Error()
+}
+
+// BootstrapIfNew starts a cluster of this node alone unless the node has
+// state already (a restart, or a node that joined a cluster).
+func (n *Node) BootstrapIfNew() error {
+	err := n.Bootstrap(nil)
+	if errors.Is(err, hraft.ErrCantBootstrap) {
+		return nil
+	}
+	return err
+}
+
+// AddVoter adds a node to the cluster; only the leader can.
+func (n *Node) AddVoter(id, addr string) error {
+	return n.leaderOnly(n.raft.AddVoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, n.timeout).Error())
+}
+
+// RemoveServer takes a node out of the cluster; only the leader can.
+func (n *Node) RemoveServer(id string) error {
+	return n.leaderOnly(n.raft.RemoveServer(hraft.ServerID(id), 0, n.timeout).Error())
+}
+
+// Peer is a member of the cluster.
+type Peer struct {
+	ID, Address string
+	Leader      bool
+	Voter       bool
+}
+
+// Peers lists the cluster's members as this node knows them.
+func (n *Node) Peers() ([]Peer, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	_, leader := n.raft.LeaderWithID()
+	var out []Peer
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Peer{ID: string(s.ID), Address: string(s.Address), Leader: s.ID == leader, Voter: s.Suffrage == hraft.Voter})
+	}
+	return out, nil
+}
+
+// IsLeader reports whether this node leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == hraft.Leader }
+
+// LeaderCh delivers true when this node becomes leader and false when it
+// stops: where the active state starts and stops.
+func (n *Node) LeaderCh() <-chan bool { return n.raft.LeaderCh() }
+
+// Barrier waits until this node, as leader, has applied every entry
+// committed before it: a new leader calls it before it serves as the
+// active node, or it could read a state older than what was
+// acknowledged.
+func (n *Node) Barrier() error { return n.leaderOnly(n.raft.Barrier(n.timeout).Error()) }
+
+// AppliedIndex is the index of the last log entry applied here (the
+// basis for read-your-writes).
+func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+
+// Snapshot takes a snapshot now (compaction runs on its own as well).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Close stops the node.
+func (n *Node) Close() error {
+	err := n.raft.Shutdown().Error()
+	n.transport.Close()
+	return errors.Join(err, n.logs.Close())
+}
+
+// Get reads this node's applied copy.
+func (n *Node) Get(ctx context.Context, key string) (*storage.Entry, error) {
+	return n.fsm.backend().Get(ctx, key)
+}
+
+// List reads this node's applied copy.
+func (n *Node) List(ctx context.Context, prefix string) ([]string, error) {
+	return n.fsm.backend().List(ctx, prefix)
+}
+
+// Put replicates one entry.
+func (n *Node) Put(ctx context.Context, e *storage.Entry) error {
+	if !storage.ValidKey(e.Key) {
+		return storage.ErrInvalidKey
+	}
+	return n.apply(command{Puts: []*storage.Entry{e}})
+}
+
+// Delete replicates a deletion.
+func (n *Node) Delete(ctx context.Context, key string) error {
+	if !storage.ValidKey(key) {
+		return storage.ErrInvalidKey
+	}
+	return n.apply(command{Deletes: []string{key}})
+}
+
+// WriteAll replicates puts and deletes as one command: applied together
+// on every node or not at all.
+func (n *Node) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
+	for _, e := range puts {
+		if !storage.ValidKey(e.Key) {
+			return storage.ErrInvalidKey
+		}
+	}
+	for _, k := range deletes {
+		if !storage.ValidKey(k) {
+			return storage.ErrInvalidKey
+		}
+	}
+	if len(puts)+len(deletes) == 0 {
+		return nil
+	}
+	return n.apply(command{Puts: puts, Deletes: deletes})
+}
+
+func (n *Node) apply(c command) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	f := n.raft.Apply(raw, n.timeout)
+	if err := f.Error(); err != nil {
+		return n.leaderOnly(err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+// leaderOnly turns Raft's "not the leader" into ErrNotLeader.
+func (n *Node) leaderOnly(err error) error {
+	if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	}
+	return err
+}

@@ -1,0 +1,242 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/arca-secrets/arca/storage"
+	"github.com/arca-secrets/arca/storage/storagetest"
+)
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// fast shortens Raft's timers for loopback tests.
+func fast(c *hraft.Config) {
+	c.HeartbeatTimeout = 200 * time.Millisecond
+	c.ElectionTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+}
+
+// keyLog records what a node was told it applied.
+type keyLog struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyLog) add(keys []string) {
+	k.mu.Lock()
+	k.keys = append(k.keys, keys...)
+	k.mu.Unlock()
+}
+
+func (k *keyLog) has(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Contains(k.keys, key)
+}
+
+func openNode(t testing.TB, dir, id, addr string, applied *keyLog) *Node {
+	t.Helper()
+	cfg := Config{Dir: dir, NodeID: id, BindAddr: addr, tune: fast, ApplyTimeout: 5 * time.Second}
+	if applied != nil {
+		cfg.Applied = applied.add
+	}
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising on time
+	}
+}
+
+func TestSingleNodeConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Backend {
+		n := openNode(t, t.TempDir(), "n1", freeAddr(t), nil)
+		t.Cleanup(func() { _ = n.Close() })
+		if err := n.Bootstrap(nil); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "leadership", n.IsLeader)
+		return n
+	})
+}
+
+type cluster struct {
+	nodes map[string]*Node
+	dirs  map[string]string
+	addrs map[string]string
+	logs  map[string]*keyLog
+}
+
+func newCluster(t *testing.T, size int) *cluster {
+	t.Helper()
+	c := &cluster{nodes: map[string]*Node{}, dirs: map[string]string{}, addrs: map[string]string{}, logs: map[string]*keyLog{}}
+	for i := 1; i <= size; i++ {
+		id := fmt.Sprintf("n%d", i)
+		c.dirs[id], c.addrs[id], c.logs[id] = t.TempDir(), freeAddr(t), &keyLog{}
+		c.nodes[id] = openNode(t, c.dirs[id], id, c.addrs[id], c.logs[id])
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			_ = n.Close()
+		}
+	})
+	if err := c.nodes["n1"].Bootstrap(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n1 to lead", c.nodes["n1"].IsLeader)
+	for i := 2; i <= size; i++ {
+		id := fmt.Sprintf("n%d", i)
+		if err := c.nodes["n1"].AddVoter(id, c.addrs[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func (c *cluster) leader(t *testing.T) (string, *Node) {
+	t.Helper()
+	var id string
+	waitFor(t, "a leader", func() bool {
+		for nid, n := range c.nodes {
+			if n.IsLeader() {
+				id = nid
+				return true
+			}
+		}
+		return false
+	})
+	return id, c.nodes[id]
+}
+
+func TestClusterReplicatesAndTellsFollowers(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx := context.Background()
+	_, leader := c.leader(t)
+	if err := leader.WriteAll(ctx, []*storage.Entry{{Key: "sys/mounts", Value: []byte("table")}, {Key: "logical/a/x", Value: []byte("1")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range c.nodes {
+		waitFor(t, id+" to apply", func() bool {
+			e, err := n.Get(ctx, "logical/a/x")
+			return err == nil && e != nil && string(e.Value) == "1"
+		})
+		if !c.logs[id].has("sys/mounts") || !c.logs[id].has("logical/a/x") {
+			t.Fatalf("%s was not told of the keys it applied: %v", id, c.logs[id].keys)
+		}
+	}
+	peers, err := leader.Peers()
+	if err != nil || len(peers) != 3 {
+		t.Fatalf("peers %v, %v; want 3", peers, err)
+	}
+	for id, n := range c.nodes {
+		if n.IsLeader() {
+			continue
+		}
+		if err := n.Put(ctx, &storage.Entry{Key: "k", Value: []byte("v")}); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("a write on follower %s: %v, want ErrNotLeader", id, err)
+		}
+	}
+}
+
+// TestLeaderLossKeepsCommittedWrites: the leader dies; the others elect
+// a new one that has every acknowledged write and takes new ones; the old
+// leader, restarted from its directory, catches up.
+func TestLeaderLossKeepsCommittedWrites(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx := context.Background()
+	oldID, old := c.leader(t)
+	for i := range 20 {
+		if err := old.Put(ctx, &storage.Entry{Key: fmt.Sprintf("k/%d", i), Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.nodes, oldID)
+	newID, leader := c.leader(t)
+	if newID == oldID {
+		t.Fatal("the closed node still leads")
+	}
+	// A new leader has every committed entry in its log; it has applied
+	// them once the barrier passes.
+	if err := leader.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if e, err := leader.Get(ctx, fmt.Sprintf("k/%d", i)); err != nil || e == nil {
+			t.Fatalf("acknowledged write k/%d lost after failover: %v", i, err)
+		}
+	}
+	if err := leader.Put(ctx, &storage.Entry{Key: "after", Value: []byte("failover")}); err != nil {
+		t.Fatalf("the new leader refuses writes: %v", err)
+	}
+	back := openNode(t, c.dirs[oldID], oldID, c.addrs[oldID], nil)
+	c.nodes[oldID] = back
+	waitFor(t, "the old leader to catch up", func() bool {
+		e, err := back.Get(ctx, "after")
+		return err == nil && e != nil
+	})
+}
+
+// TestSnapshotRestoresState: after a snapshot and a restart, the node's
+// state comes back from the snapshot and the log after it.
+func TestSnapshotRestoresState(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	n := openNode(t, dir, "n1", addr, nil)
+	if err := n.Bootstrap(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "leadership", n.IsLeader)
+	ctx := context.Background()
+	if err := n.Put(ctx, &storage.Entry{Key: "a/b", Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Put(ctx, &storage.Entry{Key: "a/c", Value: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	applied := &keyLog{}
+	n = openNode(t, dir, "n1", addr, applied)
+	defer n.Close()
+	waitFor(t, "leadership after restart", n.IsLeader)
+	waitFor(t, "state restored", func() bool {
+		b, _ := n.Get(ctx, "a/b")
+		c, _ := n.Get(ctx, "a/c")
+		return b != nil && string(b.Value) == "before" && c != nil && string(c.Value) == "after"
+	})
+}
