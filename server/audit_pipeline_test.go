@@ -233,6 +233,13 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 	log.next()
 	ts.checkAudited(t, log, step{name: "unwrap (body)", method: "POST", path: "sys/wrapping/unwrap", tok: root, body: map[string]any{"token": w3}, status: 200, audited: "sys/wrapping/unwrap"})
 
+	// Integrated storage: this server's is not raft, and says so.
+	run(
+		step{name: "raft configuration", method: "GET", path: "sys/storage/raft/configuration", tok: root, status: 400, audited: "sys/storage/raft/configuration", failed: true},
+		step{name: "raft remove-peer", method: "POST", path: "sys/storage/raft/remove-peer", tok: root, body: map[string]any{"server_id": "x"}, status: 400, audited: "sys/storage/raft/remove-peer", failed: true},
+		step{name: "raft snapshot", method: "GET", path: "sys/storage/raft/snapshot", tok: root, status: 400, audited: "sys/storage/raft/snapshot", failed: true},
+	)
+
 	// Metrics and profiles.
 	run(
 		step{name: "metrics", method: "GET", path: "sys/metrics", tok: root, status: 200, audited: "sys/metrics"},

@@ -29,6 +29,9 @@ type Config struct {
 	Limits Limits
 	// Metrics counts requests and serves sys/metrics; nil: none.
 	Metrics *metrics.Registry
+	// Raft administers integrated storage (sys/storage/raft/*); nil when
+	// the storage is not raft.
+	Raft RaftStorage
 }
 
 // Server is an http.Handler for the /v1/ API.
@@ -37,6 +40,7 @@ type Server struct {
 	log     *slog.Logger
 	limits  Limits
 	metrics *metrics.Registry
+	raft    RaftStorage
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -51,7 +55,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }

@@ -25,6 +25,9 @@ type sysHandler func(w http.ResponseWriter, r *http.Request, sub string)
 type sysRoute struct {
 	handle sysHandler
 	kind   routeKind
+	// raw routes read their body themselves (a snapshot is not JSON);
+	// the ACL judges them without parameters.
+	raw bool
 }
 
 // routeKind says how much of the pipeline a sys route takes.
@@ -59,39 +62,42 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		metricsRoute = opened(s.handleMetrics)
 	}
 	return map[string]sysRoute{
-		"init":                  opened(s.handleInit),
-		"unseal":                opened(s.handleUnseal),
-		"seal-status":           opened(s.handleSealStatus),
-		"health":                opened(s.handleHealth),
-		"leader":                opened(s.handleLeader),
-		"wrapping/lookup":       {handle: func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }, kind: audited},
-		"rekey/init":            rekey(s.handleRekeyInit),
-		"rekey/update":          rekey(s.handleRekeyUpdate),
-		"seal":                  authed(s.handleSeal),
-		"rotate":                authed(s.handleRotate),
-		"key-status":            authed(s.handleKeyStatus),
-		"mounts":                authed(s.handleMounts),
-		"mounts/":               authed(s.handleMount),
-		"auth":                  authed(s.handleAuths),
-		"auth/":                 authed(s.handleAuth),
-		"policy":                authed(s.handlePolicyList),
-		"policies/acl":          authed(s.handlePolicyList),
-		"policies/acl/":         authed(s.handlePolicy),
-		"policies/password":     authed(s.handlePasswordPolicyList),
-		"policies/password/":    authed(s.handlePasswordPolicy),
-		"wrapping/":             authed(s.handleWrapping),
-		"audit":                 authed(s.handleAuditList),
-		"audit/":                authed(s.handleAudit),
-		"audit-hash/":           authed(s.handleAuditHash),
-		"leases/":               authed(s.handleLeases),
-		"capabilities":          authed(s.handleCapabilities),
-		"capabilities-self":     authed(s.handleCapabilities),
-		"capabilities-accessor": authed(s.handleCapabilities),
-		"internal/ui/mounts":    authed(s.handleUIMounts),
-		"metrics":               metricsRoute,
-		"pprof":                 authed(s.handlePprof),
-		"pprof/":                authed(s.handlePprof),
-		"internal/ui/mounts/":   authed(s.handleUIMount),
+		"init":                       opened(s.handleInit),
+		"unseal":                     opened(s.handleUnseal),
+		"seal-status":                opened(s.handleSealStatus),
+		"health":                     opened(s.handleHealth),
+		"leader":                     opened(s.handleLeader),
+		"wrapping/lookup":            {handle: func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }, kind: audited},
+		"rekey/init":                 rekey(s.handleRekeyInit),
+		"rekey/update":               rekey(s.handleRekeyUpdate),
+		"seal":                       authed(s.handleSeal),
+		"rotate":                     authed(s.handleRotate),
+		"key-status":                 authed(s.handleKeyStatus),
+		"mounts":                     authed(s.handleMounts),
+		"mounts/":                    authed(s.handleMount),
+		"auth":                       authed(s.handleAuths),
+		"auth/":                      authed(s.handleAuth),
+		"policy":                     authed(s.handlePolicyList),
+		"policies/acl":               authed(s.handlePolicyList),
+		"policies/acl/":              authed(s.handlePolicy),
+		"policies/password":          authed(s.handlePasswordPolicyList),
+		"policies/password/":         authed(s.handlePasswordPolicy),
+		"wrapping/":                  authed(s.handleWrapping),
+		"audit":                      authed(s.handleAuditList),
+		"audit/":                     authed(s.handleAudit),
+		"audit-hash/":                authed(s.handleAuditHash),
+		"leases/":                    authed(s.handleLeases),
+		"capabilities":               authed(s.handleCapabilities),
+		"capabilities-self":          authed(s.handleCapabilities),
+		"capabilities-accessor":      authed(s.handleCapabilities),
+		"internal/ui/mounts":         authed(s.handleUIMounts),
+		"metrics":                    metricsRoute,
+		"pprof":                      authed(s.handlePprof),
+		"storage/raft/configuration": authed(s.handleRaftConfiguration),
+		"storage/raft/remove-peer":   authed(s.handleRaftRemovePeer),
+		"storage/raft/snapshot":      {handle: s.handleRaftSnapshot, raw: true},
+		"pprof/":                     authed(s.handlePprof),
+		"internal/ui/mounts/":        authed(s.handleUIMount),
 	}
 }
 
@@ -142,6 +148,9 @@ func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, op logical.Ope
 	req := &core.Request{
 		Operation: op, Path: "sys/" + path, Token: requestToken(r), ClientAddr: clientAddr(r), WrapTTL: wrap,
 		Body: s.bodyReader(w, r, op),
+	}
+	if rt.raw {
+		req.Body = nil
 	}
 	serve := s.core.ServeSys
 	if rt.kind == audited {

@@ -22,6 +22,7 @@ func runOperator(e *env, args []string) int {
 		"rotate":     runOperatorRotate,
 		"key-status": runOperatorKeyStatus,
 		"rekey":      runOperatorRekey,
+		"raft":       runOperatorRaft,
 	})
 }
 

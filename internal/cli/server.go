@@ -240,7 +240,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
 		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg})
+		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: raftAdmin(backend)})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}

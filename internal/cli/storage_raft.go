@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/config"
+	"github.com/arca-secrets/arca/server"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/raft"
 )
@@ -54,4 +55,13 @@ func openRaft(conf *config.Config, applied func(keys []string)) (storage.Backend
 		return nil, nil, err
 	}
 	return n, n.Close, nil
+}
+
+// raftAdmin is the raft node behind backend, for sys/storage/raft/*, or
+// nil when the storage is not raft.
+func raftAdmin(backend storage.Backend) server.RaftStorage {
+	if n, ok := backend.(*raft.Node); ok {
+		return n
+	}
+	return nil
 }

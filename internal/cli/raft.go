@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"text/tabwriter"
+)
+
+// runOperatorRaft serves arca operator raft: list-peers, remove-peer and
+// snapshot save/restore, through sys/storage/raft/* (as the vault and
+// bao CLIs do).
+func runOperatorRaft(e *env, args []string) int {
+	return subcommands(e, "operator raft", args, map[string]func(*env, []string) int{
+		"list-peers":  runRaftListPeers,
+		"remove-peer": runRaftRemovePeer,
+		"snapshot":    runRaftSnapshot,
+	})
+}
+
+func runRaftListPeers(e *env, args []string) int {
+	c, cf, _, code := clientFor(e, "operator raft list-peers", args, 0, 0, nil)
+	if code >= 0 {
+		return code
+	}
+	s, err := c.Logical().Read("sys/storage/raft/configuration")
+	if err != nil {
+		return apiError(e, "listing raft peers", err)
+	}
+	if cf.format == "json" {
+		_ = printJSON(e.stdout, s.Data)
+		return exitOK
+	}
+	conf, _ := s.Data["config"].(map[string]any)
+	servers, _ := conf["servers"].([]any)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 4, ' ', 0)
+	fmt.Fprintln(tw, "Node\tAddress\tState\tVoter")
+	fmt.Fprintln(tw, "----\t-------\t-----\t-----")
+	for _, raw := range servers {
+		srv, _ := raw.(map[string]any)
+		state := "follower"
+		if srv["leader"] == true {
+			state = "leader"
+		}
+		fmt.Fprintf(tw, "%v\t%v\t%s\t%v\n", srv["node_id"], srv["address"], state, srv["voter"])
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func runRaftRemovePeer(e *env, args []string) int {
+	c, _, pos, code := clientFor(e, "operator raft remove-peer", args, 1, 1, nil)
+	if code >= 0 {
+		return code
+	}
+	if _, err := c.Logical().Write("sys/storage/raft/remove-peer", map[string]any{"server_id": pos[0]}); err != nil {
+		return apiError(e, "removing the peer", err)
+	}
+	fmt.Fprintf(e.stdout, "Peer removed successfully!\n")
+	return exitOK
+}
+
+func runRaftSnapshot(e *env, args []string) int {
+	return subcommands(e, "operator raft snapshot", args, map[string]func(*env, []string) int{
+		"save":    runRaftSnapshotSave,
+		"restore": runRaftSnapshotRestore,
+	})
+}
+
+func runRaftSnapshotSave(e *env, args []string) int {
+	c, _, pos, code := clientFor(e, "operator raft snapshot save", args, 1, 1, nil)
+	if code >= 0 {
+		return code
+	}
+	req := c.NewRequest(http.MethodGet, "/v1/sys/storage/raft/snapshot")
+	resp, err := c.RawRequest(req)
+	if err != nil {
+		return apiError(e, "saving a snapshot", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.OpenFile(pos[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return apiError(e, "creating the snapshot file", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		os.Remove(pos[0])
+		return apiError(e, "writing the snapshot", err)
+	}
+	if err := f.Close(); err != nil {
+		return apiError(e, "writing the snapshot", err)
+	}
+	return exitOK
+}
+
+func runRaftSnapshotRestore(e *env, args []string) int {
+	c, _, pos, code := clientFor(e, "operator raft snapshot restore", args, 1, 1, nil)
+	if code >= 0 {
+		return code
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return apiError(e, "opening the snapshot", err)
+	}
+	defer f.Close()
+	req := c.NewRequest(http.MethodPost, "/v1/sys/storage/raft/snapshot")
+	req.Body = f
+	resp, err := c.RawRequest(req)
+	if err != nil {
+		return apiError(e, "restoring the snapshot", err)
+	}
+	resp.Body.Close()
+	fmt.Fprintln(e.stdout, "Snapshot restored: the server has sealed itself; unseal it with the keys of the cluster the snapshot came from.")
+	return exitOK
+}
