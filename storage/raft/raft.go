@@ -12,6 +12,7 @@ package raft
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,11 @@ type Config struct {
 	// ApplyTimeout bounds how long a write waits for a quorum; 10s when
 	// zero.
 	ApplyTimeout time.Duration
+	// TLS is the cluster's mutual TLS for the Raft port: a certificate
+	// for this node and the cluster CA (ClusterTLS makes one). Nil: a CA
+	// of this process alone, so that no other process can take part —
+	// what a cluster of one needs.
+	TLS *tls.Config
 	// Logger receives Raft's messages; discarded when nil.
 	Logger *slog.Logger
 	// tune shortens Raft's timers (tests).
@@ -91,16 +97,24 @@ func Open(cfg Config) (*Node, error) {
 		logs.Close()
 		return nil, err
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.BindAddr)
+	tlsConf := cfg.TLS
+	if tlsConf == nil {
+		host, _, err := net.SplitHostPort(cfg.BindAddr)
+		if err != nil {
+			logs.Close()
+			return nil, err
+		}
+		if tlsConf, err = ClusterTLS(host); err != nil {
+			logs.Close()
+			return nil, err
+		}
+	}
+	stream, err := newTLSStream(cfg.BindAddr, tlsConf)
 	if err != nil {
 		logs.Close()
 		return nil, err
 	}
-	transport, err := hraft.NewTCPTransportWithLogger(cfg.BindAddr, addr, 3, 10*time.Second, rc.Logger)
-	if err != nil {
-		logs.Close()
-		return nil, err
-	}
+	transport := hraft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, rc.Logger)
 	f := newFSM(cfg.Applied)
 	r, err := hraft.NewRaft(rc, f, logs, logs, snaps, transport)
 	if err != nil {

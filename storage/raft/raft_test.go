@@ -3,10 +3,12 @@ package raft
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +58,12 @@ func (k *keyLog) has(key string) bool {
 
 func openNode(t testing.TB, dir, id, addr string, applied *keyLog) *Node {
 	t.Helper()
-	cfg := Config{Dir: dir, NodeID: id, BindAddr: addr, tune: fast, ApplyTimeout: 5 * time.Second}
+	return openNodeTLS(t, dir, id, addr, applied, nil)
+}
+
+func openNodeTLS(t testing.TB, dir, id, addr string, applied *keyLog, conf *tls.Config) *Node {
+	t.Helper()
+	cfg := Config{Dir: dir, NodeID: id, BindAddr: addr, tune: fast, ApplyTimeout: 5 * time.Second, TLS: conf}
 	if applied != nil {
 		cfg.Applied = applied.add
 	}
@@ -92,6 +99,7 @@ func TestSingleNodeConformance(t *testing.T) {
 }
 
 type cluster struct {
+	tls   *tls.Config
 	nodes map[string]*Node
 	dirs  map[string]string
 	addrs map[string]string
@@ -100,11 +108,15 @@ type cluster struct {
 
 func newCluster(t *testing.T, size int) *cluster {
 	t.Helper()
-	c := &cluster{nodes: map[string]*Node{}, dirs: map[string]string{}, addrs: map[string]string{}, logs: map[string]*keyLog{}}
+	conf, err := ClusterTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{tls: conf, nodes: map[string]*Node{}, dirs: map[string]string{}, addrs: map[string]string{}, logs: map[string]*keyLog{}}
 	for i := 1; i <= size; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.dirs[id], c.addrs[id], c.logs[id] = t.TempDir(), freeAddr(t), &keyLog{}
-		c.nodes[id] = openNode(t, c.dirs[id], id, c.addrs[id], c.logs[id])
+		c.nodes[id] = openNodeTLS(t, c.dirs[id], id, c.addrs[id], c.logs[id], conf)
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
@@ -202,7 +214,7 @@ func TestLeaderLossKeepsCommittedWrites(t *testing.T) {
 	if err := leader.Put(ctx, &storage.Entry{Key: "after", Value: []byte("failover")}); err != nil {
 		t.Fatalf("the new leader refuses writes: %v", err)
 	}
-	back := openNode(t, c.dirs[oldID], oldID, c.addrs[oldID], nil)
+	back := openNodeTLS(t, c.dirs[oldID], oldID, c.addrs[oldID], nil, c.tls)
 	c.nodes[oldID] = back
 	waitFor(t, "the old leader to catch up", func() bool {
 		e, err := back.Get(ctx, "after")
@@ -280,5 +292,84 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 	}
 	if e, _ := n.Get(ctx, "a"); e == nil {
 		t.Fatal("a refused restore lost data")
+	}
+}
+
+// TestRaftPortRefusesOutsiders: the Raft port speaks only mutual TLS with
+// the cluster's CA. A plain TCP peer, a TLS client without a certificate
+// and one with another CA's certificate get nowhere, and a node of
+// another cluster that is told this one's address cannot take part: the
+// node keeps leading its own cluster of one and its data stays.
+func TestRaftPortRefusesOutsiders(t *testing.T) {
+	addr := freeAddr(t)
+	own, err := ClusterTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := openNodeTLS(t, t.TempDir(), "n1", addr, nil, own)
+	defer n.Close()
+	if err := n.Bootstrap(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "leadership", n.IsLeader)
+	ctx := context.Background()
+	if err := n.Put(ctx, &storage.Entry{Key: "a", Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := ClusterTLS("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// accepted reports whether the port takes a connection with conf: a
+	// refused client certificate shows as an error on the first read
+	// (TLS 1.3); an accepted one leaves the port waiting for an RPC.
+	accepted := func(conf *tls.Config) bool {
+		conn, err := tls.Dial("tcp", addr, conf)
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, err = conn.Read(make([]byte, 1))
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
+	}
+	if !accepted(&tls.Config{ServerName: "127.0.0.1", RootCAs: own.RootCAs, Certificates: own.Certificates}) {
+		t.Fatal("the cluster's own certificate is refused: the checks below would prove nothing")
+	}
+	for name, conf := range map[string]*tls.Config{
+		"no certificate":           {ServerName: "127.0.0.1", RootCAs: own.RootCAs},
+		"another CA's certificate": {ServerName: "127.0.0.1", RootCAs: own.RootCAs, Certificates: foreign.Certificates},
+	} {
+		if accepted(conf) {
+			t.Errorf("%s: the raft port accepted the connection", name)
+		}
+	}
+	// A whole node of another cluster, made to lead and told to add this
+	// node, cannot reach it.
+	outsider := openNodeTLS(t, t.TempDir(), "evil", freeAddr(t), nil, foreign)
+	defer outsider.Close()
+	if err := outsider.Bootstrap(map[string]string{"n1": addr}); err != nil {
+		t.Fatal(err)
+	}
+	termOf := func(x *Node) int {
+		v, _ := strconv.Atoi(x.raft.Stats()["term"])
+		return v
+	}
+	n1Term := termOf(n)
+	// Let the outsider stand for election: it asks n1 for a (pre-)vote
+	// with a higher term, which n1 must never hear.
+	waitFor(t, "the outsider to stand for election", func() bool { return outsider.raft.State() == hraft.Candidate })
+	if termOf(n) != n1Term {
+		t.Fatalf("n1's term moved from %d to %d: an outsider's vote request reached it", n1Term, termOf(n))
+	}
+	if outsider.IsLeader() {
+		t.Fatal("the outsider leads a cluster that includes n1 without n1's vote")
+	}
+	if !n.IsLeader() {
+		t.Fatal("n1 lost its leadership to an outsider")
+	}
+	if e, _ := n.Get(ctx, "a"); e == nil || string(e.Value) != "1" {
+		t.Fatalf("n1's data after the outsider's attempts: %v", e)
 	}
 }
