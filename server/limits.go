@@ -30,6 +30,11 @@ type Limits struct {
 	// does. By default (disable_unauthed_rekey_endpoints = true, as in
 	// OpenBao) rekey is an audited route that needs a token with sudo.
 	AllowUnauthedRekey bool
+	// AllowUnauthedGenerateRoot serves sys/generate-root/* without a
+	// token, as Vault does. By default
+	// (disable_unauthed_generate_root_endpoints = true, as in OpenBao) it
+	// is an audited route that needs a token with sudo.
+	AllowUnauthedGenerateRoot bool
 }
 
 // maxUnauthenticatedBody bounds the body of a request served without a

@@ -52,6 +52,11 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 	if s.limits.AllowUnauthedRekey {
 		rekey = opened
 	}
+	// So is generate-root (disable_unauthed_generate_root_endpoints).
+	genRoot := authed
+	if s.limits.AllowUnauthedGenerateRoot {
+		genRoot = opened
+	}
 	return map[string]sysRoute{
 		"init":                  opened(s.handleInit),
 		"unseal":                opened(s.handleUnseal),
@@ -61,6 +66,8 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"wrapping/lookup":       {handle: func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }, kind: audited},
 		"rekey/init":            rekey(s.handleRekeyInit),
 		"rekey/update":          rekey(s.handleRekeyUpdate),
+		"generate-root/attempt": genRoot(s.handleGenerateRootAttempt),
+		"generate-root/update":  genRoot(s.handleGenerateRootUpdate),
 		"seal":                  authed(s.handleSeal),
 		"rotate":                authed(s.handleRotate),
 		"key-status":            authed(s.handleKeyStatus),

@@ -244,7 +244,8 @@ func serverLimits(l config.ListenerLimits) server.Limits {
 			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
 			MaxElements: l.MaxJSONElements,
 		},
-		AllowUnauthedRekey: l.AllowUnauthedRekey,
+		AllowUnauthedRekey:        l.AllowUnauthedRekey,
+		AllowUnauthedGenerateRoot: l.AllowUnauthedGenerateRoot,
 	}
 }
 
