@@ -96,6 +96,12 @@ func TestSealedOpenRoutes(t *testing.T) {
 					{method: "DELETE", path: "sys/generate-root/attempt", status: 503},
 				},
 				"generate-root/update": {{method: "PUT", path: "sys/generate-root/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
+				"generate-root-token/attempt": {
+					{method: "GET", path: "sys/generate-root-token/attempt", status: 503},
+					{method: "PUT", path: "sys/generate-root-token/attempt", body: map[string]any{}, status: 503},
+					{method: "DELETE", path: "sys/generate-root-token/attempt", status: 503},
+				},
+				"generate-root-token/update": {{method: "PUT", path: "sys/generate-root-token/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
 			}
 			for _, rt := range ts.srv.SysRouteTable() {
 				if !rt.Open {

@@ -57,7 +57,7 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 	if s.limits.AllowUnauthedGenerateRoot {
 		genRoot = opened
 	}
-	return map[string]sysRoute{
+	routes := map[string]sysRoute{
 		"init":                  opened(s.handleInit),
 		"unseal":                opened(s.handleUnseal),
 		"seal-status":           opened(s.handleSealStatus),
@@ -66,8 +66,6 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"wrapping/lookup":       {handle: func(w http.ResponseWriter, r *http.Request, _ string) { s.handleWrapping(w, r, "lookup") }, kind: audited},
 		"rekey/init":            rekey(s.handleRekeyInit),
 		"rekey/update":          rekey(s.handleRekeyUpdate),
-		"generate-root/attempt": genRoot(s.handleGenerateRootAttempt),
-		"generate-root/update":  genRoot(s.handleGenerateRootUpdate),
 		"seal":                  authed(s.handleSeal),
 		"rotate":                authed(s.handleRotate),
 		"key-status":            authed(s.handleKeyStatus),
@@ -91,6 +89,10 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"internal/ui/mounts":    authed(s.handleUIMounts),
 		"internal/ui/mounts/":   authed(s.handleUIMount),
 	}
+	for path, h := range s.generateRootHandlers() {
+		routes[path] = genRoot(h)
+	}
+	return routes
 }
 
 // routeFor finds the route of a canonical sys path (without "sys/") and

@@ -25,10 +25,25 @@ func generateRootJSON(st genroot.Status) map[string]any {
 	}
 }
 
-// handleGenerateRootAttempt: GET status, PUT/POST start, DELETE cancel.
-// The new token is encoded with a one-time pad (otp); a PGP key is not
-// supported (see the README).
-func (s *Server) handleGenerateRootAttempt(w http.ResponseWriter, r *http.Request, _ string) {
+// generateRootHandlers are the generate-root endpoints under Vault's
+// paths, answering at the top level of the body, and under OpenBao's
+// (generate-root-token, which its API client and CLI use), answering in a
+// "data" envelope.
+func (s *Server) generateRootHandlers() map[string]sysHandler {
+	vault := func(st genroot.Status) any { return generateRootJSON(st) }
+	bao := func(st genroot.Status) any { return envelope(generateRootJSON(st)) }
+	return map[string]sysHandler{
+		"generate-root/attempt":       func(w http.ResponseWriter, r *http.Request, _ string) { s.generateRootAttempt(w, r, vault) },
+		"generate-root/update":        func(w http.ResponseWriter, r *http.Request, _ string) { s.generateRootUpdate(w, r, vault) },
+		"generate-root-token/attempt": func(w http.ResponseWriter, r *http.Request, _ string) { s.generateRootAttempt(w, r, bao) },
+		"generate-root-token/update":  func(w http.ResponseWriter, r *http.Request, _ string) { s.generateRootUpdate(w, r, bao) },
+	}
+}
+
+// generateRootAttempt: GET status, PUT/POST start, DELETE cancel. The new
+// token is encoded with a one-time pad (otp); a PGP key is not supported
+// (see the README).
+func (s *Server) generateRootAttempt(w http.ResponseWriter, r *http.Request, shape func(genroot.Status) any) {
 	if !allow(w, r, http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete) {
 		return
 	}
@@ -63,12 +78,12 @@ func (s *Server) handleGenerateRootAttempt(w http.ResponseWriter, r *http.Reques
 		s.respondErr(w, r, err)
 		return
 	}
-	respondJSON(w, http.StatusOK, generateRootJSON(st))
+	respondJSON(w, http.StatusOK, shape(st))
 }
 
-// handleGenerateRootUpdate takes one key share (key) for the generation
-// with nonce; the share that completes it gets the encoded token.
-func (s *Server) handleGenerateRootUpdate(w http.ResponseWriter, r *http.Request, _ string) {
+// generateRootUpdate takes one key share (key) for the generation with
+// nonce; the share that completes it gets the encoded token.
+func (s *Server) generateRootUpdate(w http.ResponseWriter, r *http.Request, shape func(genroot.Status) any) {
 	if !allow(w, r, http.MethodPut, http.MethodPost) {
 		return
 	}
@@ -95,5 +110,5 @@ func (s *Server) handleGenerateRootUpdate(w http.ResponseWriter, r *http.Request
 		s.respondErr(w, r, err)
 		return
 	}
-	respondJSON(w, http.StatusOK, generateRootJSON(st))
+	respondJSON(w, http.StatusOK, shape(st))
 }
