@@ -76,6 +76,11 @@ func (c *Core) GenerateRootUpdate(ctx context.Context, share []byte, nonce strin
 		return genroot.Status{}, err
 	}
 	defer release()
+	// A rekey must not replace the seal configuration between the reading
+	// of it here and the check of the shares against it: shares that a
+	// rekey retired would still open the root key it held.
+	c.rekeyLock.Lock()
+	defer c.rekeyLock.Unlock()
 	q, err := c.currentQuorum(ctx)
 	if err != nil {
 		return genroot.Status{}, err

@@ -297,3 +297,90 @@ func TestGenerateRootGoesThroughTheSeal(t *testing.T) {
 		t.Fatalf("generate-root with a seal that unseals by itself: got %v, want ErrSealUnsupported as an invalid request", err)
 	}
 }
+
+// TestGenerateRootConcurrentStarts: of many starts at once, exactly one
+// wins; shares sent at once by many holders complete it exactly once.
+func TestGenerateRootConcurrentStarts(t *testing.T) {
+	ctx := context.Background()
+	c, shares, _ := genRootCore(t)
+	const n = 16
+	errs := make(chan error, n)
+	nonces := make(chan string, n)
+	for range n {
+		go func() {
+			st, err := c.GenerateRootInit(ctx, "")
+			if err == nil {
+				nonces <- st.Nonce
+			}
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		if err := <-errs; err == nil {
+			won++
+		} else if !errors.Is(err, genroot.ErrInProgress) {
+			t.Fatalf("a concurrent start: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent starts succeeded, want 1", won)
+	}
+	nonce := <-nonces
+	done := make(chan genroot.Status, len(shares))
+	for _, s := range shares {
+		go func() {
+			st, err := c.GenerateRootUpdate(ctx, s, nonce)
+			if err != nil && !errors.Is(err, genroot.ErrNotStarted) {
+				t.Errorf("a concurrent share: %v", err)
+			}
+			done <- st
+		}()
+	}
+	complete := 0
+	for range shares {
+		if st := <-done; st.Complete {
+			complete++
+		}
+	}
+	if complete != 1 {
+		t.Fatalf("%d shares completed the generation, want 1", complete)
+	}
+}
+
+// TestGenerateRootAfterRekey: shares a rekey retired no longer count, and
+// the new ones do.
+func TestGenerateRootAfterRekey(t *testing.T) {
+	ctx := context.Background()
+	c, old, _ := genRootCore(t)
+	rk, err := c.RekeyInit(ctx, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh [][]byte
+	for _, s := range old[:2] {
+		st, err := c.RekeyUpdate(ctx, s, rk.Nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh = st.Keys
+	}
+	if len(fresh) != 2 {
+		t.Fatalf("rekey gave %d shares, want 2", len(fresh))
+	}
+	st := mustGenRootInit(t, c, "")
+	if _, err := c.GenerateRootUpdate(ctx, old[0], st.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GenerateRootUpdate(ctx, old[2], st.Nonce); !errors.Is(err, ErrSharesRejected) {
+		t.Fatalf("retired shares: got %v, want ErrSharesRejected", err)
+	}
+	for _, s := range fresh {
+		if st, err = c.GenerateRootUpdate(ctx, s, st.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !st.Complete {
+		t.Fatalf("new shares: %+v, want complete", st)
+	}
+}
