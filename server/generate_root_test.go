@@ -18,20 +18,22 @@ func TestGenerateRootRoutes(t *testing.T) {
 	for _, open := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unauthed=%v", open), func(t *testing.T) {
 			ts := newTestServer(t, serverOptions{limits: server.Limits{AllowUnauthedGenerateRoot: open}})
-			ts.policy("genroot", `path "sys/generate-root/*" { capabilities = ["create", "read", "update", "delete"] }`)
+			ts.policy("genroot", `path "sys/generate-root*" { capabilities = ["create", "read", "update", "delete", "list"] }`)
 			nosudo := ts.token("genroot")
-			for _, tok := range []string{"", nosudo, "s.bogus"} {
-				a := ts.do("PUT", "sys/generate-root/attempt", tok, map[string]any{})
-				want := http.StatusForbidden
-				if open {
-					// Open routes do not look at the token at all.
-					want = http.StatusOK
-				}
-				if a.status != want {
-					t.Fatalf("start with token %q: status %d (%s), want %d", tok, a.status, a.errors(), want)
-				}
-				if open {
-					ts.must(http.StatusNoContent, "DELETE", "sys/generate-root/attempt", "", nil)
+			for _, path := range []string{"sys/generate-root/attempt", "sys/generate-root-token/attempt"} {
+				for _, tok := range []string{"", nosudo, "s.bogus"} {
+					a := ts.do("PUT", path, tok, map[string]any{})
+					want := http.StatusForbidden
+					if open {
+						// Open routes do not look at the token at all.
+						want = http.StatusOK
+					}
+					if a.status != want {
+						t.Fatalf("start at %s with token %q: status %d (%s), want %d", path, tok, a.status, a.errors(), want)
+					}
+					if open {
+						ts.must(http.StatusNoContent, "DELETE", path, "", nil)
+					}
 				}
 			}
 			tok := ts.root

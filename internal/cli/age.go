@@ -61,6 +61,10 @@ func parseAgeRecipients(arg string, want int) ([]ageRecipient, error) {
 	var out []ageRecipient
 	seen := map[string]bool{}
 	for i, l := range lines {
+		if strings.HasPrefix(strings.ToUpper(l), "AGE-SECRET-KEY-") || strings.Contains(l, "PRIVATE KEY") {
+			// Never echo it: it is the holder's secret.
+			return nil, fmt.Errorf("-age-recipients: recipient %d is a private key; give the holder's public key (age1... or ssh-...), and keep the private key to the holder", i+1)
+		}
 		r, err := parseAgeRecipient(l)
 		if err != nil {
 			if len(lines) == 1 && !strings.HasPrefix(l, "age1") && !strings.HasPrefix(l, "ssh-") {
