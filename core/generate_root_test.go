@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/arca-secrets/arca/core/genroot"
@@ -382,5 +383,96 @@ func TestGenerateRootAfterRekey(t *testing.T) {
 	}
 	if !st.Complete {
 		t.Fatalf("new shares: %+v, want complete", st)
+	}
+}
+
+// TestGenerateRootRacingSeal: workers start generations and give shares
+// while another goroutine seals and unseals. Nothing deadlocks or
+// panics, every refusal is one the race explains (sealed, or another
+// worker's generation), and afterwards a generation completes.
+func TestGenerateRootRacingSeal(t *testing.T) {
+	ctx := context.Background()
+	c, shares, _ := genRootCore(t)
+	explained := func(err error) bool {
+		return err == nil || errors.Is(err, ErrSealed) || errors.Is(err, genroot.ErrInProgress) ||
+			errors.Is(err, genroot.ErrNotStarted) || errors.Is(err, genroot.ErrNonce)
+	}
+	const workers, rounds, cycles = 4, 40, 20
+	stop := make(chan struct{})
+	sealerDone := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				sealerDone <- nil
+				return
+			default:
+			}
+			if err := c.Seal(ctx); err != nil {
+				sealerDone <- err
+				return
+			}
+			for _, s := range shares[:2] {
+				if _, err := c.Unseal(ctx, s); err != nil {
+					sealerDone <- err
+					return
+				}
+			}
+			if i == cycles {
+				<-stop
+				sealerDone <- nil
+				return
+			}
+		}
+	}()
+	errs := make(chan error, workers*rounds*3)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				st, err := c.GenerateRootInit(ctx, "")
+				if errors.Is(err, genroot.ErrInProgress) {
+					st, err = c.GenerateRootStatus(ctx)
+				}
+				errs <- err
+				if err != nil {
+					continue
+				}
+				_, err = c.GenerateRootUpdate(ctx, shares[(w+i)%len(shares)], st.Nonce)
+				errs <- err
+				if i%5 == 0 {
+					errs <- c.GenerateRootCancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-sealerDone; err != nil {
+		t.Fatal(err)
+	}
+	close(errs)
+	for err := range errs {
+		if !explained(err) {
+			t.Errorf("during the race: %v", err)
+		}
+	}
+	if c.Sealed() {
+		t.Fatal("the sealer left the core sealed")
+	}
+	if err := c.GenerateRootCancel(); err != nil {
+		t.Fatal(err)
+	}
+	st := mustGenRootInit(t, c, "")
+	for _, s := range shares[1:] {
+		var err error
+		if st, err = c.GenerateRootUpdate(ctx, s, st.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !st.Complete {
+		t.Fatalf("after the race: %+v, want complete", st)
 	}
 }
