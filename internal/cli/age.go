@@ -226,6 +226,9 @@ func readShareArg(e *env, pos []string, identityPath, prompt string) (string, er
 	if len(pos) == 1 && pos[0] != "-" {
 		ct, err = readBounded(pos[0])
 	} else {
+		if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			fmt.Fprintln(e.stderr, "Paste the age-encrypted share, then press Ctrl-D:")
+		}
 		ct, err = io.ReadAll(io.LimitReader(bufio.NewReader(e.stdin), maxAgeInput))
 	}
 	if err != nil {
