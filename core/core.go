@@ -25,6 +25,7 @@ import (
 
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/core/genroot"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
@@ -89,6 +90,8 @@ type Core struct {
 
 	rekeyLock sync.Mutex
 	rekey     *rekeyState
+
+	genRoot *genroot.Tracker // the root token generation in progress
 }
 
 // New returns a sealed Core.
@@ -114,6 +117,7 @@ func New(cfg Config) *Core {
 		audit:       audit.NewBroker(now),
 		auditConfig: cfg.AuditDevices,
 		auditPolicy: cfg.AuditPolicy,
+		genRoot:     genroot.NewTracker(cfg.Memory),
 	}
 }
 

@@ -26,6 +26,10 @@ var (
 	ErrRekeyInProgress = errors.New("a rekey is already in progress")
 	// ErrNonceMismatch: the rekey nonce does not match (400).
 	ErrNonceMismatch = errors.New("the nonce given does not match the rekey in progress")
+	// ErrSharesRejected: a quorum of key shares given to authorise an
+	// operation does not combine to this server's key; progress is reset
+	// (400).
+	ErrSharesRejected = errors.New("the key shares given do not combine to this server's key; progress has been reset, provide the shares again")
 	// ErrNoMount: no mount serves the path (404 for requests).
 	ErrNoMount = errors.New("no handler for route")
 )

@@ -222,4 +222,5 @@ func (c *Core) sealLocked() {
 	c.rekey.wipe()
 	c.rekey = nil
 	c.rekeyLock.Unlock()
+	c.genRoot.Cancel()
 }

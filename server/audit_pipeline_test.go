@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/hex"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -257,6 +258,37 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 	done := ts.checkAudited(t, log, step{name: "rekey update", method: "PUT", path: "sys/rekey/update", tok: root, body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": nonce}, status: 200, audited: "sys/rekey/update"})
 	if done.body["complete"] != true {
 		t.Errorf("rekey update answered %s, want it complete", done.raw)
+	}
+
+	// Generate-root (authenticated by default): status, start, cancel,
+	// start, finish. The encoded token reaches the client; the audit log
+	// holds it hashed.
+	run(
+		step{name: "generate-root status", method: "GET", path: "sys/generate-root/attempt", tok: root, status: 200, audited: "sys/generate-root/attempt"},
+		step{name: "generate-root start", method: "PUT", path: "sys/generate-root/attempt", tok: root, body: map[string]any{}, status: 200, audited: "sys/generate-root/attempt"},
+		step{name: "generate-root cancel", method: "DELETE", path: "sys/generate-root/attempt", tok: root, status: 204, audited: "sys/generate-root/attempt"},
+		step{name: "generate-root-token start", method: "PUT", path: "sys/generate-root-token/attempt", tok: root, body: map[string]any{}, status: 200, audited: "sys/generate-root-token/attempt"},
+		step{name: "generate-root-token status", method: "GET", path: "sys/generate-root-token/attempt", tok: root, status: 200, audited: "sys/generate-root-token/attempt"},
+		step{name: "generate-root-token cancel", method: "DELETE", path: "sys/generate-root-token/attempt", tok: root, status: 204, audited: "sys/generate-root-token/attempt"},
+	)
+	// The rekey above replaced the unseal key: its new share is the one.
+	newKeys, _ := done.body["keys"].([]any)
+	if len(newKeys) != 1 {
+		t.Fatalf("rekey answered %s, want one new key", done.raw)
+	}
+	// A start under one path and shares under the other are one attempt.
+	gr := ts.must(http.StatusOK, "PUT", "sys/generate-root/attempt", root, map[string]any{}).body
+	log.next()
+	gwrong := ts.checkAudited(t, log, step{name: "generate-root-token update", method: "PUT", path: "sys/generate-root-token/update", tok: root, body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": str(gr, "nonce")}, status: 400, audited: "sys/generate-root-token/update", failed: true})
+	if !strings.Contains(string(gwrong.raw), "progress has been reset") {
+		t.Errorf("generate-root-token update with the old share answered %s, want the shares rejected", gwrong.raw)
+	}
+	gdone := ts.checkAudited(t, log, step{name: "generate-root update", method: "PUT", path: "sys/generate-root/update", tok: root, body: map[string]any{"key": newKeys[0], "nonce": str(gr, "nonce")}, status: 200, audited: "sys/generate-root/update"})
+	if gdone.body["complete"] != true || str(gdone.body, "encoded_token") == "" {
+		t.Errorf("generate-root update answered %s, want it complete with an encoded token", gdone.raw)
+	}
+	if raw, err := os.ReadFile(ts.auditPath); err != nil || strings.Contains(string(raw), str(gdone.body, "encoded_token")) || strings.Contains(string(raw), str(gr, "otp")) {
+		t.Error("the audit log holds the encoded token or the OTP in clear")
 	}
 
 	// Every route that needs a token was walked here, but sys/seal, which

@@ -33,6 +33,11 @@ type Limits struct {
 	// UnauthenticatedMetrics serves sys/metrics without a token
 	// (telemetry { unauthenticated_metrics_access = true }).
 	UnauthenticatedMetrics bool
+	// AllowUnauthedGenerateRoot serves sys/generate-root/* without a
+	// token, as Vault does. By default
+	// (disable_unauthed_generate_root_endpoints = true, as in OpenBao) it
+	// is an audited route that needs a token with sudo.
+	AllowUnauthedGenerateRoot bool
 }
 
 // maxUnauthenticatedBody bounds the body of a request served without a

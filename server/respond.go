@@ -56,6 +56,7 @@ func statusOf(err error) int {
 		errors.Is(err, core.ErrAlreadyInitialized), errors.Is(err, core.ErrNotInitialized),
 		errors.Is(err, core.ErrNoRekey), errors.Is(err, core.ErrRekeyInProgress),
 		errors.Is(err, core.ErrNonceMismatch), errors.Is(err, errBadRequest),
+		errors.Is(err, core.ErrSharesRejected),
 		errors.Is(err, core.ErrInvalidWrapping), errors.Is(err, logical.ErrInvalidRequest):
 		return http.StatusBadRequest
 	}

@@ -38,8 +38,8 @@ func routePath(route string) string {
 // with a valid root token or none, and nothing panics.
 func TestSealedEveryRouteAnswers503(t *testing.T) {
 	for _, unauthedRekey := range []bool{false, true} {
-		t.Run(fmt.Sprintf("unauthed_rekey=%v", unauthedRekey), func(t *testing.T) {
-			ts, _ := sealedServer(t, server.Limits{AllowUnauthedRekey: unauthedRekey})
+		t.Run(fmt.Sprintf("unauthed_rekey_and_generate_root=%v", unauthedRekey), func(t *testing.T) {
+			ts, _ := sealedServer(t, server.Limits{AllowUnauthedRekey: unauthedRekey, AllowUnauthedGenerateRoot: unauthedRekey})
 			routes := ts.srv.SysRouteTable()
 			if len(routes) < 30 {
 				t.Fatalf("the route table has %d routes; the accessor is broken", len(routes))
@@ -65,8 +65,8 @@ func TestSealedEveryRouteAnswers503(t *testing.T) {
 // sealed-state bodies; those that need the keyring answer 503.
 func TestSealedOpenRoutes(t *testing.T) {
 	for _, unauthedRekey := range []bool{false, true} {
-		t.Run(fmt.Sprintf("unauthed_rekey=%v", unauthedRekey), func(t *testing.T) {
-			ts, wrapping := sealedServer(t, server.Limits{AllowUnauthedRekey: unauthedRekey})
+		t.Run(fmt.Sprintf("unauthed_rekey_and_generate_root=%v", unauthedRekey), func(t *testing.T) {
+			ts, wrapping := sealedServer(t, server.Limits{AllowUnauthedRekey: unauthedRekey, AllowUnauthedGenerateRoot: unauthedRekey})
 			type check struct {
 				method, path string
 				body         any
@@ -89,6 +89,19 @@ func TestSealedOpenRoutes(t *testing.T) {
 					{method: "DELETE", path: "sys/rekey/init", status: 503},
 				},
 				"rekey/update": {{method: "PUT", path: "sys/rekey/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
+				"generate-root/attempt": {
+					{method: "GET", path: "sys/generate-root/attempt", status: 503},
+					{method: "PUT", path: "sys/generate-root/attempt", body: map[string]any{}, status: 503},
+					{method: "PUT", path: "sys/generate-root/attempt", body: map[string]any{"pgp_key": "x"}, status: 400},
+					{method: "DELETE", path: "sys/generate-root/attempt", status: 503},
+				},
+				"generate-root/update": {{method: "PUT", path: "sys/generate-root/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
+				"generate-root-token/attempt": {
+					{method: "GET", path: "sys/generate-root-token/attempt", status: 503},
+					{method: "PUT", path: "sys/generate-root-token/attempt", body: map[string]any{}, status: 503},
+					{method: "DELETE", path: "sys/generate-root-token/attempt", status: 503},
+				},
+				"generate-root-token/update": {{method: "PUT", path: "sys/generate-root-token/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
 			}
 			for _, rt := range ts.srv.SysRouteTable() {
 				if !rt.Open {

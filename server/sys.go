@@ -61,7 +61,12 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 	if s.limits.UnauthenticatedMetrics {
 		metricsRoute = opened(s.handleMetrics)
 	}
-	return map[string]sysRoute{
+	// So is generate-root (disable_unauthed_generate_root_endpoints).
+	genRoot := authed
+	if s.limits.AllowUnauthedGenerateRoot {
+		genRoot = opened
+	}
+	routes := map[string]sysRoute{
 		"init":                       opened(s.handleInit),
 		"unseal":                     opened(s.handleUnseal),
 		"seal-status":                opened(s.handleSealStatus),
@@ -99,6 +104,10 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"pprof/":                     authed(s.handlePprof),
 		"internal/ui/mounts/":        authed(s.handleUIMount),
 	}
+	for path, h := range s.generateRootHandlers() {
+		routes[path] = genRoot(h)
+	}
+	return routes
 }
 
 // routeFor finds the route of a canonical sys path (without "sys/") and

@@ -42,11 +42,15 @@ type CreateRequest struct {
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
+// IDLength is the length of the IDs NewID returns: a one-time pad that
+// encodes a token (generate-root) has this length.
+const IDLength = 26
+
 // NewID returns "s." and 24 random base62 characters (about 143 bits).
 func NewID() (string, error) {
 	out := []byte("s.")
 	buf := make([]byte, 1)
-	for len(out) < 26 {
+	for len(out) < IDLength {
 		if _, err := rand.Read(buf); err != nil {
 			return "", err
 		}

@@ -36,7 +36,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"server":   {"Start an Arca server", func(e *env, args []string) int { return runServer(args, e.stdout, e.stderr) }},
 		"status":   {"Print seal and HA status", runStatus},
-		"operator": {"Initialise, unseal, seal, rotate and rekey", runOperator},
+		"operator": {"Initialise, unseal, seal, rotate, rekey and generate a root token", runOperator},
 		"kv":       {"Read and write key/value secrets", runKV},
 		"secrets":  {"Enable, list and disable secrets engines", runSecrets},
 		"read":     {"Read data at a path", runRead},

@@ -16,13 +16,14 @@ import (
 
 func runOperator(e *env, args []string) int {
 	return subcommands(e, "operator", args, map[string]func(*env, []string) int{
-		"init":       runOperatorInit,
-		"unseal":     runOperatorUnseal,
-		"seal":       runOperatorSeal,
-		"rotate":     runOperatorRotate,
-		"key-status": runOperatorKeyStatus,
-		"rekey":      runOperatorRekey,
-		"raft":       runOperatorRaft,
+		"init":          runOperatorInit,
+		"unseal":        runOperatorUnseal,
+		"seal":          runOperatorSeal,
+		"rotate":        runOperatorRotate,
+		"key-status":    runOperatorKeyStatus,
+		"rekey":         runOperatorRekey,
+		"generate-root": runOperatorGenerateRoot,
+		"raft":          runOperatorRaft,
 	})
 }
 
@@ -54,16 +55,28 @@ func clientFor(e *env, name string, args []string, minArgs, maxArgs int, addFlag
 
 func runOperatorInit(e *env, args []string) int {
 	var shares, threshold int
+	var ageRecipients string
 	c, cf, _, code := clientFor(e, "operator init", args, 0, 0, func(fs *flag.FlagSet) {
 		fs.IntVar(&shares, "key-shares", 5, "number of unseal key shares")
 		fs.IntVar(&threshold, "key-threshold", 3, "number of shares needed to unseal")
+		fs.StringVar(&ageRecipients, "age-recipients", "", "encrypt each share to one age or SSH public key: a file of them, one a line, or a comma-separated list")
 	})
 	if code >= 0 {
 		return code
 	}
+	var recips []ageRecipient
+	if ageRecipients != "" {
+		var err error
+		if recips, err = parseAgeRecipients(ageRecipients, shares); err != nil {
+			return usageError(e, "%v", err)
+		}
+	}
 	resp, err := c.Sys().Init(&api.InitRequest{SecretShares: shares, SecretThreshold: threshold})
 	if err != nil {
 		return apiError(e, "initializing", err)
+	}
+	if recips != nil {
+		return printInitAge(e, cf.format, resp, threshold, recips)
 	}
 	if cf.format == "json" {
 		_ = printJSON(e.stdout, map[string]any{"unseal_keys_hex": resp.Keys, "unseal_keys_b64": resp.KeysB64, "unseal_shares": shares, "unseal_threshold": threshold, "root_token": resp.RootToken})
@@ -108,8 +121,10 @@ func readSecret(e *env, prompt string) (string, error) {
 
 func runOperatorUnseal(e *env, args []string) int {
 	var reset bool
+	var identity string
 	c, cf, pos, code := clientFor(e, "operator unseal", args, 0, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&reset, "reset", false, "discard the shares given so far")
+		fs.StringVar(&identity, "age-identity", "", "decrypt an age-encrypted share (the file named by the argument, or stdin) with the age or SSH identity in this file")
 	})
 	if code >= 0 {
 		return code
@@ -119,11 +134,9 @@ func runOperatorUnseal(e *env, args []string) int {
 	if reset {
 		st, err = c.Sys().ResetUnsealProcess()
 	} else {
-		key := ""
-		if len(pos) == 1 {
-			key = pos[0]
-		} else if key, err = readSecret(e, "Unseal Key (will be hidden): "); err != nil {
-			return usageError(e, "Error reading unseal key: %v", err)
+		key, rerr := readShareArg(e, pos, identity, "Unseal Key (will be hidden): ")
+		if rerr != nil {
+			return usageError(e, "Error reading unseal key: %v", rerr)
 		}
 		st, err = c.Sys().Unseal(key)
 	}

@@ -11,6 +11,8 @@ type rekeyFlags struct {
 	init, cancel, status bool
 	shares, threshold    int
 	nonce                string
+	ageRecipients        string
+	ageIdentity          string
 }
 
 // runOperatorRekey replaces the unseal key shares: -init starts, then each
@@ -25,12 +27,19 @@ func runOperatorRekey(e *env, args []string) int {
 		fs.IntVar(&f.shares, "key-shares", 5, "number of new key shares (with -init)")
 		fs.IntVar(&f.threshold, "key-threshold", 3, "number of new shares needed to unseal (with -init)")
 		fs.StringVar(&f.nonce, "nonce", "", "nonce of the rekey in progress (printed by -init)")
+		fs.StringVar(&f.ageRecipients, "age-recipients", "", "encrypt each new share to one age or SSH public key (a file of them, one a line, or a comma-separated list); give it to -init and to every share submission, since the last one prints the new shares")
+		fs.StringVar(&f.ageIdentity, "age-identity", "", "decrypt an age-encrypted current share (the file named by the argument, or stdin) with the age or SSH identity in this file")
 	})
 	if code >= 0 {
 		return code
 	}
 	switch {
 	case f.init:
+		if f.ageRecipients != "" {
+			if _, err := parseAgeRecipients(f.ageRecipients, f.shares); err != nil {
+				return usageError(e, "%v", err)
+			}
+		}
 		st, err := c.Sys().RekeyInit(&api.RekeyInitRequest{SecretShares: f.shares, SecretThreshold: f.threshold})
 		if err != nil {
 			return apiError(e, "starting rekey", err)
@@ -48,24 +57,27 @@ func runOperatorRekey(e *env, args []string) int {
 		}
 		printRekeyStatus(e, cf.format, st)
 	default:
+		st, err := c.Sys().RekeyStatus()
+		if err != nil {
+			return apiError(e, "reading rekey status", err)
+		}
 		if f.nonce == "" {
-			st, err := c.Sys().RekeyStatus()
-			if err != nil {
-				return apiError(e, "reading rekey status", err)
-			}
 			if !st.Started {
 				return usageError(e, "No rekey is in progress: start one with arca operator rekey -init")
 			}
 			f.nonce = st.Nonce
 		}
-		key := ""
-		if len(pos) == 1 {
-			key = pos[0]
-		} else {
-			var err error
-			if key, err = readSecret(e, "Unseal Key (will be hidden): "); err != nil {
-				return usageError(e, "Error reading unseal key: %v", err)
+		// The recipients are checked before the share is sent: this
+		// submission may be the one that gets the new shares.
+		var recips []ageRecipient
+		if f.ageRecipients != "" {
+			if recips, err = parseAgeRecipients(f.ageRecipients, st.N); err != nil {
+				return usageError(e, "%v", err)
 			}
+		}
+		key, err := readShareArg(e, pos, f.ageIdentity, "Unseal Key (will be hidden): ")
+		if err != nil {
+			return usageError(e, "Error reading unseal key: %v", err)
 		}
 		up, err := c.Sys().RekeyUpdate(key, f.nonce)
 		if err != nil {
@@ -78,6 +90,9 @@ func runOperatorRekey(e *env, args []string) int {
 			}
 			printRekeyStatus(e, cf.format, st)
 			return exitOK
+		}
+		if recips != nil {
+			return printRekeyAge(e, cf.format, up, recips)
 		}
 		if cf.format == "json" {
 			_ = printJSON(e.stdout, up)

@@ -277,8 +277,9 @@ func serverLimits(l config.ListenerLimits) server.Limits {
 			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
 			MaxElements: l.MaxJSONElements,
 		},
-		AllowUnauthedRekey:     l.AllowUnauthedRekey,
-		UnauthenticatedMetrics: l.UnauthenticatedMetrics,
+		AllowUnauthedRekey:        l.AllowUnauthedRekey,
+		UnauthenticatedMetrics:    l.UnauthenticatedMetrics,
+		AllowUnauthedGenerateRoot: l.AllowUnauthedGenerateRoot,
 	}
 }
 

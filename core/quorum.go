@@ -1,0 +1,50 @@
+package core
+
+import (
+	"context"
+	"errors"
+
+	"github.com/arca-secrets/arca/seal"
+)
+
+// shareQuorum is what authorises an operation by key shares rather than by
+// a token (generate-root): how the shares are split, a check of one share
+// as it arrives, and a check that a quorum of them is genuine.
+type shareQuorum struct {
+	split seal.Split
+	// check refuses a share that cannot be one of the quorum's (malformed),
+	// before it is counted.
+	check func(share []byte) error
+	// verify returns nil when shares open this server's key, and
+	// ErrSharesRejected when they do not.
+	verify func(ctx context.Context, shares [][]byte) error
+}
+
+// quorumFor is the one place that says which shares authorise: the unseal
+// key shares of a seal that needs people, which must unwrap the stored root
+// key through the seal. A seal that unseals by itself will take its recovery
+// shares here once they exist; until then it has no quorum.
+func (c *Core) quorumFor(conf *sealConfig) (shareQuorum, error) {
+	if err := c.matchSeal(conf); err != nil {
+		return shareQuorum{}, err
+	}
+	if c.seal.AutoUnseal() {
+		return shareQuorum{}, c.sealUnsupported("authorising with key shares is", "it has no unseal key shares, and recovery keys are not implemented yet")
+	}
+	split := conf.split()
+	return shareQuorum{
+		split: split,
+		check: func(share []byte) error { return c.checkShare(share, split) },
+		verify: func(ctx context.Context, shares [][]byte) error {
+			rootKey, err := c.unwrapRootKey(ctx, conf, shares)
+			if errors.Is(err, ErrUnsealFailed) {
+				return ErrSharesRejected
+			}
+			if err != nil {
+				return err
+			}
+			clear(rootKey)
+			return nil
+		},
+	}, nil
+}
