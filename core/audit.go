@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/arca-secrets/arca/audit"
@@ -60,51 +59,20 @@ func (c *Core) auditSalt(ctx context.Context, name string) (*audit.Salt, error) 
 	return audit.NewSalt(s), nil
 }
 
-func auditOptions(o map[string]string) (audit.Options, error) {
-	opts := audit.Options{HMACAccessor: true, Prefix: o["prefix"]}
-	for key, dst := range map[string]*bool{"log_raw": &opts.LogRaw, "hmac_accessor": &opts.HMACAccessor} {
-		if v, ok := o[key]; ok && v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return opts, fmt.Errorf("%w: %s must be true or false", ErrInvalidRequest, key)
-			}
-			*dst = b
-		}
-	}
-	return opts, nil
-}
-
-func newAuditDevice(d AuditDevice) (audit.Device, error) {
-	switch d.Type {
-	case "file":
-		return audit.OpenFile(d.Options["file_path"])
-	case "socket":
-		st := d.Options["socket_type"]
-		if st == "" {
-			st = "tcp"
-		}
-		return audit.NewSocket(st, d.Options["address"])
-	case "syslog":
-		fac := d.Options["facility"]
-		if fac == "" {
-			fac = "AUTH"
-		}
-		return audit.NewSyslog(fac, d.Options["tag"])
-	}
-	return nil, fmt.Errorf("%w: unknown audit device type %q", ErrInvalidRequest, d.Type)
-}
-
 // enableAudit opens a device and adds it to the broker.
 func (c *Core) enableAudit(ctx context.Context, d AuditDevice) error {
-	opts, err := auditOptions(d.Options)
+	opts, err := audit.ParseOptions(d.Options)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	salt, err := c.auditSalt(ctx, d.Name)
 	if err != nil {
 		return err
 	}
-	dev, err := newAuditDevice(d)
+	dev, err := audit.Open(d.Type, d.Options)
+	if errors.Is(err, audit.ErrBadDevice) {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
 	if err != nil {
 		return fmt.Errorf("audit device %q: %w", d.Name, err)
 	}
