@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/arca-secrets/arca/internal/luks"
 	"io"
 	"net/http"
 	"os"
@@ -16,12 +17,14 @@ import (
 
 func runVolume(e *env, args []string) int {
 	return subcommands(e, "volume", args, map[string]func(*env, []string) int{
-		"format": runVolumeFormat,
-		"bind":   runVolumeBind,
-		"unlock": runVolumeUnlock,
-		"rotate": runVolumeRotate,
-		"status": runVolumeStatus,
-		"list":   runVolumeList,
+		"format":   runVolumeFormat,
+		"bind":     runVolumeBind,
+		"unlock":   runVolumeUnlock,
+		"rotate":   runVolumeRotate,
+		"status":   runVolumeStatus,
+		"list":     runVolumeList,
+		"recovery": runVolumeRecovery,
+		"recover":  runVolumeRecover,
 	})
 }
 
@@ -30,14 +33,14 @@ type volumeFlags struct {
 	common     commonFlags
 	mount      string // the volume engine's mount; default "volume"
 	cryptsetup string // the cryptsetup program; default found in PATH, /usr/sbin, /sbin
-	kdf        kdfOptions
+	kdf        luks.KDF
 }
 
 // volumeCmd is a parsed volume command.
 type volumeCmd struct {
 	e   *env
 	f   volumeFlags
-	dev *luksDevice // nil for commands without a device
+	dev *luks.Device // nil for commands without a device
 }
 
 // parseVolume parses a volume command's flags; with device set, the one
@@ -72,15 +75,15 @@ func parseVolume(e *env, name string, args []string, device, newSlots bool, addF
 		return nil, usageError(e, "%v", err)
 	}
 	v.f.mount = strings.Trim(v.f.mount, "/")
-	if !validMount(v.f.mount) {
+	if !luks.ValidMount(v.f.mount) {
 		return nil, usageError(e, "-mount %q is not a mount path", v.f.mount)
 	}
 	if device {
-		path, err := findCryptsetup(v.f.cryptsetup)
+		path, err := luks.FindCryptsetup(v.f.cryptsetup)
 		if err != nil {
 			return nil, apiError(e, "finding cryptsetup", err)
 		}
-		v.dev = &luksDevice{run: execRunner{Path: path}, path: pos[0], kdf: v.f.kdf}
+		v.dev = &luks.Device{Run: luks.ExecRunner{Path: path}, Path: pos[0], KDF: v.f.kdf}
 	}
 	return v, -1
 }
@@ -98,7 +101,7 @@ func (v *volumeCmd) configuredAddr() string {
 // The host's credentials are never sent to an address read from a disk.
 var errOtherServer = errors.New("the arca token names another server than the one this host is configured for")
 
-// apiSource is the keySource of the real server. The client's address is
+// apiSource is the luks.KeySource of the real server. The client's address is
 // the configured one or, without one, the token's; a token naming another
 // server than the configured one is refused.
 type apiSource struct {
@@ -136,7 +139,7 @@ func (s apiSource) Passphrase(ctx context.Context, volume string) ([]byte, strin
 	return []byte(pass), wrapped, nil
 }
 
-func (s apiSource) Unwrap(ctx context.Context, tok arcaToken) ([]byte, error) {
+func (s apiSource) Unwrap(ctx context.Context, tok luks.Token) ([]byte, error) {
 	addr := s.v.configuredAddr()
 	if addr != "" && !sameAddr(addr, tok.Address) {
 		return nil, fmt.Errorf("%w (token: %s, configured: %s)", errOtherServer, tok.Address, addr)
@@ -145,7 +148,7 @@ func (s apiSource) Unwrap(ctx context.Context, tok arcaToken) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := c.Logical().WriteWithContext(ctx, tok.apiPath("unwrap"), map[string]any{"wrapped": tok.Wrapped})
+	sec, err := c.Logical().WriteWithContext(ctx, tok.APIPath("unwrap"), map[string]any{"wrapped": tok.Wrapped})
 	if err != nil {
 		return nil, fmt.Errorf("unwrapping at %s: %w", tok.Address, err)
 	}
@@ -174,12 +177,12 @@ func statusCode(err error) int {
 
 // newToken is the token format and bind start from: this host's server and
 // mount, and the volume's name.
-func (v *volumeCmd) newToken(volume string) (arcaToken, error) {
+func (v *volumeCmd) newToken(volume string) (luks.Token, error) {
 	c, err := v.e.client(&v.f.common)
 	if err != nil {
-		return arcaToken{}, err
+		return luks.Token{}, err
 	}
-	return arcaToken{Address: strings.TrimRight(c.Address(), "/"), Mount: v.f.mount, Volume: volume}, nil
+	return luks.Token{Address: strings.TrimRight(c.Address(), "/"), Mount: v.f.mount, Volume: volume}, nil
 }
 
 func runVolumeFormat(e *env, args []string) int {
@@ -192,25 +195,25 @@ func runVolumeFormat(e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	if !validVolumeName(name) {
+	if !luks.ValidName(name) {
 		return usageError(e, "-name must be a volume name: letters, digits, '-', '_' and '.'")
 	}
 	ctx := context.Background()
-	if luks, err := v.dev.isLUKS(ctx); err != nil {
-		return apiError(e, "checking "+v.dev.path, err)
+	if luks, err := v.dev.IsLUKS(ctx); err != nil {
+		return apiError(e, "checking "+v.dev.Path, err)
 	} else if luks && !force {
-		fmt.Fprintf(e.stderr, "Error: %s holds a LUKS header already; bind it instead (arca volume bind), or format it with -force, which destroys its data\n", v.dev.path)
+		fmt.Fprintf(e.stderr, "Error: %s holds a LUKS header already; bind it instead (arca volume bind), or format it with -force, which destroys its data\n", v.dev.Path)
 		return exitError
 	}
 	tok, err := v.newToken(name)
 	if err != nil {
 		return apiError(e, "creating client", err)
 	}
-	tok, err = formatVolume(ctx, v.dev, apiSource{v, v.f.mount}, tok)
+	tok, err = luks.FormatVolume(ctx, v.dev, apiSource{v, v.f.mount}, tok)
 	if err != nil {
-		return apiError(e, "formatting "+v.dev.path, err)
+		return apiError(e, "formatting "+v.dev.Path, err)
 	}
-	fmt.Fprintf(e.stdout, "Success! Formatted %s as LUKS2; keyslot %s opens with a passphrase of Arca volume %s\n", v.dev.path, tok.Keyslots[0], name)
+	fmt.Fprintf(e.stdout, "Success! Formatted %s as LUKS2; keyslot %s opens with a passphrase of Arca volume %s\n", v.dev.Path, tok.Keyslots[0], name)
 	return exitOK
 }
 
@@ -223,7 +226,7 @@ func runVolumeBind(e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	if !validVolumeName(name) {
+	if !luks.ValidName(name) {
 		return usageError(e, "-name must be a volume name: letters, digits, '-', '_' and '.'")
 	}
 	var existing []byte
@@ -232,18 +235,18 @@ func runVolumeBind(e *env, args []string) int {
 		if existing, err = readPassphraseLine(e.stdin); err != nil {
 			return usageError(e, "arca volume bind: %v", err)
 		}
-		defer wipe(existing)
+		defer luks.Wipe(existing)
 	}
 	tok, err := v.newToken(name)
 	if err != nil {
 		return apiError(e, "creating client", err)
 	}
 	ctx := context.Background()
-	tok, err = bindVolume(ctx, v.dev, apiSource{v, v.f.mount}, tok, existing, keyFile)
+	tok, err = luks.Bind(ctx, v.dev, apiSource{v, v.f.mount}, tok, existing, keyFile)
 	if err != nil {
-		return apiError(e, "binding "+v.dev.path, err)
+		return apiError(e, "binding "+v.dev.Path, err)
 	}
-	fmt.Fprintf(e.stdout, "Success! Keyslot %s of %s opens with a passphrase of Arca volume %s\n", tok.Keyslots[0], v.dev.path, name)
+	fmt.Fprintf(e.stdout, "Success! Keyslot %s of %s opens with a passphrase of Arca volume %s\n", tok.Keyslots[0], v.dev.Path, name)
 	return exitOK
 }
 
@@ -276,17 +279,17 @@ func runVolumeUnlock(e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	if !test && !validVolumeName(mapper) {
+	if !test && !luks.ValidName(mapper) {
 		return usageError(e, "arca volume unlock: -name (the /dev/mapper name) is required without -test")
 	}
-	ft, _, err := unlockVolume(context.Background(), v.dev, apiSource{v, v.f.mount}, test, mapper, false)
+	ft, _, err := luks.Unlock(context.Background(), v.dev, apiSource{v, v.f.mount}, test, mapper, false)
 	if err != nil {
-		return apiError(e, "unlocking "+v.dev.path, err)
+		return apiError(e, "unlocking "+v.dev.Path, err)
 	}
 	if test {
-		fmt.Fprintf(e.stdout, "Success! Arca volume %s's passphrase opens keyslot %d of %s (test only: nothing mapped)\n", ft.Token.Volume, ft.Token.slot(), v.dev.path)
+		fmt.Fprintf(e.stdout, "Success! Arca volume %s's passphrase opens keyslot %d of %s (test only: nothing mapped)\n", ft.Token.Volume, ft.Token.Slot(), v.dev.Path)
 	} else {
-		fmt.Fprintf(e.stdout, "Success! Opened %s as /dev/mapper/%s\n", v.dev.path, mapper)
+		fmt.Fprintf(e.stdout, "Success! Opened %s as /dev/mapper/%s\n", v.dev.Path, mapper)
 	}
 	return exitOK
 }
@@ -296,11 +299,11 @@ func runVolumeRotate(e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	old, next, err := rotateVolume(context.Background(), v.dev, apiSource{v, v.f.mount})
+	old, next, err := luks.Rotate(context.Background(), v.dev, apiSource{v, v.f.mount})
 	if err != nil {
-		return apiError(e, "rotating "+v.dev.path, err)
+		return apiError(e, "rotating "+v.dev.Path, err)
 	}
-	fmt.Fprintf(e.stdout, "Success! A new passphrase of Arca volume %s opens keyslot %s of %s; keyslot %d is wiped\n", next.Volume, next.Keyslots[0], v.dev.path, old.Token.slot())
+	fmt.Fprintf(e.stdout, "Success! A new passphrase of Arca volume %s opens keyslot %s of %s; keyslot %d is wiped\n", next.Volume, next.Keyslots[0], v.dev.Path, old.Token.Slot())
 	return exitOK
 }
 

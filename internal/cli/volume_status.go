@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/arca-secrets/arca/internal/luks"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,8 @@ type volumeStatus struct {
 	Device   string        `json:"device"`
 	Keyslots []int         `json:"keyslots"`
 	Tokens   []tokenStatus `json:"arca_tokens"`
+	// RecoverySlot is the keyslot that recovery shares open, or -1.
+	RecoverySlot int `json:"recovery_keyslot"`
 }
 
 type tokenStatus struct {
@@ -34,12 +37,12 @@ func runVolumeStatus(e *env, args []string) int {
 		return code
 	}
 	ctx := context.Background()
-	meta, err := v.dev.metadata(ctx)
+	meta, err := v.dev.Metadata(ctx)
 	if err != nil {
-		return apiError(e, "reading "+v.dev.path, err)
+		return apiError(e, "reading "+v.dev.Path, err)
 	}
-	st := volumeStatus{Device: v.dev.path, Keyslots: meta.slots(), Tokens: []tokenStatus{}}
-	for _, ft := range meta.arcaTokens() {
+	st := volumeStatus{Device: v.dev.Path, Keyslots: meta.Slots(), Tokens: []tokenStatus{}, RecoverySlot: luks.RecoverySlot(meta)}
+	for _, ft := range meta.ArcaTokens() {
 		ts := tokenStatus{ID: ft.ID}
 		if ft.Err != nil {
 			ts.Error = ft.Err.Error()
@@ -48,7 +51,7 @@ func runVolumeStatus(e *env, args []string) int {
 		}
 		tok := ft.Token
 		ts.Keyslot, ts.Address, ts.Mount, ts.Volume = tok.Keyslots[0], tok.Address, tok.Mount, tok.Volume
-		ts.SlotExists = slices.Contains(st.Keyslots, tok.slot())
+		ts.SlotExists = slices.Contains(st.Keyslots, tok.Slot())
 		if rest, ok := strings.CutPrefix(tok.Wrapped, "arca:v"); ok {
 			ts.KeyVersion, _, _ = strings.Cut(rest, ":")
 		}
@@ -59,7 +62,7 @@ func runVolumeStatus(e *env, args []string) int {
 		_ = printJSON(e.stdout, st)
 		return exitOK
 	}
-	printTable(e.stdout, []kvRow{{"device", st.Device}, {"keyslots", fmt.Sprint(st.Keyslots)}, {"arca tokens", fmt.Sprint(len(st.Tokens))}})
+	printTable(e.stdout, []kvRow{{"device", st.Device}, {"keyslots", fmt.Sprint(st.Keyslots)}, {"arca tokens", fmt.Sprint(len(st.Tokens))}, {"recovery keyslot", recoveryText(st.RecoverySlot)}})
 	for _, ts := range st.Tokens {
 		fmt.Fprintln(e.stdout)
 		header(e.stdout, fmt.Sprintf("Token %d", ts.ID))
@@ -82,7 +85,7 @@ func runVolumeStatus(e *env, args []string) int {
 
 // serverView reads the volume's metadata from the server the token names
 // (if this host may talk to it); a failure is reported, not fatal.
-func serverView(v *volumeCmd, tok arcaToken) (map[string]any, string) {
+func serverView(v *volumeCmd, tok luks.Token) (map[string]any, string) {
 	addr := v.configuredAddr()
 	if addr != "" && !sameAddr(addr, tok.Address) {
 		return nil, fmt.Sprintf("%v (token: %s, configured: %s)", errOtherServer, tok.Address, addr)
@@ -105,4 +108,11 @@ func serverView(v *volumeCmd, tok arcaToken) (map[string]any, string) {
 		}
 	}
 	return out, ""
+}
+
+func recoveryText(slot int) string {
+	if slot < 0 {
+		return "none"
+	}
+	return fmt.Sprint(slot)
 }

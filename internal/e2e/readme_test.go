@@ -113,7 +113,7 @@ func TestREADMECertSection(t *testing.T) {
 var readmeExpect = map[string][]string{
 	"Request safety: one spelling per path, limits before work": {"refused: Polmgr is polmgr", "403"},
 	"Auth methods: TLS certificates":                            {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
-	"Disk keys: LUKS volumes":                                   {"opens keyslot 1 of disk.img", "opens keyslot 2 of disk.img", "volume web1 was revoked", "refused, as it must be"},
+	"Disk keys: LUKS volumes":                                   {"opens keyslot 1 of disk.img", "opens keyslot 3 of disk.img", "volume web1 was revoked", "refused, as it must be", "any 2 of these 3 shares", "The shares open keyslot 2 of disk.img"},
 	"Agent: secrets for local processes, with no secret in the workload": {
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
 	},

@@ -18,6 +18,7 @@ import (
 // cryptsetup wrapper that records how each run was started.
 type volumeFixture struct {
 	t          *testing.T
+	server     *proc
 	root       *api.Client
 	addr       string
 	auditLog   string
@@ -38,7 +39,7 @@ func newVolumeFixture(t *testing.T) *volumeFixture {
 	t.Helper()
 	f := &volumeFixture{t: t, dir: t.TempDir()}
 	f.cryptsetup = testenv.Program(t, "cryptsetup", "cryptsetup-bin")
-	_, f.root, f.auditLog = startAudited(t)
+	f.server, f.root, f.auditLog = startAudited(t)
 	f.addr = strings.TrimPrefix(f.root.Address(), "http://")
 	if err := f.root.Sys().Mount("volume", &api.MountInput{Type: "volume"}); err != nil {
 		t.Fatal(err)
