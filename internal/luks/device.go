@@ -112,11 +112,19 @@ func (r ExecRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer pr.Close()
 		cmd.ExtraFiles = []*os.File{pr}
+		written := make(chan struct{})
 		go func() {
+			defer close(written)
 			_, _ = pw.Write(c.Key2)
 			pw.Close()
+		}()
+		// When the child is gone, closing our read end ends a write it
+		// never read (EPIPE), and the writer is done with Key2 before
+		// Run returns and the caller wipes it.
+		defer func() {
+			pr.Close()
+			<-written
 		}()
 	}
 	var out, errb bytes.Buffer
