@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/openbao/openbao/api/v2"
 )
@@ -41,6 +42,8 @@ type volumeCmd struct {
 	e   *env
 	f   volumeFlags
 	dev *luks.Device // nil for commands without a device
+	// retry governs the unwrap requests (zero: one try).
+	retry retrier
 }
 
 // parseVolume parses a volume command's flags; with device set, the one
@@ -148,7 +151,12 @@ func (s apiSource) Unwrap(ctx context.Context, tok luks.Token) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := c.Logical().WriteWithContext(ctx, tok.APIPath("unwrap"), map[string]any{"wrapped": tok.Wrapped})
+	var sec *api.Secret
+	err = s.v.retry.do(ctx, func() error {
+		var err error
+		sec, err = c.Logical().WriteWithContext(ctx, tok.APIPath("unwrap"), map[string]any{"wrapped": tok.Wrapped})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("unwrapping at %s: %w", tok.Address, err)
 	}
@@ -272,12 +280,19 @@ func readPassphraseLine(r io.Reader) ([]byte, error) {
 func runVolumeUnlock(e *env, args []string) int {
 	var mapper string
 	var test bool
+	var retryFor time.Duration
 	v, code := parseVolume(e, "volume unlock", args, true, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&mapper, "name", "", "the device-mapper name: the volume appears as /dev/mapper/NAME")
 		fs.BoolVar(&test, "test", false, "only check that Arca's passphrase opens the keyslot (cryptsetup open --test-passphrase)")
+		fs.DurationVar(&retryFor, "retry-for", 0, "keep trying this long while the server does not answer or answers 5xx (at boot: the network coming up, a sealed server); a refusal is never retried")
 	})
 	if code >= 0 {
 		return code
+	}
+	if retryFor > 0 {
+		v.retry = retrier{until: time.Now().Add(retryFor), now: time.Now, sleep: sleepCtx, report: func(err error, pause time.Duration) {
+			fmt.Fprintf(e.stderr, "arca volume unlock: %v; retrying in %s\n", err, pause)
+		}}
 	}
 	if !test && !luks.ValidName(mapper) {
 		return usageError(e, "arca volume unlock: -name (the /dev/mapper name) is required without -test")

@@ -19,6 +19,7 @@ import (
 type volumeFixture struct {
 	t          *testing.T
 	server     *proc
+	unsealKey  string
 	root       *api.Client
 	addr       string
 	auditLog   string
@@ -39,7 +40,14 @@ func newVolumeFixture(t *testing.T) *volumeFixture {
 	t.Helper()
 	f := &volumeFixture{t: t, dir: t.TempDir()}
 	f.cryptsetup = testenv.Program(t, "cryptsetup", "cryptsetup-bin")
-	f.server, f.root, f.auditLog = startAudited(t)
+	addr := freeAddr(t)
+	f.auditLog = filepath.Join(t.TempDir(), "audit.log")
+	conf := writeConfig(t, addr, `storage "inmem" {}`, "disable_mlock = true", `audit "file" "main" {
+  file_path = "`+f.auditLog+`"
+}`)
+	f.server = startArca(t, addr, "-config="+conf)
+	f.root = newClient(t, addr, "")
+	f.unsealKey = initAndUnseal(t, f.root).Keys[0]
 	f.addr = strings.TrimPrefix(f.root.Address(), "http://")
 	if err := f.root.Sys().Mount("volume", &api.MountInput{Type: "volume"}); err != nil {
 		t.Fatal(err)

@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The volume tests drive arca volume against real LUKS2 headers on files.
@@ -228,4 +230,46 @@ func TestVolumeTamperedToken(t *testing.T) {
 	f.crypt("", "token", "remove", "--token-id", "0", disk)
 	f.crypt(orig, "token", "import", "--token-id", "0", "--json-file", "-", disk)
 	f.arca(f.hostToken, "", "unlock", disk, "-test").must(t, 0)
+}
+
+// TestVolumeUnlockRetries: at boot the server may not answer yet. unlock
+// -retry-for keeps asking a sealed server (503) and succeeds once it is
+// unsealed; a refusal is not retried.
+func TestVolumeUnlockRetries(t *testing.T) {
+	f := newVolumeFixture(t)
+	disk := f.disk("disk.img", "p")
+	f.arca(f.hostToken, "p\n", "bind", disk, "-name=web1").must(t, 0)
+	if err := f.root.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(arcaBin, "volume", "unlock", disk, "-test", "-retry-for=60s", "-cryptsetup="+f.wrapper)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ARCA_ADDR=http://" + f.addr, "ARCA_TOKEN=" + f.hostToken}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	if !eventually(30*time.Second, func() bool { return strings.Contains(out.String(), "retrying in") }) {
+		t.Fatalf("unlock did not report a retry against the sealed server:\n%s", out.String())
+	}
+	if _, err := f.root.Sys().Unseal(f.unsealKey); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "opens keyslot 1") {
+			t.Fatalf("unlock after unseal: %v\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("unlock did not finish after unseal:\n%s", out.String())
+	}
+	// A refusal ends at once, retry window or not.
+	r := arca(t, []string{"ARCA_ADDR=http://" + f.addr, "ARCA_TOKEN=" + f.otherToken}, "", "volume", "unlock", disk, "-test", "-retry-for=10m", "-cryptsetup="+f.wrapper)
+	r.must(t, 1, "permission denied")
+	if strings.Contains(r.stderr, "retrying") {
+		t.Fatalf("a refusal was retried:\n%s", r.stderr)
+	}
 }
