@@ -51,6 +51,7 @@ func commands() map[string]command {
 		"lease":    {"Look up, renew and revoke leases", runLease},
 		"bench":    {"Load-test a Vault-compatible server", runBench},
 		"agent":    {"Serve secrets to local processes, recognised by their kernel credentials", runAgent},
+		"volume":   {"Bind LUKS volumes to Arca, unlock and rotate them", runVolume},
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/arca-secrets/arca/secrets/database"
 	"github.com/arca-secrets/arca/secrets/kv"
 	"github.com/arca-secrets/arca/secrets/transit"
+	"github.com/arca-secrets/arca/secrets/volume"
 	"github.com/arca-secrets/arca/server"
 	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/bolt"
@@ -146,7 +147,7 @@ func openStorage(conf *config.Config, applied func(keys []string)) (storage.Back
 }
 
 func engines() map[string]logical.Factory {
-	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory, "database": database.Factory}
+	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory, "database": database.Factory, "volume": volume.Factory}
 }
 
 func authMethods() map[string]logical.Factory {
