@@ -31,11 +31,12 @@ type sealConfig struct {
 	Threshold int `json:"secret_threshold"`
 	// RecoveryShares and RecoveryThreshold are the recovery key shares of
 	// a seal that unseals by itself: they authorise operations (rekey,
-	// generate-root, migration), never unseal. Zero until recovery keys
-	// exist (issue 15); the recovery key itself, wrapped by the seal, will
-	// be stored beside them.
-	RecoveryShares    int `json:"recovery_shares,omitempty"`
-	RecoveryThreshold int `json:"recovery_threshold,omitempty"`
+	// generate-root, migration), never unseal. SealedRecoveryKey is the
+	// recovery key as the seal wrapped it (seal_recovery.go). All zero
+	// when init asked for no recovery shares.
+	RecoveryShares    int    `json:"recovery_shares,omitempty"`
+	RecoveryThreshold int    `json:"recovery_threshold,omitempty"`
+	SealedRecoveryKey []byte `json:"sealed_recovery_key,omitempty"`
 	// Nonce changes at every rekey so clients can tell configurations apart.
 	Nonce string `json:"nonce"`
 	// SealedRootKey is the root key as the seal wrapped it; only that seal

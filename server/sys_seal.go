@@ -78,10 +78,13 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	hexKeys, b64Keys := encodeShares(res.Shares)
+	hexRecovery, b64Recovery := encodeShares(res.RecoveryShares)
 	respondJSON(w, http.StatusOK, map[string]any{
-		"keys":        hexKeys,
-		"keys_base64": b64Keys,
-		"root_token":  res.RootToken,
+		"keys":                 hexKeys,
+		"keys_base64":          b64Keys,
+		"recovery_keys":        hexRecovery,
+		"recovery_keys_base64": b64Recovery,
+		"root_token":           res.RootToken,
 	})
 }
 

@@ -168,6 +168,9 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	if err != nil {
 		return fmt.Errorf("opening seal: %w", err)
 	}
+	if closer, ok := sl.(io.Closer); ok {
+		defer closer.Close()
+	}
 	var devices []core.AuditDevice
 	for _, a := range conf.Audit {
 		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
@@ -203,6 +206,13 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
+	unsealed := make(chan struct{})
+	unsealCtx, stopUnseal := context.WithCancel(ctx)
+	if sl.AutoUnseal() && !f.dev {
+		go func() { defer close(unsealed); newAutoUnsealer(c, log).run(unsealCtx) }()
+	} else {
+		close(unsealed)
+	}
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
@@ -218,6 +228,8 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			stopAll(ctx, listeners)
 		}
 	}
+	stopUnseal()
+	<-unsealed
 	_ = c.Seal(context.Background())
 	return first
 }
