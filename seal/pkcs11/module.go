@@ -56,3 +56,21 @@ func (m *module) release() {
 	_ = m.ctx.Finalize()
 	m.ctx.Destroy()
 }
+
+// refresh finalises and initialises the module again, so that a token
+// that came back (put back in, an HSM restarted) is seen: many modules,
+// SoftHSM2 among them, look for tokens only when initialised. A module
+// another seal in the process holds is left alone; refresh reports
+// whether it ran.
+func (m *module) refresh() bool {
+	modules.Lock()
+	defer modules.Unlock()
+	if m.refs != 1 {
+		return false
+	}
+	_ = m.ctx.Finalize()
+	// A failure leaves the module uninitialised: the next operation gets
+	// CKR_CRYPTOKI_NOT_INITIALIZED (unavailable) and refreshes again.
+	_ = m.ctx.Initialize()
+	return true
+}

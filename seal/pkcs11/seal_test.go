@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -235,5 +237,37 @@ func TestParseMechanism(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseMechanism(%q): got %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestTokenComesBack: a token that goes away makes the seal unavailable,
+// and is found again when it comes back, without a new seal.
+func TestTokenComesBack(t *testing.T) {
+	ctx := context.Background()
+	tk := softhsmtest.New(t, "arca-back")
+	s := open(t, config(tk, "k", pkcs11.AESGCM))
+	w, _, err := s.Wrap(ctx, rootKey(t), seal.Split{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(filepath.Dir(tk.Conf), "tokens")
+	away := filepath.Join(t.TempDir(), "away")
+	if err := os.Rename(tokens, away); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(tokens, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Unwrap(ctx, w, nil); !errors.Is(err, seal.ErrUnavailable) {
+		t.Fatalf("token away: got %v, want ErrUnavailable", err)
+	}
+	if err := os.Remove(tokens); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(away, tokens); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Unwrap(ctx, w, nil); err != nil {
+		t.Fatalf("token back: %v", err)
 	}
 }

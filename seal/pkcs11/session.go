@@ -68,8 +68,17 @@ func (s *Seal) where() string {
 
 // findSlot returns the configured slot, or the one whose token has the
 // configured label. Looked up at each operation: a token put back in
-// another slot is found again.
+// another slot is found again. When the token is not there, the module
+// is refreshed and asked once more.
 func (s *Seal) findSlot() (uint, error) {
+	id, err := s.lookSlot()
+	if err != nil && errors.Is(err, seal.ErrUnavailable) && s.mod.refresh() {
+		return s.lookSlot()
+	}
+	return id, err
+}
+
+func (s *Seal) lookSlot() (uint, error) {
 	ctx := s.mod.ctx
 	slots, err := ctx.GetSlotList(true)
 	if err != nil {
