@@ -29,6 +29,24 @@ func newAutoUnsealer(c *core.Core, log *slog.Logger) *autoUnsealer {
 	return &autoUnsealer{core: c, log: log, wait: sleepCtx, first: 500 * time.Millisecond, max: 30 * time.Second, initPoll: time.Second}
 }
 
+// startAutoUnseal unseals c in the background when its seal unseals by
+// itself. stop ends the attempts and waits for them to end.
+func startAutoUnseal(ctx context.Context, c *core.Core, s seal.Seal, log *slog.Logger) (stop func()) {
+	if !s.AutoUnseal() {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newAutoUnsealer(c, log).run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

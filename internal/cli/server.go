@@ -206,13 +206,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
-	unsealed := make(chan struct{})
-	unsealCtx, stopUnseal := context.WithCancel(ctx)
-	if sl.AutoUnseal() && !f.dev {
-		go func() { defer close(unsealed); newAutoUnsealer(c, log).run(unsealCtx) }()
-	} else {
-		close(unsealed)
-	}
+	stopUnseal := startAutoUnseal(ctx, c, sl, log)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
@@ -229,7 +223,6 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 	}
 	stopUnseal()
-	<-unsealed
 	_ = c.Seal(context.Background())
 	return first
 }
