@@ -48,7 +48,7 @@ type Token struct {
 // New initialises a token labelled label in a new directory and sets
 // SOFTHSM2_CONF for the rest of the test (so the test cannot be
 // parallel). Tokens made by one test share the directory.
-func New(t *testing.T, label string) *Token {
+func New(t testing.TB, label string) *Token {
 	t.Helper()
 	util := testenv.Program(t, "softhsm2-util", "softhsm2")
 	lib := ""
@@ -84,7 +84,7 @@ func New(t *testing.T, label string) *Token {
 	return tk
 }
 
-func randomDigits(t *testing.T) string {
+func randomDigits(t testing.TB) string {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func randomDigits(t *testing.T) string {
 }
 
 // Delete removes the token and everything in it.
-func (tk *Token) Delete(t *testing.T) {
+func (tk *Token) Delete(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(testenv.Program(t, "softhsm2-util", "softhsm2"), "--delete-token", "--token", tk.Label)
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tk.Conf)
@@ -114,7 +114,7 @@ type Object struct {
 
 // Objects returns the attributes of every object labelled label, read
 // through PKCS#11 in this process.
-func (tk *Token) Objects(t *testing.T, label string) []Object {
+func (tk *Token) Objects(t testing.TB, label string) []Object {
 	t.Helper()
 	var out []Object
 	tk.session(t, func(ctx *p11.Ctx, sh p11.SessionHandle) {
@@ -152,7 +152,7 @@ func (tk *Token) Objects(t *testing.T, label string) []Object {
 
 // DestroyObjects deletes every object labelled label, as an operator
 // deleting the seal's key would.
-func (tk *Token) DestroyObjects(t *testing.T, label string) {
+func (tk *Token) DestroyObjects(t testing.TB, label string) {
 	t.Helper()
 	tk.session(t, func(ctx *p11.Ctx, sh p11.SessionHandle) {
 		for _, h := range find(t, ctx, sh, label) {
@@ -165,7 +165,7 @@ func (tk *Token) DestroyObjects(t *testing.T, label string) {
 
 // CreateExtractableKey makes an AES key labelled label that may leave the
 // token: one the seal must refuse.
-func (tk *Token) CreateExtractableKey(t *testing.T, label string) {
+func (tk *Token) CreateExtractableKey(t testing.TB, label string) {
 	t.Helper()
 	tk.session(t, func(ctx *p11.Ctx, sh p11.SessionHandle) {
 		_, err := ctx.GenerateKey(sh, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_KEY_GEN, nil)}, []*p11.Attribute{
@@ -188,7 +188,7 @@ func (tk *Token) CreateExtractableKey(t *testing.T, label string) {
 // session runs f in a logged-in session on the token. It shares the
 // module with a seal open in this process, and finalises it only when it
 // initialised it.
-func (tk *Token) session(t *testing.T, f func(*p11.Ctx, p11.SessionHandle)) {
+func (tk *Token) session(t testing.TB, f func(*p11.Ctx, p11.SessionHandle)) {
 	t.Helper()
 	ctx := p11.New(tk.Lib)
 	if ctx == nil {
@@ -225,7 +225,7 @@ func (tk *Token) session(t *testing.T, f func(*p11.Ctx, p11.SessionHandle)) {
 	t.Fatalf("token %q not found", tk.Label)
 }
 
-func find(t *testing.T, ctx *p11.Ctx, sh p11.SessionHandle, label string) []p11.ObjectHandle {
+func find(t testing.TB, ctx *p11.Ctx, sh p11.SessionHandle, label string) []p11.ObjectHandle {
 	t.Helper()
 	if err := ctx.FindObjectsInit(sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, label)}); err != nil {
 		t.Fatal(err)
@@ -244,4 +244,28 @@ func bytesToUint(b []byte) uint64 {
 		n = n<<8 | uint64(b[i])
 	}
 	return n
+}
+
+// ImportAESKey puts the AES key value in the token under label, sensitive
+// and not extractable, as an HSM operator importing a known key would:
+// tests use it for known-answer vectors.
+func (tk *Token) ImportAESKey(t testing.TB, label string, value []byte) {
+	t.Helper()
+	tk.session(t, func(ctx *p11.Ctx, sh p11.SessionHandle) {
+		_, err := ctx.CreateObject(sh, []*p11.Attribute{
+			p11.NewAttribute(p11.CKA_CLASS, p11.CKO_SECRET_KEY),
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_AES),
+			p11.NewAttribute(p11.CKA_VALUE, value),
+			p11.NewAttribute(p11.CKA_TOKEN, true),
+			p11.NewAttribute(p11.CKA_PRIVATE, true),
+			p11.NewAttribute(p11.CKA_SENSITIVE, true),
+			p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
+			p11.NewAttribute(p11.CKA_ENCRYPT, true),
+			p11.NewAttribute(p11.CKA_DECRYPT, true),
+			p11.NewAttribute(p11.CKA_LABEL, label),
+		})
+		if err != nil {
+			t.Fatalf("importing an AES key: %v", err)
+		}
+	})
 }
