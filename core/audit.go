@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -164,29 +163,19 @@ func (c *Core) EnableAuditAPI(ctx context.Context, d AuditDevice) error {
 	return nil
 }
 
-// auditAPIAllows refuses what the API may not enable (CVE-2025-6000: an
-// audit file written where code would be loaded).
+// auditAPIAllows refuses what the API may not enable (audit.CheckAPIDevice).
 func (c *Core) auditAPIAllows(d AuditDevice) error {
 	if c.auditPolicy.Dev {
 		return nil
 	}
-	if d.Type != "file" || len(c.auditPolicy.FileDirs) == 0 {
-		return fmt.Errorf("%w: enabling audit devices through the API is off; declare them in the config file, or name directories in audit_api_file_dirs for file devices", ErrPermissionDenied)
+	err := audit.CheckAPIDevice(d.Type, d.Options, c.auditPolicy.FileDirs)
+	switch {
+	case errors.Is(err, audit.ErrAPIRefused):
+		return fmt.Errorf("%w: %w", ErrPermissionDenied, err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
-	p := d.Options["file_path"]
-	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
-		return fmt.Errorf("%w: file_path must be an absolute, clean path", ErrInvalidRequest)
-	}
-	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
-	if err != nil {
-		return fmt.Errorf("%w: the directory of file_path does not exist", ErrInvalidRequest)
-	}
-	for _, allowed := range c.auditPolicy.FileDirs {
-		if a, err := filepath.EvalSymlinks(allowed); err == nil && dir == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: file_path must be directly under one of the directories in audit_api_file_dirs", ErrPermissionDenied)
+	return nil
 }
 
 // DisableAuditAPI removes an API-enabled device.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -295,8 +296,49 @@ func TestGenerateRootGoesThroughTheSeal(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = auto.Seal(context.Background()) })
 	if _, err := auto.GenerateRootInit(ctx, ""); !errors.Is(err, ErrSealUnsupported) || !errors.Is(err, ErrInvalidRequest) {
-		t.Fatalf("generate-root with a seal that unseals by itself: got %v, want ErrSealUnsupported as an invalid request", err)
+		t.Fatalf("generate-root with a seal that unseals by itself and no recovery shares: got %v, want ErrSealUnsupported as an invalid request", err)
 	}
+}
+
+// TestGenerateRootWithRecoveryShares: with a seal that unseals by itself,
+// a quorum of recovery shares makes a root token; wrong recovery shares
+// reset the progress; the unseal-share path is not open to them.
+func TestGenerateRootWithRecoveryShares(t *testing.T) {
+	ctx := context.Background()
+	c := newSealCore(newAutoSeal(t), inmem.New())
+	res, err := c.InitWith(ctx, InitParams{RecoveryShares: 3, RecoveryThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AutoUnseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Seal(context.Background()) })
+	started := mustGenRootInit(t, c, "")
+	// A share of the right length but the wrong value: the quorum fails
+	// and progress resets.
+	wrong := bytes.Clone(res.RecoveryShares[0])
+	wrong[len(wrong)-1] ^= 1
+	st, err := c.GenerateRootUpdate(ctx, wrong, started.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GenerateRootUpdate(ctx, res.RecoveryShares[1], st.Nonce); !errors.Is(err, ErrSharesRejected) {
+		t.Fatalf("a quorum with a wrong recovery share: %v, want ErrSharesRejected", err)
+	}
+	for _, sh := range res.RecoveryShares[1:] {
+		if st, err = c.GenerateRootUpdate(ctx, sh, started.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !st.Complete {
+		t.Fatalf("after a quorum of recovery shares: %+v, want complete", st)
+	}
+	tok, err := genroot.Decode(st.EncodedToken, started.OTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRootToken(t, c, tok)
 }
 
 // TestGenerateRootConcurrentStarts: of many starts at once, exactly one

@@ -14,7 +14,7 @@ type InitParams struct {
 	// needs people. Both zero with a seal that unseals by itself.
 	SecretShares, SecretThreshold int
 	// RecoveryShares and RecoveryThreshold split the recovery key of a
-	// seal that unseals by itself. Not supported yet: they must be zero.
+	// seal that unseals by itself; both zero make none.
 	RecoveryShares, RecoveryThreshold int
 }
 
@@ -22,8 +22,11 @@ type InitParams struct {
 type InitResult struct {
 	// Shares are the unseal key shares (none with a seal that unseals by
 	// itself); the caller must wipe them.
-	Shares    [][]byte
-	RootToken string
+	Shares [][]byte
+	// RecoveryShares are the recovery key shares of a seal that unseals
+	// by itself, when init asked for them; the caller must wipe them.
+	RecoveryShares [][]byte
+	RootToken      string
 }
 
 // Init initialises with an unseal key split into shares, any threshold of
@@ -38,13 +41,13 @@ func (c *Core) checkInitParams(p InitParams) error {
 		if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
 			return c.sealUnsupported("recovery keys are", "its unseal key shares are the only keys")
 		}
-		return validateShares(p.SecretShares, p.SecretThreshold)
+		return validateSplit("secret", p.SecretShares, p.SecretThreshold)
 	}
 	if p.SecretShares != 0 || p.SecretThreshold != 0 {
 		return c.sealUnsupported("unseal key shares are", "it unseals by itself; leave secret_shares and secret_threshold unset")
 	}
 	if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
-		return c.sealUnsupported("recovery keys are", "not implemented yet")
+		return validateSplit("recovery", p.RecoveryShares, p.RecoveryThreshold)
 	}
 	return nil
 }
@@ -77,14 +80,20 @@ func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	var recovery [][]byte
 	handedOut := false
 	defer func() {
 		if !handedOut {
-			for _, s := range shares {
+			for _, s := range append(shares, recovery...) {
 				clear(s)
 			}
 		}
 	}()
+	if p.RecoveryShares > 0 {
+		if recovery, err = c.addRecoveryKey(ctx, conf, seal.Split{Shares: p.RecoveryShares, Threshold: p.RecoveryThreshold}); err != nil {
+			return nil, err
+		}
+	}
 	// No seal configuration but a keyring means an init that crashed before
 	// it finished; nobody ever received its shares, so start over.
 	if err := c.physical.Delete(ctx, barrier.KeyringPath); err != nil {
@@ -121,7 +130,7 @@ func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) 
 	if err := c.writeSealConfig(ctx, conf); err != nil {
 		return nil, err
 	}
-	c.log.Info("arca initialized", "seal", conf.Type, "shares", conf.Shares, "threshold", conf.Threshold)
+	c.log.Info("arca initialized", "seal", conf.Type, "shares", conf.Shares, "threshold", conf.Threshold, "recovery_shares", conf.RecoveryShares, "recovery_threshold", conf.RecoveryThreshold)
 	handedOut = true
-	return &InitResult{Shares: shares, RootToken: rootToken}, nil
+	return &InitResult{Shares: shares, RecoveryShares: recovery, RootToken: rootToken}, nil
 }

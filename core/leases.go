@@ -180,7 +180,7 @@ func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool)
 // handed out. If the lease cannot be stored, the secret is revoked at
 // once: a secret nobody can revoke must not leave the server.
 func (c *Core) leaseSecret(ctx context.Context, st *unsealed, caller *Caller, m *mount, s *logical.Secret, path string) (*lease.Lease, error) {
-	ttl, maxTTL := c.secretTTLs(m, s)
+	ttl, maxTTL := lease.TTLs(s.TTL, s.MaxTTL, time.Duration(m.entry.Config.DefaultLeaseTTL)*time.Second, time.Duration(m.entry.Config.MaxLeaseTTL)*time.Second, token.DefaultSystemTTL)
 	l := lease.Lease{Kind: lease.KindSecret, Path: path, MountAccessor: m.entry.Accessor, Renewable: s.Renewable, InternalData: s.InternalData}
 	if _, ok := m.engine.(logical.SecretRenewer); !ok {
 		l.Renewable = false
@@ -198,27 +198,6 @@ func (c *Core) leaseSecret(ctx context.Context, st *unsealed, caller *Caller, m 
 		return nil, fmt.Errorf("storing the lease: %w", err)
 	}
 	return registered, nil
-}
-
-// secretTTLs resolves a secret's TTL and maximum: the engine's, else the
-// mount's, else the system's, never beyond the mount's or system's maximum.
-func (c *Core) secretTTLs(m *mount, s *logical.Secret) (ttl, maxTTL time.Duration) {
-	limit := time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second
-	if limit == 0 {
-		limit = token.DefaultSystemTTL
-	}
-	ttl = s.TTL
-	if ttl == 0 {
-		ttl = time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second
-	}
-	if ttl == 0 {
-		ttl = token.DefaultSystemTTL
-	}
-	maxTTL = s.MaxTTL
-	if maxTTL == 0 || maxTTL > limit {
-		maxTTL = limit
-	}
-	return min(ttl, maxTTL), maxTTL
 }
 
 // revokeUnrecordedLease revokes a secret whose handing out could not be

@@ -14,64 +14,12 @@ import (
 
 const policyPrefix = "sys/policy/"
 
-// defaultPolicyText is the built-in "default" policy, attached to every
-// token unless it asks not to be; operators may edit it.
-const defaultPolicyText = `# Allow tokens to look up, renew and revoke themselves.
-path "auth/token/lookup-self" {
-  capabilities = ["read"]
-}
-path "auth/token/renew-self" {
-  capabilities = ["update"]
-}
-path "auth/token/revoke-self" {
-  capabilities = ["update"]
-}
+// defaultPolicyText is the "default" policy written at init
+// (policy.DefaultText); operators may edit it.
+const defaultPolicyText = policy.DefaultText
 
-# Allow a token to ask what it may do.
-path "sys/capabilities-self" {
-  capabilities = ["update"]
-}
-
-# Allow a token to use its own cubbyhole.
-path "cubbyhole/*" {
-  capabilities = ["create", "read", "update", "delete", "list"]
-}
-
-# Allow a token to wrap and unwrap responses.
-path "sys/wrapping/wrap" {
-  capabilities = ["update"]
-}
-path "sys/wrapping/lookup" {
-  capabilities = ["update"]
-}
-path "sys/wrapping/unwrap" {
-  capabilities = ["update"]
-}
-
-# Allow a token to find the mount of a path (the CLI asks first), and
-# list the mounts it can use: only those are shown.
-path "sys/internal/ui/mounts" {
-  capabilities = ["read"]
-}
-path "sys/internal/ui/mounts/*" {
-  capabilities = ["read"]
-}
-`
-
-// wrappingACLPolicy is what a wrapping token may do: hand itself to the
-// wrapping endpoints, through the same pipeline as any other token. It is
-// built in and cannot be written.
-var wrappingACLPolicy = func() *policy.Policy {
-	p, err := policy.Parse(wrappingPolicy, `
-path "sys/wrapping/unwrap" { capabilities = ["update"] }
-path "sys/wrapping/lookup" { capabilities = ["update"] }
-path "sys/wrapping/rewrap" { capabilities = ["update"] }
-`)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}()
+// wrappingACLPolicy is what a wrapping token may do (policy.ResponseWrapping).
+var wrappingACLPolicy = policy.ResponseWrapping()
 
 // policyCache holds parsed policies and compiled ACLs. Any policy change
 // drops it whole: changes are rare, requests are many.

@@ -22,14 +22,29 @@ type shareQuorum struct {
 
 // quorumFor is the one place that says which shares authorise: the unseal
 // key shares of a seal that needs people, which must unwrap the stored root
-// key through the seal. A seal that unseals by itself will take its recovery
-// shares here once they exist; until then it has no quorum.
+// key through the seal; for a seal that unseals by itself, its recovery
+// shares, which must open the recovery key the seal protects.
 func (c *Core) quorumFor(conf *sealConfig) (shareQuorum, error) {
 	if err := c.matchSeal(conf); err != nil {
 		return shareQuorum{}, err
 	}
 	if c.seal.AutoUnseal() {
-		return shareQuorum{}, c.sealUnsupported("authorising with key shares is", "it has no unseal key shares, and recovery keys are not implemented yet")
+		// A seal that unseals by itself: its recovery shares authorise.
+		if conf.RecoveryShares == 0 {
+			return shareQuorum{}, c.sealUnsupported("authorising with key shares is", "the server was initialised without recovery shares")
+		}
+		split := conf.recoverySplit()
+		return shareQuorum{
+			split: split,
+			check: func(share []byte) error { return checkRecoveryShare(share, split) },
+			verify: func(ctx context.Context, shares [][]byte) error {
+				err := c.checkRecoveryShares(ctx, shares)
+				if errors.Is(err, ErrRecoveryKeyMismatch) {
+					return ErrSharesRejected
+				}
+				return err
+			},
+		}, nil
 	}
 	split := conf.split()
 	return shareQuorum{

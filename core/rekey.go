@@ -47,7 +47,7 @@ func (c *Core) RekeyInit(ctx context.Context, shares, threshold int) (RekeyStatu
 	if c.seal.AutoUnseal() {
 		return RekeyStatus{}, c.sealUnsupported("rekeying is", "it has no unseal key shares, and rekeying recovery keys is not implemented yet")
 	}
-	if err := validateShares(shares, threshold); err != nil {
+	if err := validateSplit("secret", shares, threshold); err != nil {
 		return RekeyStatus{}, err
 	}
 	if c.Sealed() {

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -112,41 +111,11 @@ func (m *mount) isLoginPath(rel string) bool {
 	return false
 }
 
-// issueToken turns a login's Auth into a token.
+// issueToken turns a login's Auth into a token (tokenauth.Login).
 func (c *Core) issueToken(ctx context.Context, st *unsealed, m *mount, a *logical.Auth, path string) (*token.Entry, error) {
-	if slices.Contains(a.Policies, "root") {
-		return nil, fmt.Errorf("%w: a login cannot grant the root policy", ErrPermissionDenied)
-	}
-	create := st.tokens.Create
-	switch a.TokenType {
-	case "", "service", "default", "default-service":
-	case "batch", "default-batch":
-		create = st.tokens.CreateBatch
-	default:
-		return nil, fmt.Errorf("%w: token type %q is not supported", ErrInvalidRequest, a.TokenType)
-	}
-	policies := slices.Clone(a.Policies)
-	if !a.NoDefaultPolicy {
-		policies = append(policies, "default")
-	}
-	name := strings.TrimSuffix(strings.TrimPrefix(m.entry.Path, "auth/"), "/")
-	if a.DisplayName != "" {
-		name += "-" + a.DisplayName
-	}
-	return create(ctx, token.CreateRequest{
-		Policies:        policies,
-		TTL:             a.TTL,
-		ExplicitMaxTTL:  a.MaxTTL,
-		Period:          a.Period,
-		MountDefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
-		MountMaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
-		NumUses:         a.NumUses,
-		Renewable:       a.Renewable,
-		DisplayName:     name,
-		Path:            path,
-		Meta:            a.Metadata,
-		BoundCIDRs:      a.BoundCIDRs,
-		MountAccessor:   m.entry.Accessor,
-		InternalData:    a.InternalData,
-	})
+	return st.tokenAPI.Login(ctx, a, tokenauth.Mount{
+		Path: m.entry.Path, Accessor: m.entry.Accessor,
+		DefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
+		MaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
+	}, path)
 }

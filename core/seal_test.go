@@ -219,7 +219,7 @@ func TestSealThatUnsealsByItself(t *testing.T) {
 
 	for _, p := range []InitParams{
 		{SecretShares: 5, SecretThreshold: 3},
-		{RecoveryShares: 5, RecoveryThreshold: 3},
+		{SecretShares: 5, SecretThreshold: 3, RecoveryShares: 5, RecoveryThreshold: 3},
 	} {
 		_, err := c.InitWith(ctx, p)
 		if !errors.Is(err, ErrSealUnsupported) || !errors.Is(err, ErrInvalidRequest) {

@@ -14,7 +14,6 @@ import (
 
 const (
 	sealConfigPath = barrier.ReservedPrefix + "seal-config"
-	maxShares      = 255
 )
 
 // sealConfig is stored outside the barrier: which seal protects the root
@@ -31,11 +30,12 @@ type sealConfig struct {
 	Threshold int `json:"secret_threshold"`
 	// RecoveryShares and RecoveryThreshold are the recovery key shares of
 	// a seal that unseals by itself: they authorise operations (rekey,
-	// generate-root, migration), never unseal. Zero until recovery keys
-	// exist (issue 15); the recovery key itself, wrapped by the seal, will
-	// be stored beside them.
-	RecoveryShares    int `json:"recovery_shares,omitempty"`
-	RecoveryThreshold int `json:"recovery_threshold,omitempty"`
+	// generate-root, migration), never unseal. SealedRecoveryKey is the
+	// recovery key as the seal wrapped it (seal_recovery.go). All zero
+	// when init asked for no recovery shares.
+	RecoveryShares    int    `json:"recovery_shares,omitempty"`
+	RecoveryThreshold int    `json:"recovery_threshold,omitempty"`
+	SealedRecoveryKey []byte `json:"sealed_recovery_key,omitempty"`
 	// Nonce changes at every rekey so clients can tell configurations apart.
 	Nonce string `json:"nonce"`
 	// SealedRootKey is the root key as the seal wrapped it; only that seal
@@ -48,18 +48,11 @@ func (conf *sealConfig) split() seal.Split {
 	return seal.Split{Shares: conf.Shares, Threshold: conf.Threshold}
 }
 
-func validateShares(shares, threshold int) error {
-	switch {
-	case shares < 1:
-		return fmt.Errorf("%w: secret_shares must be at least 1", ErrInvalidRequest)
-	case shares > maxShares:
-		return fmt.Errorf("%w: secret_shares must be at most %d", ErrInvalidRequest, maxShares)
-	case threshold < 1:
-		return fmt.Errorf("%w: secret_threshold must be at least 1", ErrInvalidRequest)
-	case threshold > shares:
-		return fmt.Errorf("%w: secret_threshold (%d) cannot be larger than secret_shares (%d)", ErrInvalidRequest, threshold, shares)
-	case shares > 1 && threshold == 1:
-		return fmt.Errorf("%w: secret_threshold must be at least 2 when secret_shares is more than 1", ErrInvalidRequest)
+// validateSplit refuses shares and threshold no seal should make; kind
+// names the fields ("secret" or "recovery").
+func validateSplit(kind string, shares, threshold int) error {
+	if err := (seal.Split{Shares: shares, Threshold: threshold}).Validate(kind); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	return nil
 }

@@ -3,10 +3,7 @@ package core
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/arca-secrets/arca/secmem"
 )
@@ -66,18 +63,6 @@ func (c *Core) sealStatusLocked(conf *sealConfig) SealStatus {
 	}
 	st.Progress, st.Nonce = len(c.unseal.shares), c.unseal.nonce
 	return st
-}
-
-// DecodeKey accepts a key share in hex or standard base64, as Vault does.
-func DecodeKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if b, err := hex.DecodeString(s); err == nil {
-		return b, nil
-	}
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-		return b, nil
-	}
-	return nil, fmt.Errorf("%w: not hex or base64", ErrInvalidUnsealKey)
 }
 
 // ResetUnseal discards the unseal progress.

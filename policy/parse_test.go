@@ -81,3 +81,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBuiltinPoliciesParse(t *testing.T) {
+	if _, err := Parse("default", DefaultText); err != nil {
+		t.Fatalf("the default policy does not parse: %v", err)
+	}
+	acl := NewACL(ResponseWrapping())
+	if !acl.Check("sys/wrapping/unwrap", "update", nil).Allowed || acl.Check("secret/data/x", "read", nil).Allowed {
+		t.Fatal("the response-wrapping policy allows other than the wrapping endpoints")
+	}
+}

@@ -1,8 +1,13 @@
 package server
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+
 	"encoding/json"
 	"fmt"
+	"github.com/arca-secrets/arca/core"
 )
 
 // Helpers for request bodies that logical/params.go does not cover: mount
@@ -38,4 +43,16 @@ func objectParam(data map[string]any, key string) (map[string]any, error) {
 		return v, nil
 	}
 	return nil, &badRequest{fmt.Sprintf("%s must be an object", key)}
+}
+
+// decodeKey accepts a key share in hex or standard base64, as Vault does.
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%w: not hex or base64", core.ErrInvalidUnsealKey)
 }

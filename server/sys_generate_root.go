@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/core/genroot"
 )
 
@@ -99,7 +98,7 @@ func (s *Server) generateRootUpdate(w http.ResponseWriter, r *http.Request, shap
 		s.respondErr(w, r, &badRequest{"'key' and 'nonce' must be specified"})
 		return
 	}
-	share, err := core.DecodeKey(req.Key)
+	share, err := decodeKey(req.Key)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return

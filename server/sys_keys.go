@@ -139,7 +139,7 @@ func (s *Server) handleRekeyUpdate(w http.ResponseWriter, r *http.Request, _ str
 		s.respondErr(w, r, &badRequest{"'key' and 'nonce' must be specified"})
 		return
 	}
-	share, err := core.DecodeKey(req.Key)
+	share, err := decodeKey(req.Key)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return

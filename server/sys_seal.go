@@ -78,10 +78,13 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	hexKeys, b64Keys := encodeShares(res.Shares)
+	hexRecovery, b64Recovery := encodeShares(res.RecoveryShares)
 	respondJSON(w, http.StatusOK, map[string]any{
-		"keys":        hexKeys,
-		"keys_base64": b64Keys,
-		"root_token":  res.RootToken,
+		"keys":                 hexKeys,
+		"keys_base64":          b64Keys,
+		"recovery_keys":        hexRecovery,
+		"recovery_keys_base64": b64Recovery,
+		"root_token":           res.RootToken,
 	})
 }
 
@@ -106,7 +109,7 @@ func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) 
 		err = &badRequest{"'key' must be specified in request body as JSON, or 'reset' set to true"}
 	default:
 		var share []byte
-		share, err = core.DecodeKey(req.Key)
+		share, err = decodeKey(req.Key)
 		if err == nil {
 			st, err = s.core.Unseal(r.Context(), share)
 			clear(share)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"github.com/arca-secrets/arca/internal/ageshare"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestParseAgeRecipients(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseAgeRecipients(tc.arg, tc.want)
+			got, err := ageshare.ParseRecipients(tc.arg, tc.want)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
@@ -67,7 +68,7 @@ func TestParseAgeRecipients(t *testing.T) {
 			}
 			var texts []string
 			for _, r := range got {
-				texts = append(texts, r.text)
+				texts = append(texts, r.Text)
 			}
 			if strings.Join(texts, "|") != strings.Join(tc.texts, "|") {
 				t.Fatalf("got %q, want %q", texts, tc.texts)
@@ -89,12 +90,12 @@ func TestShareRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recips, err := parseAgeRecipients(alice.Recipient().String(), 1)
+	recips, err := ageshare.ParseRecipients(alice.Recipient().String(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const share = "c2hhcmUgb2YgYSBrZXk="
-	enc, err := encryptShares([]string{share}, recips)
+	enc, err := ageshare.EncryptAll([]string{share}, recips)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestParseAgeRecipientsNeverEchoesAPrivateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = parseAgeRecipients(id.String(), 1)
+	_, err = ageshare.ParseRecipients(id.String(), 1)
 	if err == nil || strings.Contains(err.Error(), id.String()) {
 		t.Fatalf("got %v; want an error that does not show the private key", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/arca-secrets/arca/internal/ageshare"
 	"io"
 	"os"
 	"strings"
@@ -54,26 +55,52 @@ func clientFor(e *env, name string, args []string, minArgs, maxArgs int, addFlag
 }
 
 func runOperatorInit(e *env, args []string) int {
-	var shares, threshold int
+	var shares, threshold, recoveryShares, recoveryThreshold int
 	var ageRecipients string
+	var fset *flag.FlagSet
 	c, cf, _, code := clientFor(e, "operator init", args, 0, 0, func(fs *flag.FlagSet) {
-		fs.IntVar(&shares, "key-shares", 5, "number of unseal key shares")
+		fset = fs
+		fs.IntVar(&shares, "key-shares", 5, "number of unseal key shares (a seal that needs people)")
 		fs.IntVar(&threshold, "key-threshold", 3, "number of shares needed to unseal")
+		fs.IntVar(&recoveryShares, "recovery-shares", 5, "number of recovery key shares (a seal that unseals by itself)")
+		fs.IntVar(&recoveryThreshold, "recovery-threshold", 3, "number of recovery shares needed to authorise an operation")
 		fs.StringVar(&ageRecipients, "age-recipients", "", "encrypt each share to one age or SSH public key: a file of them, one a line, or a comma-separated list")
 	})
 	if code >= 0 {
 		return code
 	}
-	var recips []ageRecipient
+	st, err := c.Sys().SealStatus()
+	if err != nil {
+		return apiError(e, "reading the seal status", err)
+	}
+	if st.RecoverySeal && ageRecipients != "" {
+		return usageError(e, "-age-recipients encrypts unseal shares; this server's seal unseals by itself and gives recovery shares, which it does not encrypt yet")
+	}
+	var recips []ageshare.Recipient
 	if ageRecipients != "" {
-		var err error
-		if recips, err = parseAgeRecipients(ageRecipients, shares); err != nil {
+		if recips, err = ageshare.ParseRecipients(ageRecipients, shares); err != nil {
 			return usageError(e, "%v", err)
 		}
 	}
-	resp, err := c.Sys().Init(&api.InitRequest{SecretShares: shares, SecretThreshold: threshold})
+	set := map[string]bool{}
+	fset.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	req := &api.InitRequest{SecretShares: shares, SecretThreshold: threshold}
+	if st.RecoverySeal {
+		// The seal unseals by itself: it takes recovery shares, and unseal
+		// shares only when asked for (the server then says it refuses them).
+		req = &api.InitRequest{RecoveryShares: recoveryShares, RecoveryThreshold: recoveryThreshold}
+		if set["key-shares"] || set["key-threshold"] {
+			req.SecretShares, req.SecretThreshold = shares, threshold
+		}
+	} else if set["recovery-shares"] || set["recovery-threshold"] {
+		req.RecoveryShares, req.RecoveryThreshold = recoveryShares, recoveryThreshold
+	}
+	resp, err := c.Sys().Init(req)
 	if err != nil {
 		return apiError(e, "initializing", err)
+	}
+	if st.RecoverySeal {
+		return printRecoveryInit(e, cf, resp, req)
 	}
 	if recips != nil {
 		return printInitAge(e, cf.format, resp, threshold, recips)
@@ -92,6 +119,35 @@ func runOperatorInit(e *env, args []string) int {
 	fmt.Fprintf(&b, "restarted, or stopped, you must supply at least %d of these keys to unseal it.\n\n", threshold)
 	b.WriteString("Arca does not store the generated unseal keys. Without at least the threshold\n")
 	b.WriteString("of them, its data cannot be recovered.\n")
+	fmt.Fprint(e.stdout, b.String())
+	return exitOK
+}
+
+// printRecoveryInit prints what init gave with a seal that unseals by
+// itself: recovery shares, which cannot unseal.
+func printRecoveryInit(e *env, cf *commonFlags, resp *api.InitResponse, req *api.InitRequest) int {
+	if cf.format == "json" {
+		_ = printJSON(e.stdout, map[string]any{
+			"unseal_keys_hex": []string{}, "unseal_keys_b64": []string{}, "unseal_shares": 0, "unseal_threshold": 0,
+			"recovery_keys_hex": resp.RecoveryKeys, "recovery_keys_b64": resp.RecoveryKeysB64,
+			"recovery_keys_shares": req.RecoveryShares, "recovery_keys_threshold": req.RecoveryThreshold,
+			"root_token": resp.RootToken,
+		})
+		return exitOK
+	}
+	var b strings.Builder
+	for i, k := range resp.RecoveryKeysB64 {
+		fmt.Fprintf(&b, "Recovery Key %d: %s\n", i+1, k)
+	}
+	fmt.Fprintf(&b, "\nInitial Root Token: %s\n\n", resp.RootToken)
+	b.WriteString("Arca initialized with a seal that unseals it by itself: it unseals at each\n")
+	b.WriteString("start with no key shares.\n\n")
+	if len(resp.RecoveryKeysB64) > 0 {
+		fmt.Fprintf(&b, "Recovery key initialized with %d key shares and a key threshold of %d.\n", req.RecoveryShares, req.RecoveryThreshold)
+		b.WriteString("Please securely distribute the key shares printed above. Recovery keys\n")
+		b.WriteString("cannot unseal Arca; they authorise operations such as generating a new\n")
+		b.WriteString("root token.\n")
+	}
 	fmt.Fprint(e.stdout, b.String())
 	return exitOK
 }

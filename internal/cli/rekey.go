@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"github.com/arca-secrets/arca/internal/ageshare"
 
 	"github.com/openbao/openbao/api/v2"
 )
@@ -36,7 +37,7 @@ func runOperatorRekey(e *env, args []string) int {
 	switch {
 	case f.init:
 		if f.ageRecipients != "" {
-			if _, err := parseAgeRecipients(f.ageRecipients, f.shares); err != nil {
+			if _, err := ageshare.ParseRecipients(f.ageRecipients, f.shares); err != nil {
 				return usageError(e, "%v", err)
 			}
 		}
@@ -69,9 +70,9 @@ func runOperatorRekey(e *env, args []string) int {
 		}
 		// The recipients are checked before the share is sent: this
 		// submission may be the one that gets the new shares.
-		var recips []ageRecipient
+		var recips []ageshare.Recipient
 		if f.ageRecipients != "" {
-			if recips, err = parseAgeRecipients(f.ageRecipients, st.N); err != nil {
+			if recips, err = ageshare.ParseRecipients(f.ageRecipients, st.N); err != nil {
 				return usageError(e, "%v", err)
 			}
 		}

@@ -14,6 +14,8 @@ func openSeal(conf config.Seal) (seal.Seal, error) {
 	switch conf.Type {
 	case "", "shamir":
 		return shamir.New(), nil
+	case "pkcs11":
+		return openPKCS11(conf.PKCS11)
 	}
 	return nil, fmt.Errorf("unknown seal type %q", conf.Type)
 }

@@ -194,6 +194,9 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	if err != nil {
 		return fmt.Errorf("opening seal: %w", err)
 	}
+	if closer, ok := sl.(io.Closer); ok {
+		defer closer.Close()
+	}
 	var devices []core.AuditDevice
 	for _, a := range conf.Audit {
 		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
@@ -237,6 +240,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
+	stopUnseal := startAutoUnseal(ctx, c, sl, log)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
@@ -252,6 +256,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			stopAll(ctx, listeners)
 		}
 	}
+	stopUnseal()
 	_ = c.Seal(context.Background())
 	return first
 }

@@ -56,6 +56,8 @@ type Seal struct {
 	// into shares that people hold. It is the default, and what the zero
 	// value means.
 	Type string
+	// PKCS11 is the settings of seal "pkcs11".
+	PKCS11 PKCS11Seal
 }
 
 // Storage is a storage block.

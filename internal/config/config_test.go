@@ -85,7 +85,7 @@ func TestBadForms(t *testing.T) {
 		{"syntax error", ok + "log_level = \"info\" }\n", 3, ""},
 		{"no storage", "listener \"tcp\" { tls_disable = true }\n", 0, "storage"},
 		{"unknown seal type", ok + "seal \"awskms\" {\n region = \"x\"\n}\n", 3, "seal"},
-		{"seal type not yet supported", ok + "\nseal \"pkcs11\" {}\n", 4, "seal"},
+		{"pkcs11 seal without settings", ok + "\nseal \"pkcs11\" {}\n", 4, "seal \"pkcs11\""},
 		{"key in the shamir seal", ok + "seal \"shamir\" {\n secret_shares = 5\n}\n", 4, "seal \"shamir\""},
 		{"two seal blocks", ok + "seal \"shamir\" {}\nseal \"shamir\" {}\n", 4, "seal"},
 		{"seal without a type", ok + "seal {}\n", 3, "seal"},
@@ -119,7 +119,7 @@ func TestAllErrorsAtOnce(t *testing.T) {
 
 func TestUnknownSealMessage(t *testing.T) {
 	_, err := Parse("arca.hcl", []byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\nseal \"hsm\" {}\n"))
-	const want = `arca.hcl:3: seal: unknown seal type "hsm" (supported: shamir)`
+	const want = `arca.hcl:3: seal: unknown seal type "hsm" (supported: shamir, pkcs11)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}
@@ -142,7 +142,7 @@ func FuzzParse(f *testing.F) {
 		if err == nil && (conf.Storage.Type == "" || len(conf.Listeners) == 0) {
 			t.Fatalf("accepted a config without storage or listener: %+v", conf)
 		}
-		if err == nil && conf.Seal.Type != "shamir" {
+		if err == nil && conf.Seal.Type != "shamir" && conf.Seal.Type != "pkcs11" {
 			t.Fatalf("accepted seal type %q", conf.Seal.Type)
 		}
 	})

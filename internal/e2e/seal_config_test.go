@@ -10,12 +10,12 @@ import (
 )
 
 func TestUnknownSealTypeRefusedAtStart(t *testing.T) {
-	conf := writeConfig(t, freeAddr(t), `storage "inmem" {}`, `seal "pkcs11" {}`)
+	conf := writeConfig(t, freeAddr(t), `storage "inmem" {}`, `seal "awskms" {}`)
 	code, out := runArca(t, exec.Command(arcaBin, "server", "-config="+conf))
 	if code == 0 {
 		t.Fatalf("arca started with an unknown seal type:\n%s", out)
 	}
-	for _, want := range []string{"arca.hcl:6:", `seal: unknown seal type "pkcs11" (supported: shamir)`} {
+	for _, want := range []string{"arca.hcl:6:", `seal: unknown seal type "awskms" (supported: shamir, pkcs11)`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("error output lacks %q:\n%s", want, out)
 		}
