@@ -53,12 +53,18 @@ func clientFor(e *env, name string, args []string, minArgs, maxArgs int, addFlag
 
 func runOperatorInit(e *env, args []string) int {
 	var shares, threshold int
+	var flags *flag.FlagSet
 	c, cf, _, code := clientFor(e, "operator init", args, 0, 0, func(fs *flag.FlagSet) {
-		fs.IntVar(&shares, "key-shares", 5, "number of unseal key shares")
+		flags = fs
+		fs.IntVar(&shares, "key-shares", 5, "number of unseal key shares (none with a seal that unseals by itself)")
 		fs.IntVar(&threshold, "key-threshold", 3, "number of shares needed to unseal")
 	})
 	if code >= 0 {
 		return code
+	}
+	autoSeal := autoUnsealSeal(c, flags)
+	if autoSeal != "" {
+		shares, threshold = 0, 0
 	}
 	resp, err := c.Sys().Init(&api.InitRequest{SecretShares: shares, SecretThreshold: threshold})
 	if err != nil {
@@ -66,6 +72,10 @@ func runOperatorInit(e *env, args []string) int {
 	}
 	if cf.format == "json" {
 		_ = printJSON(e.stdout, map[string]any{"unseal_keys_hex": resp.Keys, "unseal_keys_b64": resp.KeysB64, "unseal_shares": shares, "unseal_threshold": threshold, "root_token": resp.RootToken})
+		return exitOK
+	}
+	if autoSeal != "" {
+		fmt.Fprintf(e.stdout, "Initial Root Token: %s\n\nArca initialized with the %s seal: it unseals itself, with no unseal key shares.\n", resp.RootToken, autoSeal)
 		return exitOK
 	}
 	var b strings.Builder
@@ -80,6 +90,21 @@ func runOperatorInit(e *env, args []string) int {
 	b.WriteString("of them, its data cannot be recovered.\n")
 	fmt.Fprint(e.stdout, b.String())
 	return exitOK
+}
+
+// autoUnsealSeal returns the type of the server's seal when it unseals by
+// itself and the init flags did not ask for key shares, else "".
+func autoUnsealSeal(c *api.Client, flags *flag.FlagSet) string {
+	explicit := false
+	flags.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "key-shares" || f.Name == "key-threshold" })
+	if explicit {
+		return ""
+	}
+	st, err := c.Sys().SealStatus()
+	if err != nil || !st.RecoverySeal {
+		return ""
+	}
+	return st.Type
 }
 
 // readSecret prompts on the terminal without echo, or reads one line from a

@@ -164,9 +164,12 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			log.Error("closing storage", "error", err)
 		}
 	}()
-	sl, err := openSeal(conf.Seal)
+	sl, err := openSeal(conf.Seal, log)
 	if err != nil {
 		return fmt.Errorf("opening seal: %w", err)
+	}
+	if cl, ok := sl.(io.Closer); ok {
+		defer cl.Close()
 	}
 	var devices []core.AuditDevice
 	for _, a := range conf.Audit {
@@ -210,6 +213,9 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits)})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
+	}
+	if sl.AutoUnseal() && !f.dev {
+		go autoUnseal(ctx, c, log)
 	}
 	var first error
 	for range listeners {

@@ -53,6 +53,8 @@ type Seal struct {
 	// into shares that people hold. It is the default, and what the zero
 	// value means.
 	Type string
+	// Transit is the transit seal's block, when Type is "transit".
+	Transit *SealTransit
 }
 
 // Storage is a storage block.

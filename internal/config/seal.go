@@ -3,7 +3,7 @@ package config
 import "github.com/hashicorp/hcl/hcl/ast"
 
 // sealTypes are the seal types a seal block may name.
-const sealTypes = "shamir"
+const sealTypes = "shamir, transit"
 
 // seal parses seal "TYPE" { ... }. The Shamir seal takes no settings: its
 // shares and threshold are chosen at init.
@@ -18,6 +18,8 @@ func (p *parser) seal(item *ast.ObjectItem) Seal {
 		for _, it := range body.Items {
 			p.errorf(it.Keys[0].Pos(), label, "unknown key %q (the shamir seal takes none: shares and threshold are chosen at init)", keyName(it.Keys[0]))
 		}
+	case "transit":
+		return Seal{Type: typ, Transit: p.sealTransit(item, body)}
 	default:
 		p.errorf(item.Keys[1].Pos(), "seal", "unknown seal type %q (supported: %s)", typ, sealTypes)
 	}
