@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,6 +199,15 @@ func transitBlock(addr, tok string) string {
 // test's environment and waits until it answers.
 func startWithEnv(t *testing.T, addr, conf string, env ...string) *proc {
 	t.Helper()
+	p := spawn(t, addr, conf, env...)
+	p.waitHealthy()
+	return p
+}
+
+// spawn starts "arca server -config=conf" with env added, and does not
+// wait for it.
+func spawn(t *testing.T, addr, conf string, env ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, addr: addr, done: make(chan struct{})}
 	p.cmd = exec.Command(arcaBin, "server", "-config="+conf)
 	p.cmd.Env = append(p.cmd.Environ(), env...)
@@ -205,7 +218,6 @@ func startWithEnv(t *testing.T, addr, conf string, env ...string) *proc {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(p.kill)
-	p.waitHealthy()
 	return p
 }
 
@@ -354,5 +366,79 @@ func TestTransitAutoUnseal(t *testing.T) {
 				t.Fatalf("start %d of the node logged its seal token", i+1)
 			}
 		}
+	}
+}
+
+// TestTransitAutoUnsealAnswersWhileTheUnsealerHangs points an initialised
+// node at an unsealer that accepts connections and never answers: while
+// the node waits on it, seal-status and health must still answer, sealed.
+func TestTransitAutoUnsealAnswersWhileTheUnsealerHangs(t *testing.T) {
+	u, root := startDev(t, devRoot)
+	tok := transitUnsealer(t, root)
+	nAddr := freeAddr(t)
+	nDB := filepath.Join(t.TempDir(), "node.db")
+	n := startArca(t, nAddr, "-config="+writeConfig(t, nAddr, `storage "bolt" { path = "`+nDB+`" }`, "disable_mlock = true", transitBlock(u.addr, tok)))
+	if _, err := newClient(t, nAddr, "").Sys().Init(&api.InitRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitSealState(t, n, false)
+	n.kill()
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	// Each connection is held open, never answered; decrypts are told
+	// apart by their request line (the token renewal calls too).
+	decrypts := make(chan net.Conn, 16)
+	var held []net.Conn
+	var heldMu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			heldMu.Lock()
+			held = append(held, c)
+			heldMu.Unlock()
+			go func() {
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				if strings.Contains(line, "/transit/decrypt/") {
+					decrypts <- c
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		heldMu.Lock()
+		defer heldMu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	// Not startArca: its wait for health would be the very thing tested.
+	n = spawn(t, nAddr, writeConfig(t, nAddr, `storage "bolt" { path = "`+nDB+`" }`, "disable_mlock = true", transitBlock(silent.Addr().String(), tok)))
+	select {
+	case <-decrypts: // the start-up decrypt waits on the silent unsealer now
+	case <-n.done:
+		t.Fatalf("the node exited:\n%s", n.output())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the node never asked the unsealer to decrypt:\n%s", n.output())
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	for _, path := range []string{"/v1/sys/seal-status", "/v1/sys/health"} {
+		resp, err := client.Get("http://" + nAddr + path)
+		if err != nil {
+			t.Fatalf("%s while the unsealer hangs: %v", path, err)
+		}
+		resp.Body.Close()
+		if path == "/v1/sys/health" && resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("health while the unsealer hangs: got %d, want 503 (sealed)", resp.StatusCode)
+		}
+	}
+	if st, err := newClient(t, nAddr, "").Sys().SealStatus(); err != nil || !st.Sealed {
+		t.Fatalf("seal-status while the unsealer hangs: got %+v, %v; want sealed", st, err)
 	}
 }
