@@ -442,3 +442,21 @@ func TestTransitAutoUnsealAnswersWhileTheUnsealerHangs(t *testing.T) {
 		t.Fatalf("seal-status while the unsealer hangs: got %+v, %v; want sealed", st, err)
 	}
 }
+
+// TestTransitInitWhileTheUnsealerIsDown: init needs the unsealer; without
+// it the answer is a 503 that says why, and the node stays uninitialised.
+func TestTransitInitWhileTheUnsealerIsDown(t *testing.T) {
+	down := freeAddr(t)
+	nAddr := freeAddr(t)
+	startArca(t, nAddr, "-config="+writeConfig(t, nAddr, `storage "inmem" {}`, "disable_mlock = true", transitBlock(down, "a-seal-token-7d2e")))
+	code, body := rawRequest(t, nAddr, "", http.MethodPut, "/v1/sys/init", strings.NewReader(`{}`))
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "the transit server cannot be reached") || !strings.Contains(body, down) {
+		t.Fatalf("init with the unsealer down: got %d %s, want 503 saying the transit server at %s cannot be reached", code, body, down)
+	}
+	if strings.Contains(body, "a-seal-token-7d2e") {
+		t.Fatalf("the answer carries the seal's token: %s", body)
+	}
+	if st, err := newClient(t, nAddr, "").Sys().SealStatus(); err != nil || st.Initialized {
+		t.Fatalf("after a failed init: got %+v, %v; want uninitialised", st, err)
+	}
+}
