@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -65,4 +67,29 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	if got, want := s.client.url(opDecrypt, s.key), "http://127.0.0.1:1/v1/my%20transit/decrypt/k%2Fx"; got != want {
 		t.Fatalf("decrypt URL: got %s, want %s", got, want)
 	}
+}
+
+// TestCloseStopsTheRenewal starts a seal whose renewer looks its token up
+// and then waits 40 minutes to renew: Close must end that wait and
+// return only once the renewer has stopped.
+func TestCloseStopsTheRenewal(t *testing.T) {
+	looked := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/auth/token/lookup-self" {
+			http.Error(w, `{"errors":["unexpected"]}`, http.StatusNotFound)
+			return
+		}
+		looked <- r.Header.Get("X-Vault-Token")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"data":{"ttl":3600,"renewable":true}}`)
+	}))
+	t.Cleanup(srv.Close)
+	s, err := New(t.Context(), Config{Address: srv.URL, Token: NewToken("seal-token"), KeyName: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-looked; got != "seal-token" {
+		t.Fatalf("lookup-self sent token %q, want the seal's", got)
+	}
+	s.Close() // hangs, and the test times out, if the renewer does not stop
 }
