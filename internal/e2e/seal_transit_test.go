@@ -460,3 +460,30 @@ func TestTransitInitWhileTheUnsealerIsDown(t *testing.T) {
 		t.Fatalf("after a failed init: got %+v, %v; want uninitialised", st, err)
 	}
 }
+
+// TestTransitSealAfterKeyRotation: a root key wrapped before the
+// unsealer's key was rotated still unwraps; a new wrap uses the new
+// version.
+func TestTransitSealAfterKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	p, root := startDev(t, devRoot)
+	s := newTransitSeal(t, p.addr, transitUnsealer(t, root), sealKeyName)
+	rootKey := bytes.Repeat([]byte{3}, 32)
+	old, _, err := s.Wrap(ctx, rootKey, seal.Split{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("transit/keys/"+sealKeyName+"/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Unwrap(ctx, old, nil); err != nil || !bytes.Equal(got, rootKey) {
+		t.Fatalf("unwrapping a blob of version 1 after rotation: got err %v, want the root key", err)
+	}
+	fresh, _, err := s.Wrap(ctx, rootKey, seal.Split{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(old, []byte("vault:v1:")) || !bytes.Contains(fresh, []byte("vault:v2:")) {
+		t.Fatalf("got blobs %q and %q, want versions 1 and 2", old, fresh)
+	}
+}

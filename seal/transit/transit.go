@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -75,7 +76,10 @@ type Seal struct {
 	renewing sync.WaitGroup
 }
 
-var _ seal.Seal = (*Seal)(nil)
+var (
+	_ seal.Seal = (*Seal)(nil)
+	_ io.Closer = (*Seal)(nil)
+)
 
 // New checks conf, reads its TLS files and, unless DisableRenewal, starts
 // renewing the token in the background until ctx ends or Close is called.
