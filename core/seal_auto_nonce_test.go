@@ -9,22 +9,22 @@ import (
 	"github.com/arca-secrets/arca/storage/inmem"
 )
 
-// slowSeal is an autoSeal whose Unwrap says it has begun and then waits
-// to be released, as a seal waiting on another server does.
-type slowSeal struct {
+// waitingSeal is an autoSeal whose Unwrap says it has begun and then waits
+// to be released, as a transit seal waiting on its unsealer does.
+type waitingSeal struct {
 	*autoSeal
 	entered, release chan struct{}
 }
 
-func (s *slowSeal) Unwrap(ctx context.Context, wrapped []byte, shares [][]byte) ([]byte, error) {
+func (s *waitingSeal) Unwrap(ctx context.Context, wrapped []byte, shares [][]byte) ([]byte, error) {
 	s.entered <- struct{}{}
 	<-s.release
 	return s.autoSeal.Unwrap(ctx, wrapped, shares)
 }
 
-var _ seal.Seal = (*slowSeal)(nil)
+var _ seal.Seal = (*waitingSeal)(nil)
 
-func TestAutoUnsealUnwrapsOutsideTheStateLock(t *testing.T) {
+func TestAutoUnsealUnwrapsOutsideTheStateLockAndRechecks(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -46,7 +46,7 @@ func TestAutoUnsealUnwrapsOutsideTheStateLock(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &slowSeal{autoSeal: newAutoSeal(t), entered: make(chan struct{}), release: make(chan struct{})}
+			s := &waitingSeal{autoSeal: newAutoSeal(t), entered: make(chan struct{}), release: make(chan struct{})}
 			c := newSealCore(s, inmem.New())
 			if _, err := c.InitWith(ctx, InitParams{}); err != nil {
 				t.Fatal(err)
