@@ -2,13 +2,15 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/arca-secrets/arca/seal"
 )
 
 // errSealConfigChanged: the seal configuration changed while its root key
-// was being unwrapped; the caller tries again.
-var errSealConfigChanged = errors.New("the seal configuration changed while unsealing; try again")
+// was being unwrapped. It matches seal.ErrUnavailable, so that the
+// start-up loop tries again.
+var errSealConfigChanged = fmt.Errorf("the seal configuration changed while unsealing (%w for now: try again)", seal.ErrUnavailable)
 
 // AutoUnseal unseals with a seal that unseals by itself: the seal unwraps
 // the root key without shares. It does nothing on an unsealed core, and
