@@ -490,3 +490,32 @@ func TestTransitSealAfterKeyRotation(t *testing.T) {
 		t.Fatalf("got blobs %q and %q, want versions 1 and 2", old, fresh)
 	}
 }
+
+// TestTransitSealConfigRefusedAtStart: a seal block the server cannot use
+// stops it at once, saying what to fix.
+func TestTransitSealConfigRefusedAtStart(t *testing.T) {
+	tests := []struct {
+		name, block string
+		want        []string
+	}{
+		{"no token anywhere", transitBlock("127.0.0.1:8300", ""), []string{`opening seal: seal "transit": no token`, "ARCA_TOKEN or VAULT_TOKEN"}},
+		{"unknown key", "seal \"transit\" {\n  address = \"http://127.0.0.1:8300\"\n  key_name = \"k\"\n  region = \"eu\"\n}\n", []string{`arca.hcl:10: seal "transit": unknown key "region"`}},
+		{"tls over http", "seal \"transit\" {\n  address = \"http://127.0.0.1:8300\"\n  key_name = \"k\"\n  token = \"t\"\n  tls_skip_verify = true\n}\n", []string{"plain http: the token would cross the network in clear"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := writeConfig(t, freeAddr(t), `storage "inmem" {}`, "disable_mlock = true", tc.block)
+			cmd := exec.Command(arcaBin, "server", "-config="+conf)
+			cmd.Env = append(cmd.Environ(), "ARCA_TOKEN=", "VAULT_TOKEN=")
+			code, out := runArca(t, cmd)
+			if code == 0 {
+				t.Fatalf("arca started:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
