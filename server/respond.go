@@ -10,6 +10,7 @@ import (
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/seal"
 )
 
 // respondJSON writes v as the whole body.
@@ -41,7 +42,7 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, lease.ErrRetry):
 		return http.StatusBadRequest
-	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed):
+	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed), errors.Is(err, seal.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, core.ErrPermissionDenied), errors.Is(err, logical.ErrPermissionDenied):
 		return http.StatusForbidden

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/arca-secrets/arca/internal/assemble"
 	"io"
 	"log/slog"
 	"net"
@@ -29,9 +30,6 @@ import (
 	"github.com/arca-secrets/arca/secrets/transit"
 	"github.com/arca-secrets/arca/secrets/volume"
 	"github.com/arca-secrets/arca/server"
-	"github.com/arca-secrets/arca/storage"
-	"github.com/arca-secrets/arca/storage/bolt"
-	"github.com/arca-secrets/arca/storage/inmem"
 )
 
 // lockProbeSize is how much locked memory the server checks for at start:
@@ -127,25 +125,6 @@ func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
 	return 0, err
 }
 
-// openStorage opens the configured backend. applied is told of the keys
-// of writes a raft node applies that it did not make (for core's
-// Invalidate).
-func openStorage(conf *config.Config, applied func(keys []string)) (storage.Backend, func() error, error) {
-	switch conf.Storage.Type {
-	case "raft":
-		return openRaft(conf, applied)
-	case "inmem":
-		return inmem.New(), func() error { return nil }, nil
-	case "bolt":
-		b, err := bolt.Open(conf.Storage.Path, bolt.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return b, b.Close, nil
-	}
-	return nil, nil, fmt.Errorf("unknown storage type %q", conf.Storage.Type)
-}
-
 func engines() map[string]logical.Factory {
 	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory, "database": database.Factory, "volume": volume.Factory}
 }
@@ -181,7 +160,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			}
 		}
 	}
-	backend, closeStorage, err := openStorage(conf, applied)
+	backend, closeStorage, err := assemble.OpenStorage(conf, applied)
 	if err != nil {
 		return fmt.Errorf("opening storage: %w", err)
 	}
@@ -190,7 +169,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 			log.Error("closing storage", "error", err)
 		}
 	}()
-	sl, err := openSeal(conf.Seal)
+	sl, err := assemble.OpenSeal(conf.Seal, log)
 	if err != nil {
 		return fmt.Errorf("opening seal: %w", err)
 	}
@@ -240,12 +219,12 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
-	stopUnseal := startAutoUnseal(ctx, c, sl, log)
+	stopUnseal := assemble.StartAutoUnseal(ctx, c, sl, log)
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
 		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: raftAdmin(backend)})
+		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend)})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}

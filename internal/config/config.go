@@ -58,6 +58,8 @@ type Seal struct {
 	Type string
 	// PKCS11 is the settings of seal "pkcs11".
 	PKCS11 PKCS11Seal
+	// Transit is the transit seal's block, when Type is "transit".
+	Transit *SealTransit
 }
 
 // Storage is a storage block.

@@ -119,7 +119,7 @@ func TestAllErrorsAtOnce(t *testing.T) {
 
 func TestUnknownSealMessage(t *testing.T) {
 	_, err := Parse("arca.hcl", []byte("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\nseal \"hsm\" {}\n"))
-	const want = `arca.hcl:3: seal: unknown seal type "hsm" (supported: shamir, pkcs11)`
+	const want = `arca.hcl:3: seal: unknown seal type "hsm" (supported: shamir, pkcs11, transit)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}
@@ -142,7 +142,7 @@ func FuzzParse(f *testing.F) {
 		if err == nil && (conf.Storage.Type == "" || len(conf.Listeners) == 0) {
 			t.Fatalf("accepted a config without storage or listener: %+v", conf)
 		}
-		if err == nil && conf.Seal.Type != "shamir" && conf.Seal.Type != "pkcs11" {
+		if err == nil && conf.Seal.Type != "shamir" && conf.Seal.Type != "pkcs11" && (conf.Seal.Type != "transit" || conf.Seal.Transit == nil || conf.Seal.Transit.KeyName == "") {
 			t.Fatalf("accepted seal type %q", conf.Seal.Type)
 		}
 	})

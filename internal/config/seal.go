@@ -3,7 +3,7 @@ package config
 import "github.com/hashicorp/hcl/hcl/ast"
 
 // sealTypes are the seal types a seal block may name.
-const sealTypes = "shamir, pkcs11"
+const sealTypes = "shamir, pkcs11, transit"
 
 // seal parses seal "TYPE" { ... }. The Shamir seal takes no settings: its
 // shares and threshold are chosen at init.
@@ -20,6 +20,8 @@ func (p *parser) seal(item *ast.ObjectItem) Seal {
 		}
 	case "pkcs11":
 		return Seal{Type: typ, PKCS11: p.pkcs11Seal(item.Keys[0].Pos(), body)}
+	case "transit":
+		return Seal{Type: typ, Transit: p.sealTransit(item, body)}
 	default:
 		p.errorf(item.Keys[1].Pos(), "seal", "unknown seal type %q (supported: %s)", typ, sealTypes)
 	}

@@ -12,41 +12,6 @@ import (
 	"github.com/arca-secrets/arca/internal/testenv"
 )
 
-// readmeBlocks returns the sh blocks of the README section under heading,
-// every line kept: the section starts and restarts its own server.
-func readmeBlocks(t *testing.T, heading string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(raw)
-	start := strings.Index(text, "## "+heading+"\n")
-	if start < 0 {
-		t.Fatalf("README has no section %q", heading)
-	}
-	section := text[start+3:]
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
-	var script []string
-	in := false
-	for _, line := range strings.Split(section, "\n") {
-		switch {
-		case !in && strings.HasPrefix(line, "```sh"):
-			in = true
-		case in && line == "```":
-			in = false
-		case in:
-			script = append(script, line)
-		}
-	}
-	if len(script) == 0 {
-		t.Fatalf("README section %q has no sh block", heading)
-	}
-	return strings.Join(script, "\n")
-}
-
 // TestREADMEPKCS11Section follows the README's PKCS#11 section as a user
 // would on one machine: a SoftHSM2 token in the home directory, init,
 // and a restart that unseals with no one there. Only the port changes.

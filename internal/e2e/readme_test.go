@@ -12,10 +12,9 @@ import (
 	"github.com/arca-secrets/arca/internal/pgtest"
 )
 
-// readmeScript returns the sh code blocks of the README section under
-// heading, as one script, without the lines that start a server or set
-// the address (the test provides both).
-func readmeScript(t *testing.T, heading string) string {
+// readmeShBlocks returns the sh code blocks of the README section under
+// heading, each as its lines.
+func readmeShBlocks(t *testing.T, heading string) [][]string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -30,20 +29,49 @@ func readmeScript(t *testing.T, heading string) string {
 	if end := strings.Index(section, "\n## "); end >= 0 {
 		section = section[:end]
 	}
-	var script []string
+	var blocks [][]string
+	var cur []string
 	in := false
 	for _, line := range strings.Split(section, "\n") {
 		switch {
 		case strings.HasPrefix(line, "```sh"):
-			in = true
-		case strings.HasPrefix(line, "```"):
+			in, cur = true, nil
+		case in && strings.HasPrefix(line, "```"):
 			in = false
-		case in && !strings.Contains(line, "arca server") && !strings.HasPrefix(line, "export ") && !strings.HasPrefix(line, "go build"):
-			script = append(script, line)
+			blocks = append(blocks, cur)
+		case in:
+			cur = append(cur, line)
 		}
 	}
-	if len(script) == 0 {
+	if len(blocks) == 0 {
 		t.Fatalf("README section %q has no sh block", heading)
+	}
+	return blocks
+}
+
+// readmeScript returns the sh code blocks of the README section under
+// heading, as one script, without the lines that start a server or set
+// the address (the test provides both).
+func readmeScript(t *testing.T, heading string) string {
+	t.Helper()
+	var script []string
+	for _, block := range readmeShBlocks(t, heading) {
+		for _, line := range block {
+			if !strings.Contains(line, "arca server") && !strings.HasPrefix(line, "export ") && !strings.HasPrefix(line, "go build") {
+				script = append(script, line)
+			}
+		}
+	}
+	return strings.Join(script, "\n")
+}
+
+// readmeBlocks is every line of the section's sh blocks, as one script:
+// for sections that start and restart their own servers.
+func readmeBlocks(t *testing.T, heading string) string {
+	t.Helper()
+	var script []string
+	for _, block := range readmeShBlocks(t, heading) {
+		script = append(script, block...)
 	}
 	return strings.Join(script, "\n")
 }

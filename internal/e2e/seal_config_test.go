@@ -15,7 +15,7 @@ func TestUnknownSealTypeRefusedAtStart(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("arca started with an unknown seal type:\n%s", out)
 	}
-	for _, want := range []string{"arca.hcl:6:", `seal: unknown seal type "awskms" (supported: shamir, pkcs11)`} {
+	for _, want := range []string{"arca.hcl:6:", `seal: unknown seal type "awskms" (supported: shamir, pkcs11, transit)`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("error output lacks %q:\n%s", want, out)
 		}

@@ -1,4 +1,4 @@
-package cli
+package assemble
 
 import (
 	"context"
@@ -26,12 +26,12 @@ type autoUnsealer struct {
 }
 
 func newAutoUnsealer(c *core.Core, log *slog.Logger) *autoUnsealer {
-	return &autoUnsealer{core: c, log: log, wait: func(ctx context.Context, d time.Duration) bool { return sleepCtx(ctx, d) == nil }, first: 500 * time.Millisecond, max: 30 * time.Second, initPoll: time.Second}
+	return &autoUnsealer{core: c, log: log, wait: sleepCtx, first: 500 * time.Millisecond, max: 30 * time.Second, initPoll: time.Second}
 }
 
-// startAutoUnseal unseals c in the background when its seal unseals by
+// StartAutoUnseal unseals c in the background when its seal unseals by
 // itself. stop ends the attempts and waits for them to end.
-func startAutoUnseal(ctx context.Context, c *core.Core, s seal.Seal, log *slog.Logger) (stop func()) {
+func StartAutoUnseal(ctx context.Context, c *core.Core, s seal.Seal, log *slog.Logger) (stop func()) {
 	if !s.AutoUnseal() {
 		return func() {}
 	}
@@ -80,5 +80,17 @@ func (a *autoUnsealer) run(ctx context.Context) {
 			a.log.Error("auto-unseal failed; not retrying: the server stays sealed until the seal configuration (or the HSM) is fixed and it is restarted", "error", err)
 			return
 		}
+	}
+}
+
+// sleepCtx waits d, or until ctx ends (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package assemble
 
 import (
 	"fmt"
@@ -57,9 +57,9 @@ func openRaft(conf *config.Config, applied func(keys []string)) (storage.Backend
 	return n, n.Close, nil
 }
 
-// raftAdmin is the raft node behind backend, for sys/storage/raft/*, or
+// RaftAdmin is the raft node behind backend, for sys/storage/raft/*, or
 // nil when the storage is not raft.
-func raftAdmin(backend storage.Backend) server.RaftStorage {
+func RaftAdmin(backend storage.Backend) server.RaftStorage {
 	if n, ok := backend.(*raft.Node); ok {
 		return n
 	}
