@@ -57,9 +57,14 @@ func (e *env) client(c *commonFlags) (*api.Client, error) {
 	conf.AgentAddress = ""
 	conf.MaxRetries = 0
 	conf.Timeout = 60 * time.Second
+	// A client certificate (ARCA_CLIENT_CERT and ARCA_CLIENT_KEY) is
+	// presented in the handshake: the cert auth method's login, a host's
+	// identity for arca volume, reads it there.
 	if err := conf.ConfigureTLS(&api.TLSConfig{
 		CACert:        e.firstEnv("ARCA_CACERT", "VAULT_CACERT"),
 		TLSServerName: e.firstEnv("ARCA_TLS_SERVER_NAME", "VAULT_TLS_SERVER_NAME"),
+		ClientCert:    e.firstEnv("ARCA_CLIENT_CERT", "VAULT_CLIENT_CERT"),
+		ClientKey:     e.firstEnv("ARCA_CLIENT_KEY", "VAULT_CLIENT_KEY"),
 	}); err != nil {
 		return nil, fmt.Errorf("configuring TLS: %w", err)
 	}

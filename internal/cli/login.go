@@ -11,12 +11,13 @@ import (
 // runLogin authenticates and stores the token in the token file (mode
 // 0600), like "vault login". With no -method it takes a token (argument
 // or prompt) and checks it; with -method=userpass or approle it logs in
-// with key=value credentials, prompting for a missing password.
+// with key=value credentials, prompting for a missing password; with
+// -method=cert it logs in with the client certificate it presents.
 func runLogin(e *env, args []string) int {
 	var method, path string
 	var noStore bool
 	c, cf, pos, code := clientFor(e, "login", args, 0, -1, func(fs *flag.FlagSet) {
-		fs.StringVar(&method, "method", "token", "auth method: token, userpass or approle")
+		fs.StringVar(&method, "method", "token", "auth method: token, userpass, approle or cert")
 		fs.StringVar(&path, "path", "", "mount path of the auth method (default: the method name)")
 		fs.BoolVar(&noStore, "no-store", false, "print the token without storing it")
 	})
@@ -66,8 +67,17 @@ func runLogin(e *env, args []string) int {
 			return usageError(e, "%v", perr)
 		}
 		s, err = c.Logical().Write("auth/"+path+"/login", data)
+	case "cert":
+		// The certificate is the one the client presents (ARCA_CLIENT_CERT
+		// and ARCA_CLIENT_KEY); name=ENTRY picks the entry to check it
+		// against.
+		data, perr := parseData(e.stdin, pos)
+		if perr != nil {
+			return usageError(e, "%v", perr)
+		}
+		s, err = c.Logical().Write("auth/"+path+"/login", data)
 	default:
-		return usageError(e, "unknown -method %q (token, userpass, approle)", method)
+		return usageError(e, "unknown -method %q (token, userpass, approle, cert)", method)
 	}
 	if err != nil {
 		return apiError(e, "logging in", err)

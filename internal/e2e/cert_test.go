@@ -184,3 +184,28 @@ func (f *agentFixture) post(path, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestCLICertLogin: a host logs in with its TLS client certificate
+// through the CLI (ARCA_CLIENT_CERT, ARCA_CLIENT_KEY) and keeps the token
+// for later commands, as arca volume does at boot; another CA's
+// certificate gets nothing stored.
+func TestCLICertLogin(t *testing.T) {
+	p, root, serverCA := startInitializedTLS(t)
+	ca, other := certtest.NewCA(t, "hosts CA"), certtest.NewCA(t, "other CA")
+	if err := root.Sys().EnableAuthWithOptions("cert", &api.EnableAuthOptions{Type: "cert"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/cert/certs/hosts", map[string]any{"certificate": ca.PEM, "token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := func(crt, key string) []string {
+		return []string{"HOME=" + home, "ARCA_ADDR=https://" + p.addr, "ARCA_CACERT=" + serverCA, "ARCA_CLIENT_CERT=" + crt, "ARCA_CLIENT_KEY=" + key}
+	}
+	oc, ok := issueFiles(t, other, "host-9")
+	arca(t, env(oc, ok), "", "login", "-method=cert").must(t, 1, "403")
+	crt, key := issueFiles(t, ca, "host-1")
+	arca(t, env(crt, key), "", "login", "-method=cert", "name=hosts").must(t, 0, "Success!")
+	lookup := arca(t, env("", ""), "", "token", "lookup", "-format=json")
+	lookup.must(t, 0, `"display_name": "cert-`)
+}
