@@ -110,8 +110,8 @@ func (p *parser) templating(c *Config, root map[string]any) {
 			}
 			t.Contents = string(raw)
 		}
-		if !strings.HasPrefix(t.Destination, "/") {
-			p.errf("%s: destination must be an absolute file path", name)
+		if t.Destination == "" {
+			p.errf("%s: destination is required (a file path, relative to the agent's working directory or absolute)", name)
 		}
 		p.checkTemplate(name, t.Contents, t.LeftDelim, t.RightDelim)
 		c.Templates = append(c.Templates, t)

@@ -82,10 +82,7 @@ func TestTemplateConfigErrors(t *testing.T) {
   source = "/x"
   destination = "/a"
 }`, "template 1: exactly one of source and contents"},
-		{"relative destination", `template {
-  contents = "x"
-  destination = "a"
-}`, "destination must be an absolute"},
+		{"no destination", `template { contents = "x" }`, "destination is required"},
 		{"bad perms", `template {
   contents = "x"
   destination = "/a"

@@ -116,5 +116,6 @@ var readmeExpect = map[string][]string{
 	"Auth methods: TLS certificates":                            {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
 	"Agent: secrets for local processes, with no secret in the workload": {
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
+		"640 reports.conf", "started with API_KEY=k-123\nstarted with API_KEY=k-456\n",
 	},
 }
