@@ -253,8 +253,9 @@ func (r *renderer) maintain(ctx context.Context) {
 		case err != nil:
 			d.renewAt, d.refetchAt = time.Time{}, now
 		case ttl < d.origTTL-time.Second:
-			// The max TTL is near: a new secret before this one ends.
-			d.renewAt, d.refetchAt = time.Time{}, now.Add(ttl*2/3)
+			// The max TTL is near: a new secret, well before this one
+			// ends.
+			d.renewAt, d.refetchAt = time.Time{}, now.Add(ttl/2)
 		default:
 			d.renewAt = now.Add(max(ttl*2/3, time.Second))
 		}

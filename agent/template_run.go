@@ -34,6 +34,18 @@ func (s agentSource) token() (string, error) {
 	return "", errNotReady
 }
 
+// refused tells auto-auth to log in again when a 403 came from a token
+// the server no longer accepts (it cannot look itself up), rather than
+// from the agent's policy.
+func (s agentSource) refused(ctx context.Context, tok string, err error) {
+	if !errors.Is(err, errForbidden) || !s.auth.canLookUp() {
+		return
+	}
+	if err := s.up.call(ctx, "GET", "/v1/auth/token/lookup-self", tok, nil, nil); errors.Is(err, errForbidden) {
+		s.auth.Refused()
+	}
+}
+
 func apiPath(path string) string { return (&url.URL{Path: "/v1/" + path}).EscapedPath() }
 
 func (s agentSource) read(ctx context.Context, path string) (*Secret, error) {
@@ -57,6 +69,7 @@ func (s agentSource) secretCall(ctx context.Context, method, path string, body a
 		Warnings      []string       `json:"warnings"`
 	}
 	if err := s.up.call(ctx, method, apiPath(path), tok, body, &out); err != nil {
+		s.refused(ctx, tok, err)
 		var se *serverError
 		if errors.As(err, &se) && se.status == 404 {
 			return nil, errSecretNotFound
@@ -79,7 +92,9 @@ func (s agentSource) list(ctx context.Context, path string) ([]string, error) {
 		return nil, nil // nothing under the path
 	}
 	if rep.status/100 != 2 {
-		return nil, &serverError{status: rep.status, msgs: errorMessages(rep.body)}
+		err := &serverError{status: rep.status, msgs: errorMessages(rep.body)}
+		s.refused(ctx, tok, err)
+		return nil, err
 	}
 	var out struct {
 		Data struct {
@@ -102,6 +117,7 @@ func (s agentSource) renew(ctx context.Context, leaseID string, increment time.D
 	}
 	body := map[string]any{"lease_id": leaseID, "increment": int64(increment / time.Second)}
 	if err := s.up.call(ctx, "PUT", "/v1/sys/leases/renew", tok, body, &out); err != nil {
+		s.refused(ctx, tok, err)
 		return 0, err
 	}
 	return time.Duration(out.LeaseDuration) * time.Second, nil

@@ -235,3 +235,68 @@ echo 'path "auth/workload/login" { capabilities = ["update"] }' | ./arca policy 
 		t.Errorf("the template's command ran %d times, want 2:\n%s", n, out)
 	}
 }
+
+// Database credentials from a real PostgreSQL rendered into a file: the
+// lease is renewed while the template lives, and before its max TTL
+// ends new credentials are issued, the file re-rendered and its command
+// run, while the old user still exists.
+func TestAgentTemplateDatabaseCreds(t *testing.T) {
+	requireRoot(t)
+	db := newDBFixture(t)
+	db.write(t, "database/roles/short", map[string]any{
+		"db_name":             "pg",
+		"creation_statements": []string{`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`},
+		"default_ttl":         "6s",
+		"max_ttl":             "11s",
+	})
+	f := prepareAgent(t, db.proc, db.root)
+	if err := db.root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }
+path "database/creds/short" { capabilities = ["read"] }
+path "sys/leases/renew" { capabilities = ["update"] }`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dest, runs := filepath.Join(dir, "db.conf"), filepath.Join(dir, "runs")
+	f.writeAppRoleConfig(fmt.Sprintf(`
+template {
+  contents    = "{{ with secret \"database/creds/short\" }}{{ .LeaseID }} {{ .Data.username }}{{ end }}"
+  destination = %q
+  perms       = "0600"
+  command     = "echo ran >> %s"
+}`, dest, runs))
+	f.start()
+
+	read := func() (lease, user string) {
+		b, _ := os.ReadFile(dest)
+		lease, user, _ = strings.Cut(string(b), " ")
+		return lease, user
+	}
+	var lease1, user1 string
+	agentEventually(t, 20*time.Second, func() (bool, string) {
+		lease1, user1 = read()
+		return user1 != "", fmt.Sprintf("no credentials rendered\nagent:\n%s", f.output())
+	})
+	if !db.roleExists(t, user1) {
+		t.Fatalf("the rendered user %s does not exist", user1)
+	}
+	var user2 string
+	agentEventually(t, 30*time.Second, func() (bool, string) {
+		_, user2 = read()
+		return user2 != user1, fmt.Sprintf("still %s\nagent:\n%s", user1, f.output())
+	})
+	// New credentials came before the old ones' max TTL: the old lease
+	// was renewed, and still lives.
+	s, err := db.root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": lease1})
+	if err != nil {
+		t.Fatalf("the first lease is gone when its successor is rendered (too late): %v", err)
+	}
+	if s.Data["last_renewal_time"] == nil {
+		t.Errorf("the first lease was never renewed: %v", s.Data)
+	}
+	if !db.roleExists(t, user2) {
+		t.Errorf("the new user %s does not exist", user2)
+	}
+	if b, _ := os.ReadFile(runs); string(b) != "ran\nran\n" {
+		t.Errorf("the command's runs: got %q, want one per change", b)
+	}
+}
