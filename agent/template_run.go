@@ -149,6 +149,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 	backoff := time.Second
 	first := true
 	for ctx.Err() == nil {
+		start := u.clock.Now()
 		u.r.maintain(ctx)
 		out, err := u.r.render(ctx)
 		if err == nil {
@@ -161,7 +162,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 			}
 			// The error names paths and keys, never values.
 			u.log.Warn("template failed; the last good output stays", "template", u.name, "error", err, "retry_in", backoff)
-			next = u.clock.Now().Add(backoff)
+			next = start.Add(backoff)
 			backoff = min(backoff*2, maxRetry)
 		} else {
 			backoff = time.Second

@@ -31,6 +31,8 @@ type fakeSource struct {
 	issuedAt         map[string]time.Time
 	reads, renewals  int
 	fail             error
+	// failed (if set) hears of each read that failed.
+	failed chan struct{}
 }
 
 func newFakeSource(c *clocktest.Clock) *fakeSource {
@@ -49,6 +51,12 @@ func (f *fakeSource) read(_ context.Context, path string) (*Secret, error) {
 	defer f.mu.Unlock()
 	f.reads++
 	if f.fail != nil {
+		if f.failed != nil {
+			select {
+			case f.failed <- struct{}{}:
+			default:
+			}
+		}
 		return nil, f.fail
 	}
 	s, ok := f.secrets[path]
