@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -242,7 +243,7 @@ var far = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // maintain renews the leases that are due. A lease whose renewal fails,
 // or that has reached its max TTL, is fetched again at the next render
 // (now, or at two thirds of what is left).
-func (r *renderer) maintain(ctx context.Context) {
+func (r *renderer) maintain(ctx context.Context, log *slog.Logger) {
 	now := r.clock.Now()
 	for _, d := range r.deps {
 		if d.renewAt.IsZero() || now.Before(d.renewAt) {
@@ -251,6 +252,7 @@ func (r *renderer) maintain(ctx context.Context) {
 		ttl, err := r.src.renew(ctx, d.secret.LeaseID, d.origTTL)
 		switch {
 		case err != nil:
+			log.Warn("renewing a template's lease failed; fetching a new secret", "lease_id", d.secret.LeaseID, "error", err)
 			d.renewAt, d.refetchAt = time.Time{}, now
 		case ttl < d.origTTL-time.Second:
 			// The max TTL is near: a new secret, well before this one

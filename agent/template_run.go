@@ -150,7 +150,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 	first := true
 	for ctx.Err() == nil {
 		start := u.clock.Now()
-		u.r.maintain(ctx)
+		u.r.maintain(ctx, u.log)
 		out, err := u.r.render(ctx)
 		if err == nil {
 			err = u.sink(ctx, out)
@@ -249,6 +249,9 @@ func writeAtomic(path string, content []byte, perm os.FileMode, uid, gid int) (c
 		return false, nil
 	}
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".arca-*")
 	if err != nil {
 		return false, err

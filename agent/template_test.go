@@ -30,7 +30,7 @@ type fakeSource struct {
 	clock            *clocktest.Clock
 	issuedAt         map[string]time.Time
 	reads, renewals  int
-	fail             error
+	fail, renewFail  error
 	// failed (if set) hears of each read that failed.
 	failed chan struct{}
 }
@@ -92,6 +92,9 @@ func (f *fakeSource) renew(_ context.Context, id string, inc time.Duration) (tim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.renewals++
+	if f.renewFail != nil {
+		return 0, f.renewFail
+	}
 	left := f.issuedAt[id].Add(f.maxTTL).Sub(f.clock.Now())
 	return min(inc, left), nil
 }
@@ -198,7 +201,7 @@ func TestTemplateSchedules(t *testing.T) {
 	// renewals ask for a new secret before 3h.
 	for i := 0; i < 100 && src.issued == 1; i++ {
 		c.Set(r.next())
-		r.maintain(context.Background())
+		r.maintain(context.Background(), discard)
 		renderOne(t, r)
 	}
 	if src.issued != 2 || src.renewals < 2 {
@@ -246,6 +249,9 @@ func TestWriteAtomic(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
 	}
+	if _, err := writeAtomic(filepath.Join(dir, "sub", "x"), []byte("x"), 0o600, -1, -1); err != nil {
+		t.Errorf("a missing directory: %v, want it created", err)
+	}
 	if os.Getuid() == 0 {
 		if _, err := writeAtomic(path, []byte("three"), 0o640, 65534, 65534); err != nil {
 			t.Fatal(err)
@@ -279,5 +285,24 @@ func TestChildEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "HOME=/root", "DB_PASSWORD=new"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A lease whose renewal is refused is replaced at once by a new secret.
+func TestTemplateRenewalFailure(t *testing.T) {
+	c := clocktest.New()
+	src := newFakeSource(c)
+	src.renewFail = errors.New("permission denied")
+	r := newTestRenderer(t, src, c, namedTemplate{text: `{{ with secret "database/creds/ro" "x=y" }}{{ .Data.username }}{{ end }}`})
+	if got := renderOne(t, r); got != "v-user-1" {
+		t.Fatalf("got %q", got)
+	}
+	c.Set(r.next())
+	if want := clocktest.Start.Add(40 * time.Minute); !c.Now().Equal(want) {
+		t.Fatalf("the renewal is due at %v, want two thirds of the hour's TTL (%v)", c.Now(), want)
+	}
+	r.maintain(context.Background(), discard)
+	if got := renderOne(t, r); got != "v-user-2" || src.renewals != 1 {
+		t.Errorf("after a failed renewal: got %q after %d renewals, want new credentials", got, src.renewals)
 	}
 }
