@@ -35,8 +35,8 @@ type Config struct {
 	// Templating renders secrets into files and a child's environment
 	// (config_template.go).
 	Templating
-	// Now is the agent's clock, for token freshness, the read cache and
-	// renewals (nil: time.Now).
+	// Now is the agent's clock, for token freshness, the read cache,
+	// renewals and templates' schedules (nil: time.Now).
 	Now func() time.Time
 }
 

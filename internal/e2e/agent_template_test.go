@@ -19,7 +19,8 @@ func templateAgent(t *testing.T, extra string) *agentFixture {
 	p, root := startDev(t, "root")
 	f := prepareAgent(t, p, root)
 	if err := root.Sys().PutPolicy("agent", `path "auth/workload/login" { capabilities = ["update"] }
-path "secret/data/app" { capabilities = ["read"] }`); err != nil {
+path "secret/data/app" { capabilities = ["read"] }
+path "secret/metadata/*" { capabilities = ["list"] }`); err != nil {
 		t.Fatal(err)
 	}
 	f.writeAppRoleConfig(extra)
@@ -55,7 +56,7 @@ func (f *agentFixture) waitLog(t *testing.T, s string, n int) {
 func TestAgentTemplateRendersKV(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	dest, runs := filepath.Join(dir, "app.conf"), filepath.Join(dir, "runs")
+	dest, runs, keys := filepath.Join(dir, "app.conf"), filepath.Join(dir, "runs"), filepath.Join(dir, "keys.json")
 	f := templateAgent(t, fmt.Sprintf(`
 template_config { static_secret_render_interval = "1s" }
 template {
@@ -63,7 +64,11 @@ template {
   destination = %q
   perms       = "0640"
   command     = "cat %s >> %s"
-}`, dest, dest, runs))
+}
+template {
+  contents    = "{{ toJSON (secrets \"secret/metadata/\") }}"
+  destination = %q
+}`, dest, dest, runs, keys))
 	f.logLevel = "debug"
 	f.start()
 
@@ -76,13 +81,19 @@ template {
 		t.Errorf("mode: got %o, want 640", fi.Mode().Perm())
 	}
 	f.waitFile(t, runs, "password = s3cret-for-app\n")
+	f.waitFile(t, keys, `["app"]`)
+	if _, err := f.root.Logical().Write("secret/data/other", map[string]any{"data": map[string]any{"x": "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFile(t, keys, `["app","other"]`)
 
 	f.putApp(t, map[string]any{"password": "rotated"})
 	f.waitFile(t, dest, "password = rotated\n")
 	f.waitFile(t, runs, "password = s3cret-for-app\npassword = rotated\n")
 	// Two more renders that change nothing run nothing.
-	n := strings.Count(f.output(), "template unchanged")
-	f.waitLog(t, "template unchanged", n+2)
+	unchanged := `msg="template unchanged" destination=` + dest
+	n := strings.Count(f.output(), unchanged)
+	f.waitLog(t, unchanged, n+2)
 	if b, _ := os.ReadFile(runs); string(b) != "password = s3cret-for-app\npassword = rotated\n" {
 		t.Errorf("the command's runs: got %q, want one per change", b)
 	}
