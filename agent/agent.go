@@ -5,7 +5,9 @@
 // requests with a token the workload never sees. It caches tokens and
 // static reads, and renews the leases it handed out while their workload
 // lives. A loopback TCP listener forwards only requests that bring their
-// own token: the agent's token is never lent to a caller.
+// own token: the agent's token is never lent to a caller. Its own
+// templates render secrets into files, and into the environment of a
+// child it supervises (exec), with the agent's own token.
 package agent
 
 import (
@@ -35,7 +37,12 @@ type Agent struct {
 }
 
 // Run starts the agent and serves until ctx ends.
+//
+// With an exec block, Run returns a *ChildExitError when the child exits
+// by itself, and the agent stops with it.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	up, err := newUpstream(cfg)
 	if err != nil {
 		return err
@@ -47,6 +54,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
 		kv: newKVCache(cfg.KVCacheTTL, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
+	tg, err := newTemplating(cfg, agentSource{up: up, auth: auth}, clk, log)
+	if err != nil {
+		return err
+	}
 	var servers []*http.Server
 	for _, l := range cfg.Listeners {
 		ln, h, err := a.listen(l)
@@ -71,6 +82,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); auth.run(ctx) }()
+	tg.start(ctx, auth.ready, &wg)
+	var result error
+	if cfg.Exec != nil {
+		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered}
+		result = sup.run(ctx)
+		cancel()
+	}
 	<-ctx.Done()
 	for _, s := range servers {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -85,7 +103,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	wg.Wait()
 	// The workloads' tokens die with the agent that held them.
 	a.tokens.revokeAll()
-	return nil
+	return result
 }
 
 func (a *Agent) listen(l Listener) (net.Listener, http.Handler, error) {

@@ -32,8 +32,11 @@ type Config struct {
 	// KVCacheTTL is how long a read of a static secret (no lease) is
 	// served from the agent's memory; zero disables it.
 	KVCacheTTL time.Duration
-	// Now is the agent's clock, for token freshness, the read cache and
-	// renewals (nil: time.Now).
+	// Templating renders secrets into files and a child's environment
+	// (config_template.go).
+	Templating
+	// Now is the agent's clock, for token freshness, the read cache,
+	// renewals and templates' schedules (nil: time.Now).
 	Now func() time.Time
 }
 
@@ -86,7 +89,7 @@ func ParseConfig(text string) (*Config, error) {
 	}
 	p := &parser{}
 	c := &Config{WorkloadMount: "auth/workload", AutoAuth: AutoAuth{RemoveSecretFile: true}}
-	p.only("", root, "arca", "vault", "auto_auth", "listener", "workload", "cache")
+	p.only("", root, "arca", "vault", "auto_auth", "listener", "workload", "cache", "template", "template_config", "exec", "env_template")
 	servers := append(p.blocks(root, "arca"), p.blocks(root, "vault")...)
 	switch len(servers) {
 	case 0:
@@ -160,8 +163,9 @@ func ParseConfig(text string) (*Config, error) {
 		}
 		c.Listeners = append(c.Listeners, ln)
 	}
-	if len(c.Listeners) == 0 {
-		p.errf("at least one listener is required")
+	p.templating(c, root)
+	if len(c.Listeners) == 0 && len(c.Templates) == 0 && c.Exec == nil {
+		p.errf("at least one listener, template or exec block is required")
 	}
 	for _, w := range p.blocks(root, "workload") {
 		p.only("workload", w, "mount_path")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os/signal"
@@ -30,7 +31,12 @@ func runAgent(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := agent.Run(ctx, cfg, newLogger(*logLevel, e.stderr)); err != nil {
+	err = agent.Run(ctx, cfg, newLogger(*logLevel, e.stderr))
+	var child *agent.ChildExitError
+	if errors.As(err, &child) {
+		return child.Code // exec mode: the child's exit code is the agent's
+	}
+	if err != nil {
 		fmt.Fprintf(e.stderr, "arca agent: %v\n", err)
 		return exitError
 	}

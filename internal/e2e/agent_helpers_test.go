@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,6 +45,8 @@ type agentFixture struct {
 	mu     sync.Mutex
 	out    bytes.Buffer
 	done   chan struct{}
+	// logLevel is the agent's -log-level (default info).
+	logLevel string
 }
 
 func requireRoot(t testing.TB) {
@@ -64,6 +67,17 @@ func newAgentFixture(t testing.TB, server *proc, root *api.Client, caCert ...str
 func newAgentFixtureWith(t testing.TB, server *proc, root *api.Client, extra string, caCert ...string) *agentFixture {
 	t.Helper()
 	f := prepareAgent(t, server, root)
+	f.writeAppRoleConfig(extra, caCert...)
+	f.start()
+	return f
+}
+
+// writeAppRoleConfig gives the agent an AppRole login (role host-agent,
+// policy "agent") and writes its config file: a socket any local user can
+// reach, a short read cache, and extra.
+func (f *agentFixture) writeAppRoleConfig(extra string, caCert ...string) {
+	t, root := f.t, f.root
+	t.Helper()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -90,8 +104,6 @@ listener "unix" { address = "%s"  socket_mode = "0666" }
 cache { kv_ttl = "2s" }
 %s
 `, root.Address(), caLine(caCert), f.dir, f.dir, f.sock, extra)), 0o600))
-	f.start()
-	return f
 }
 
 // prepareAgent gives the server behind root what every agent test uses
@@ -127,7 +139,7 @@ func prepareAgent(t testing.TB, server *proc, root *api.Client) *agentFixture {
 func (f *agentFixture) start() {
 	t := f.t
 	f.out.Reset()
-	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf)
+	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf, "-log-level", cmp.Or(f.logLevel, "info"))
 	f.agent.Stdout = lockedWriter{&f.mu, &f.out}
 	f.agent.Stderr = lockedWriter{&f.mu, &f.out}
 	if err := f.agent.Start(); err != nil {
