@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
-		kv: newKVCache(cfg.KVCacheTTL, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
+		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
 	tg, err := newTemplating(cfg, agentSource{up: up, auth: auth}, clk, log)
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func (f *fakeClock) now() time.Time { return f.t }
 
 func TestCacheAndTokensFollowTheInjectedClock(t *testing.T) {
 	fc := &fakeClock{t: time.Unix(1_000_000, 0)}
-	c := newKVCache(5*time.Second, newClock(fc.now))
+	c := newKVCache(5*time.Second, 0, newClock(fc.now))
 	rep := &reply{status: 200, body: []byte(`{}`)}
 	c.put("who", "/v1/secret/data/a", rep)
 	fc.t = fc.t.Add(4 * time.Second)

@@ -10,26 +10,30 @@ import (
 // workload that reads its config in a loop does not load the server.
 // Any write by the same identity empties its entries. Only answers the
 // agent has already cleaned of tokens are put in it (see proxy.go).
+//
+// While the server is unreachable, an entry is served for maxStale more
+// past its TTL (stale), and only to the identity that read it.
 type kvCache struct {
-	ttl   time.Duration
-	clock clock
-	mu    sync.Mutex
-	m     map[string]map[string]cached
+	ttl, maxStale time.Duration
+	clock         clock
+	mu            sync.Mutex
+	m             map[string]map[string]cached
 }
 
 type cached struct {
-	rep     *reply
-	expires time.Time
+	rep *reply
+	// stored is when the server gave the answer; expires is stored+ttl.
+	stored, expires time.Time
 }
 
 // kvCacheLimit bounds the entries per identity.
 const kvCacheLimit = 1024
 
-func newKVCache(ttl time.Duration, c clock) *kvCache {
+func newKVCache(ttl, maxStale time.Duration, c clock) *kvCache {
 	if ttl <= 0 {
 		return nil
 	}
-	return &kvCache{ttl: ttl, clock: c, m: map[string]map[string]cached{}}
+	return &kvCache{ttl: ttl, maxStale: maxStale, clock: c, m: map[string]map[string]cached{}}
 }
 
 func (c *kvCache) get(who, uri string) *reply {
@@ -42,6 +46,35 @@ func (c *kvCache) get(who, uri string) *reply {
 	return e.rep
 }
 
+// staleness is how a cached answer stands when the server cannot be
+// asked.
+type staleness int
+
+const (
+	notCached      staleness = iota // nothing cached for this identity and URI
+	withinMaxStale                  // served, with its age
+	pastMaxStale                    // cached, but older than max_stale allows
+)
+
+// stale returns the entry for a read the server could not answer, its
+// age (since the server gave it) and how far past its TTL it is. An
+// entry is served up to maxStale past its TTL, the last instant
+// included.
+func (c *kvCache) stale(who, uri string) (*reply, staleness, time.Duration, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[who][uri]
+	if !ok || c.maxStale <= 0 {
+		return nil, notCached, 0, 0
+	}
+	now := c.clock.Now()
+	age, past := now.Sub(e.stored), max(now.Sub(e.expires), 0)
+	if past > c.maxStale {
+		return nil, pastMaxStale, age, past
+	}
+	return e.rep, withinMaxStale, age, past
+}
+
 func (c *kvCache) put(who, uri string, rep *reply) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -50,7 +83,8 @@ func (c *kvCache) put(who, uri string, rep *reply) {
 		byURI = map[string]cached{}
 		c.m[who] = byURI
 	}
-	byURI[uri] = cached{rep: rep, expires: c.clock.Now().Add(c.ttl)}
+	now := c.clock.Now()
+	byURI[uri] = cached{rep: rep, stored: now, expires: now.Add(c.ttl)}
 }
 
 func (c *kvCache) forget(who string) {

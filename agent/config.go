@@ -32,6 +32,9 @@ type Config struct {
 	// KVCacheTTL is how long a read of a static secret (no lease) is
 	// served from the agent's memory; zero disables it.
 	KVCacheTTL time.Duration
+	// MaxStale is how long past KVCacheTTL a cached read is still served
+	// while the server is unreachable (config_cache.go); zero: never.
+	MaxStale time.Duration
 	// Templating renders secrets into files and a child's environment
 	// (config_template.go).
 	Templating
@@ -173,16 +176,7 @@ func ParseConfig(text string) (*Config, error) {
 			c.WorkloadMount = strings.Trim(mp, "/")
 		}
 	}
-	for _, cc := range p.blocks(root, "cache") {
-		p.only("cache", cc, "kv_ttl")
-		if s := p.str(cc, "kv_ttl"); s != "" {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < 0 || d > time.Hour {
-				p.errf("cache.kv_ttl must be a duration up to 1h, such as \"5s\"")
-			}
-			c.KVCacheTTL = d
-		}
-	}
+	p.cache(c, root)
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}

@@ -91,11 +91,19 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wt, err := a.tokens.get(r.Context(), id)
 	if err != nil {
+		if cacheable && loginDown(err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path, "error", err)
+			return
+		}
 		h.refuseLogin(w, id, err)
 		return
 	}
 	upPath := (&url.URL{Path: r.URL.Path}).EscapedPath()
 	rep, err := a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
+	if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+		a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
+		return
+	}
 	if err != nil {
 		a.log.Warn("forwarding failed", "caller", id.String(), "path", r.URL.Path, "error", err)
 		writeErr(w, http.StatusBadGateway, "arca agent: the server is unreachable")
@@ -110,7 +118,12 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuseLogin(w, id, err)
 			return
 		}
-		if rep, err = a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body); err != nil {
+		rep, err = a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
+		if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
+			return
+		}
+		if err != nil {
 			a.log.Warn("forwarding failed", "caller", id.String(), "path", r.URL.Path, "error", err)
 			writeErr(w, http.StatusBadGateway, "arca agent: the server is unreachable")
 			return
