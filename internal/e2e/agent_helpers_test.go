@@ -47,6 +47,8 @@ type agentFixture struct {
 	done   chan struct{}
 	// logLevel is the agent's -log-level (default info).
 	logLevel string
+	// cache is the agent's cache block (default: a 2s read cache).
+	cache string
 }
 
 func requireRoot(t testing.TB) {
@@ -101,9 +103,9 @@ auto_auth {
   }
 }
 listener "unix" { address = "%s"  socket_mode = "0666" }
-cache { kv_ttl = "2s" }
 %s
-`, root.Address(), caLine(caCert), f.dir, f.dir, f.sock, extra)), 0o600))
+%s
+`, root.Address(), caLine(caCert), f.dir, f.dir, f.sock, cmp.Or(f.cache, `cache { kv_ttl = "2s" }`), extra)), 0o600))
 }
 
 // prepareAgent gives the server behind root what every agent test uses
@@ -231,6 +233,9 @@ type curlReq struct {
 	// unixSock, when set, replaces the agent's socket; tcp sends to
 	// http://<tcp> instead of a socket.
 	tcp string
+	// withHeaders puts the answer's status line and headers before its
+	// body.
+	withHeaders bool
 }
 
 // curl runs the request as a separate process and returns its status and
@@ -255,6 +260,9 @@ func (r curlReq) command(sock string) *exec.Cmd {
 	if r.tcp == "" {
 		args = append(args, "--unix-socket", sock)
 		url = "http://localhost" + r.path
+	}
+	if r.withHeaders {
+		args = append(args, "-i")
 	}
 	if r.method != "" {
 		args = append(args, "-X", r.method)
