@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/arca-secrets/arca/agent/attest"
 )
 
 // Agent is a running agent.
@@ -127,7 +129,12 @@ func (a *Agent) listen(l Listener) (net.Listener, http.Handler, error) {
 		ln.Close()
 		return nil, nil, err
 	}
-	return ln, &workloadHandler{a: a}, nil
+	al, err := attest.NewListener(ln)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return al, &workloadHandler{a: a}, nil
 }
 
 // clearStaleSocket removes a socket file left by an agent that is gone;

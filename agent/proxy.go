@@ -27,14 +27,15 @@ var wrapHeaders = []string{"X-Vault-Wrap-Ttl", "X-Vault-Wrap-Format"}
 
 type connKey struct{}
 
-// connInfo is what the agent knows about a connection from accept.
+// connInfo is what the agent knows about a connection: the connection
+// itself, which attests its caller once and re-checks it at each request
+// (attest.Conn.Identity).
 type connInfo struct {
-	conn     *net.UnixConn
-	accepted uint64
+	conn *attest.Conn
 }
 
-// workloadHandler serves the UNIX socket: it attests every request's
-// caller, and forwards what the allow-list lets through with the token
+// workloadHandler serves the UNIX socket: it checks every request's
+// caller (attested in full once per connection, re-checked cheaply), and forwards what the allow-list lets through with the token
 // of the caller's role.
 type workloadHandler struct {
 	a *Agent
@@ -63,7 +64,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "no connection information")
 		return
 	}
-	id, err := attest.Peer(ci.conn, ci.accepted)
+	id, err := ci.conn.Identity()
 	if err != nil {
 		a.log.Warn("refused a caller", "reason", err.Error(), "path", r.URL.Path)
 		writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
@@ -295,8 +296,8 @@ func (h *tcpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if uc, ok := c.(*net.UnixConn); ok {
-		return context.WithValue(ctx, connKey{}, &connInfo{conn: uc, accepted: attest.BootTicks()})
+	if ac, ok := c.(*attest.Conn); ok {
+		return context.WithValue(ctx, connKey{}, &connInfo{conn: ac})
 	}
 	return ctx
 }

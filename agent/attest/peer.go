@@ -20,16 +20,22 @@ func BootTicks() uint64 {
 }
 
 // Peer attests the process on the other end of conn, which the agent
-// accepted at acceptedTicks (BootTicks). It is called for every request
-// on the connection, since the caller may exec or hand the connection on
-// between requests.
+// accepted at acceptedTicks (BootTicks), in full. The agent calls it
+// through Conn.Identity, at a connection's first request and whenever
+// something it depends on may have changed since.
 func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
+	id, _, err := peer(conn, acceptedTicks)
+	return id, err
+}
+
+// peer is Peer, also returning every process that holds the connection.
+func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	cred, label, err := PeerCred(conn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cred.Pid == 0 {
-		return nil, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
+		return nil, nil, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
 	}
 	pid := int(cred.Pid)
 	id := &Identity{PID: pid, UID: cred.Uid, GID: cred.Gid, SELinux: label}
@@ -41,18 +47,18 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 	case err == nil:
 		defer unix.Close(pidfd)
 	case errors.Is(err, unix.ESRCH):
-		return nil, refuse("the caller (pid %d) has exited", pid)
+		return nil, nil, refuse("the caller (pid %d) has exited", pid)
 	case errors.Is(err, unix.ENOSYS):
 		pidfd = -1 // old kernel: the start-time and holder checks remain
 	default:
-		return nil, refuse("cannot pin pid %d: %v", pid, err)
+		return nil, nil, refuse("cannot pin pid %d: %v", pid, err)
 	}
 	started, err := startTime(pid)
 	if err != nil {
-		return nil, refuse("cannot read pid %d: %v", pid, err)
+		return nil, nil, refuse("cannot read pid %d: %v", pid, err)
 	}
 	if started > acceptedTicks {
-		return nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
+		return nil, nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
 	}
 
 	path, facts, exeErr := exe(pid)
@@ -67,7 +73,7 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 
 	held, err := checkHolders(conn, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Every process that holds the connection can speak on it. A traced
 	// one does whatever its tracer makes it do: it is nobody's workload.
@@ -76,9 +82,9 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 	var loaded []string
 	for _, h := range held {
 		if tracer, err := tracerPID(h); err != nil {
-			return nil, refuse("cannot read the status of pid %d: %v", h, errText(err))
+			return nil, nil, refuse("cannot read the status of pid %d: %v", h, errText(err))
 		} else if tracer != 0 {
-			return nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
+			return nil, nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
 		}
 		if exeErr != nil || !facts.dynamic {
 			continue
@@ -102,13 +108,13 @@ func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
 	}
 	if pidfd >= 0 {
 		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-			return nil, refuse("the caller (pid %d) exited while it was being attested", pid)
+			return nil, nil, refuse("the caller (pid %d) exited while it was being attested", pid)
 		}
 	}
 	if again, err := startTime(pid); err != nil || again != started {
-		return nil, refuse("pid %d changed while it was being attested", pid)
+		return nil, nil, refuse("pid %d changed while it was being attested", pid)
 	}
-	return id, nil
+	return id, held, nil
 }
 
 // checkHolders refuses a connection that the attested process does not

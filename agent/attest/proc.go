@@ -141,6 +141,11 @@ func tracerPID(pid int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return tracerOf(s)
+}
+
+// tracerOf reads TracerPid from the text of /proc/<pid>/status.
+func tracerOf(s string) (int, error) {
 	for _, line := range strings.Split(s, "\n") {
 		if rest, ok := strings.CutPrefix(line, "TracerPid:"); ok {
 			return strconv.Atoi(strings.TrimSpace(rest))
@@ -166,6 +171,11 @@ func cgroupPath(pid int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return cgroupOf(s), nil
+}
+
+// cgroupOf is cgroupPath from the text of /proc/<pid>/cgroup.
+func cgroupOf(s string) string {
 	var v1 string
 	for _, line := range strings.Split(s, "\n") {
 		parts := strings.SplitN(line, ":", 3)
@@ -173,11 +183,11 @@ func cgroupPath(pid int) (string, error) {
 			continue
 		}
 		if parts[0] == "0" && parts[1] == "" {
-			return parts[2], nil
+			return parts[2]
 		}
 		if parts[1] == "name=systemd" {
 			v1 = parts[2]
 		}
 	}
-	return v1, nil
+	return v1
 }
