@@ -318,6 +318,8 @@ func agentEventually(t testing.TB, timeout time.Duration, cond func() (bool, str
 //	                 this same binary started with LD_PRELOAD
 //	                 (ARCA_E2E_PRELOAD), then send a request itself
 //	hold-fd          (that child) hold fd 3 until killed
+//	recv-fd          receive a connection over fd 3 (SCM_RIGHTS), send
+//	                 a request on it and print the answer (agent_passfd_test.go)
 func runHelper(mode string) int {
 	sock := os.Getenv("ARCA_E2E_SOCK")
 	switch mode {
@@ -386,6 +388,8 @@ func runHelper(mode string) int {
 		// Hold fd 3 until killed.
 		os.Stdout.WriteString("holding\n")
 		select {}
+	case "recv-fd":
+		return recvFD()
 	case "use-fd":
 		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 			return 20
