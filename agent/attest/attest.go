@@ -13,6 +13,11 @@
 // one or runs the same executable as the same user. When it cannot be
 // sure, it refuses.
 //
+// Conn (conn.go) attests a connection's caller with Peer once, and at
+// each later request re-checks only what can have changed, with the
+// caller's /proc files kept open; the kernel names each request's writer
+// (SO_PASSCRED), so a connection handed to another process is refused.
+//
 // What the kernel says is not all a selector needs: a traced process is
 // refused (its tracer decides what it does), a dynamically linked
 // executable started with LD_PRELOAD, LD_LIBRARY_PATH or LD_AUDIT is not
