@@ -13,9 +13,10 @@ import (
 // BenchmarkAgentOverhead measures what the agent adds to a request: the
 // same token lookup-self (forwarded every time, never cached) sent
 // straight to the server with a token, and through the agent's socket
-// with none, where each request is attested (SO_PEERCRED, pidfd, /proc,
-// the holder check) and forwarded with the workload's token. One client,
-// keep-alive on both paths.
+// with none, where the connection is attested once (SO_PEERCRED, pidfd,
+// /proc, the holder check), each request re-checked (attest.Conn), and
+// forwarded with the workload's token. One client, keep-alive on both
+// paths.
 func BenchmarkAgentOverhead(b *testing.B) {
 	requireRoot(b)
 	addr := freeAddr(b)
