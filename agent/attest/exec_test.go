@@ -1,0 +1,159 @@
+package attest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary a caller that connects, then execs
+// (see TestMain).
+const helperEnv = "ARCA_ATTEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(execHelper(mode, os.Getenv("ARCA_ATTEST_SOCK")))
+	}
+	os.Exit(m.Run())
+}
+
+// execHelper connects to sock (a descriptor that survives exec), writes a
+// byte, waits for a line on stdin, then, in mode "fork-exec", starts a
+// child running another program (sh) that keeps a copy of the
+// connection, and execs /bin/sleep.
+func execHelper(mode, sock string) int {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return 10
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		return 11
+	}
+	if _, err := syscall.Write(fd, []byte("a")); err != nil {
+		return 12
+	}
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return 13
+	}
+	if mode == "fork-exec" {
+		// It exits when the test closes this process's stdin.
+		child := exec.Command("/bin/sh", "-c", "read x")
+		child.Stdin = os.Stdin
+		child.ExtraFiles = []*os.File{os.NewFile(uintptr(fd), "conn")}
+		if err := child.Start(); err != nil {
+			return 14
+		}
+	}
+	_ = syscall.Exec("/bin/sleep", []string{"sleep", "30"}, nil)
+	return 15
+}
+
+// A caller attested on a connection execs another program between two
+// requests: the next request sees it and attests in full again, so the
+// identity is the new program's, not the one kept from before; and one
+// that forked a child keeping the connection before it exec'd is refused.
+func TestConnNoticesExecBetweenRequests(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, mode string
+		refused    string // "": the new program is attested
+	}{
+		{name: "exec", mode: "exec"},
+		{name: "fork, then exec", mode: "fork-exec", refused: "shared with pid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.sock")
+			ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := NewListener(ul)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			cmd := exec.Command(self)
+			cmd.Env = []string{helperEnv + "=" + tc.mode, "ARCA_ATTEST_SOCK=" + path}
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			nc, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := nc.(*Conn)
+			defer conn.Close()
+			read(t, conn, 1)
+			id, err := conn.Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.ExePath != self {
+				t.Fatalf("before the exec: got exe %q, want %q", id.ExePath, self)
+			}
+			before, err := readProcState(id.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(stdin, "go\n"); err != nil {
+				t.Fatal(err)
+			}
+			waitExe(t, id.PID, sleep)
+			after, err := readProcState(id.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after == before {
+				t.Fatalf("exec left /proc/%d/stat and exe as they were: %+v", id.PID, after)
+			}
+			got, err := conn.Identity()
+			if tc.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refused) {
+					t.Fatalf("got %v, %v; want a refusal containing %q", got, err, tc.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ExePath != sleep || got.PID != id.PID {
+				t.Fatalf("after the exec: got pid %d exe %q, want pid %d exe %q", got.PID, got.ExePath, id.PID, sleep)
+			}
+		})
+	}
+}
+
+// waitExe waits until pid runs exe (the helper has exec'd).
+func waitExe(t *testing.T, pid int, exe string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		got, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if got == exe {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pid %d did not exec %s (runs %q)", pid, exe, got)
+}
