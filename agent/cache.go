@@ -37,13 +37,20 @@ func newKVCache(ttl, maxStale time.Duration, c clock) *kvCache {
 }
 
 func (c *kvCache) get(who, uri string) *reply {
+	rep, _ := c.getAged(who, uri)
+	return rep
+}
+
+// getAged is get, with how long ago the server gave the answer.
+func (c *kvCache) getAged(who, uri string) (*reply, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[who][uri]
-	if !ok || !c.clock.Now().Before(e.expires) {
-		return nil
+	now := c.clock.Now()
+	if !ok || !now.Before(e.expires) {
+		return nil, 0
 	}
-	return e.rep
+	return e.rep, now.Sub(e.stored)
 }
 
 // staleness is how a cached answer stands when the server cannot be

@@ -84,7 +84,8 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method := r.Method
 	cacheable := method == http.MethodGet && how == forwarded && a.kv != nil
 	if cacheable {
-		if rep := a.kv.get(id.Key(), r.URL.RequestURI()); rep != nil {
+		if rep, age := a.kv.getAged(id.Key(), r.URL.RequestURI()); rep != nil {
+			setAge(w, age)
 			writeReply(w, rep)
 			a.log.Debug("served from cache", "caller", id.String(), "path", r.URL.Path)
 			return

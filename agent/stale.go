@@ -9,8 +9,8 @@ import (
 
 // StaleHeader is set on a read served from the cache past its TTL while
 // the server was unreachable: how far past the TTL it is, in whole
-// seconds ("12s"). Age, as in Vault Agent's cache, is how long ago the
-// server gave the answer.
+// seconds ("12s"). Age, as in Vault Agent's cache, is set on every answer
+// from the cache: how long ago the server gave it, in whole seconds.
 const StaleHeader = "X-Arca-Stale"
 
 // errTooStale is the answer once the outage has outlasted max_stale.
@@ -54,14 +54,19 @@ func serveStale(w http.ResponseWriter, kv *kvCache, who, uri string) bool {
 	rep, st, age, past := kv.stale(who, uri)
 	switch st {
 	case withinMaxStale:
-		w.Header().Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+		setAge(w, age)
 		w.Header().Set(StaleHeader, (past / time.Second * time.Second).String())
 		writeReply(w, rep)
 		return true
 	case pastMaxStale:
-		w.Header().Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+		setAge(w, age)
 		writeErr(w, http.StatusServiceUnavailable, errTooStale.Error())
 		return true
 	}
 	return false
+}
+
+// setAge sets Age: how long ago the server gave a cached answer.
+func setAge(w http.ResponseWriter, age time.Duration) {
+	w.Header().Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
 }

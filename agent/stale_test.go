@@ -138,3 +138,22 @@ auto_auth { method "approle" { config = { role_id_file_path = "/r" } } }
 		}
 	}
 }
+
+// A fresh answer from the cache says its age too (Age, as Vault Agent's
+// cache does).
+func TestCachedAnswerAge(t *testing.T) {
+	clk := clocktest.New()
+	c := newKVCache(5*time.Second, 0, newClock(clk.Now))
+	rep := &reply{status: 200, body: []byte(`{}`)}
+	c.put("alice", "/v1/secret/data/app", rep)
+	clk.Advance(3*time.Second + 400*time.Millisecond)
+	got, age := c.getAged("alice", "/v1/secret/data/app")
+	if got != rep || age != 3*time.Second+400*time.Millisecond {
+		t.Fatalf("got %v aged %s, want the entry aged 3.4s", got, age)
+	}
+	w := httptest.NewRecorder()
+	setAge(w, age)
+	if got := w.Header().Get("Age"); got != "3" {
+		t.Fatalf("Age: got %q, want %q", got, "3")
+	}
+}
