@@ -2,8 +2,10 @@
 // (auto-auth), listens on a UNIX socket, recognises each calling process
 // by its kernel credentials (package attest), logs it in through the
 // workload auth method with those selectors, and forwards its Vault API
-// requests with a token the workload never sees. It caches tokens and
-// static reads, and renews the leases it handed out while their workload
+// requests with a token the workload never sees. It attests a
+// connection's caller once and re-checks it cheaply at each request. It
+// caches tokens and static reads (served for max_stale more while the
+// server is unreachable), and renews the leases it handed out while their workload
 // lives. A loopback TCP listener forwards only requests that bring their
 // own token: the agent's token is never lent to a caller. Its own
 // templates render secrets into files, and into the environment of a
