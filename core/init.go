@@ -37,6 +37,9 @@ func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, er
 
 // checkInitParams refuses parameters that do not apply to the seal.
 func (c *Core) checkInitParams(p InitParams) error {
+	if c.oldSeal != nil {
+		return fmt.Errorf("%w: a server with a disabled seal (seal migration mode) cannot be initialised; remove the disabled seal block", ErrInvalidRequest)
+	}
 	if !c.seal.AutoUnseal() {
 		if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
 			return c.sealUnsupported("recovery keys are", "its unseal key shares are the only keys")

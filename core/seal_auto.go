@@ -14,7 +14,8 @@ var errSealConfigChanged = fmt.Errorf("the seal configuration changed while unse
 
 // AutoUnseal unseals with a seal that unseals by itself: the seal unwraps
 // the root key without shares. It does nothing on an unsealed core, and
-// returns ErrSealUnsupported for a seal that needs key shares. The server
+// returns ErrSealUnsupported for a seal that needs key shares, and
+// ErrMigrationRequired in seal migration mode. The server
 // calls it at start and, while the seal is unavailable, again later.
 //
 // The seal may call another server and wait on it, so the root key is
@@ -34,6 +35,9 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	}
 	if conf == nil {
 		return ErrNotInitialized
+	}
+	if c.migrating(conf) {
+		return ErrMigrationRequired
 	}
 	rootKey, err := c.unwrapRootKey(ctx, conf, nil)
 	if err != nil {

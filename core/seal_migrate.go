@@ -1,0 +1,69 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arca-secrets/arca/core/sealconf"
+	"github.com/arca-secrets/arca/core/sealmigrate"
+)
+
+// Seal migration (core/sealmigrate computes it): while storage is still
+// the disabled seal's (Config.MigrateFrom), only UnsealMigrate unseals.
+// The new configuration is stored in one Put: a crash before it leaves
+// the old one whole.
+
+var (
+	// ErrMigrationRequired: in seal migration mode, only UnsealMigrate unseals (400).
+	ErrMigrationRequired = errors.New("the server is in seal migration mode (a disabled seal is configured and storage is still wrapped by it): unseal with -migrate (migrate=true) to migrate, or remove the new seal block and the disabled flag to go back")
+	// ErrNotMigrating: migrate asked of a server not in migration mode (400).
+	ErrNotMigrating = errors.New("no seal migration to do: the config has no disabled seal, or storage is already wrapped by the configured seal")
+)
+
+// migrating reports whether storage is still wrapped by the disabled seal.
+func (c *Core) migrating(conf *sealconf.Config) bool {
+	return c.oldSeal != nil && conf != nil && conf.Type == c.oldSeal.Type()
+}
+
+// migration is the migration from the disabled seal to the configured one.
+func (c *Core) migration() *sealmigrate.Migration {
+	return &sealmigrate.Migration{
+		From: c.oldSeal, To: c.seal, Combine: combineKey,
+		RecoveryKey: func(ctx context.Context, conf *sealconf.Config, shares [][]byte) ([]byte, error) {
+			return c.recoveryKey(ctx, c.oldSeal, conf, shares)
+		},
+	}
+}
+
+// UnsealMigrate adds one share of the old seal (unseal shares, or its
+// recovery shares when it unseals by itself) on a server in migration
+// mode. At the threshold the seal is migrated and the server unsealed.
+func (c *Core) UnsealMigrate(ctx context.Context, share []byte) (SealStatus, error) {
+	return c.unsealShare(ctx, share, true)
+}
+
+// migrateSeal moves the root key from the old seal to the new one with
+// the shares given, stores the new configuration in one Put, and unseals.
+// c.stateLock must be held for writing.
+func (c *Core) migrateSeal(ctx context.Context, conf *sealconf.Config, shares [][]byte) error {
+	nonce, err := randomID()
+	if err != nil {
+		return err
+	}
+	next, rootKey, err := c.migration().Run(ctx, conf, shares, nonce)
+	switch {
+	case errors.Is(err, sealmigrate.ErrSharesRejected):
+		return ErrUnsealFailed
+	case errors.Is(err, sealmigrate.ErrUnsupported):
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	case err != nil:
+		return err
+	}
+	defer clear(rootKey)
+	if err := c.writeSealConfig(ctx, next); err != nil {
+		return fmt.Errorf("seal migration: %w (the old seal's configuration is unchanged)", err)
+	}
+	c.log.Info("seal migrated: remove the disabled seal block from the config before the next restart", "from", c.oldSeal.Type(), "to", c.seal.Type())
+	return c.unsealWithRootKey(ctx, rootKey)
+}
