@@ -4,8 +4,7 @@
 //
 // Storage layout. Outside the barrier (raw, under barrier.ReservedPrefix):
 //
-//	core/seal-config  JSON: seal type, shares, threshold (not secret)
-//	core/root-key     the root key sealed with the unseal key
+//	core/seal-config  JSON: the seal, its splits, the root key it wrapped (sealconf)
 //	core/keyring      the keyring sealed with the root key (owned by barrier)
 //
 // Inside the barrier:

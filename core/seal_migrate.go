@@ -26,7 +26,6 @@ func (c *Core) migrating(conf *sealconf.Config) bool {
 	return c.oldSeal != nil && conf != nil && conf.Type == c.oldSeal.Type()
 }
 
-// migration is the migration from the disabled seal to the configured one.
 func (c *Core) migration() *sealmigrate.Migration {
 	return &sealmigrate.Migration{
 		From: c.oldSeal, To: c.seal, Combine: combineKey,
@@ -36,34 +35,35 @@ func (c *Core) migration() *sealmigrate.Migration {
 	}
 }
 
-// UnsealMigrate adds one share of the old seal (unseal shares, or its
-// recovery shares when it unseals by itself) on a server in migration
-// mode. At the threshold the seal is migrated and the server unsealed.
+// UnsealMigrate is Unseal in migration mode, with the old seal's unseal
+// shares (recovery shares when it unseals by itself): at the threshold
+// the seal is migrated and the server unsealed.
 func (c *Core) UnsealMigrate(ctx context.Context, share []byte) (SealStatus, error) {
 	return c.unsealShare(ctx, share, true)
 }
 
 // migrateSeal moves the root key from the old seal to the new one with
 // the shares given, stores the new configuration in one Put, and unseals.
+// It returns the configuration stored then, or conf with an error.
 // c.stateLock must be held for writing.
-func (c *Core) migrateSeal(ctx context.Context, conf *sealconf.Config, shares [][]byte) error {
+func (c *Core) migrateSeal(ctx context.Context, conf *sealconf.Config, shares [][]byte) (*sealconf.Config, error) {
 	nonce, err := randomID()
 	if err != nil {
-		return err
+		return conf, err
 	}
 	next, rootKey, err := c.migration().Run(ctx, conf, shares, nonce)
 	switch {
 	case errors.Is(err, sealmigrate.ErrSharesRejected):
-		return ErrUnsealFailed
+		return conf, ErrUnsealFailed
 	case errors.Is(err, sealmigrate.ErrUnsupported):
-		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		return conf, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	case err != nil:
-		return err
+		return conf, err
 	}
 	defer clear(rootKey)
 	if err := c.writeSealConfig(ctx, next); err != nil {
-		return fmt.Errorf("seal migration: %w (the old seal's configuration is unchanged)", err)
+		return conf, fmt.Errorf("seal migration: %w (the old seal's configuration is unchanged)", err)
 	}
 	c.log.Info("seal migrated: remove the disabled seal block from the config before the next restart", "from", c.oldSeal.Type(), "to", c.seal.Type())
-	return c.unsealWithRootKey(ctx, rootKey)
+	return next, c.unsealWithRootKey(ctx, rootKey)
 }

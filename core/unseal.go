@@ -118,7 +118,7 @@ func (c *Core) unsealShare(ctx context.Context, share []byte, migrate bool) (Sea
 		return c.sealStatusLocked(conf), nil
 	}
 	if migrate {
-		err = c.migrateSeal(ctx, conf, c.unseal.shares.Views())
+		conf, err = c.migrateSeal(ctx, conf, c.unseal.shares.Views())
 	} else {
 		err = c.unsealWithShares(ctx, conf)
 	}
