@@ -25,6 +25,7 @@ import (
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/core/genroot"
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
@@ -134,7 +135,7 @@ func (c *Core) Sealed() bool {
 
 // Initialized reports whether init has run.
 func (c *Core) Initialized(ctx context.Context) (bool, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return false, err
 	}

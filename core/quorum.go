@@ -50,7 +50,7 @@ func (c *Core) quorumFor(conf *sealconf.Config) (shareQuorum, error) {
 	split := conf.Split()
 	return shareQuorum{
 		split: split,
-		check: func(share []byte) error { return c.checkShare(share, split) },
+		check: func(share []byte) error { return checkShareWith(c.seal, share, split) },
 		verify: func(ctx context.Context, shares [][]byte) error {
 			rootKey, err := c.unwrapRootKey(ctx, conf, shares)
 			if errors.Is(err, ErrUnsealFailed) {

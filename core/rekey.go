@@ -75,7 +75,7 @@ func (c *Core) RekeyStatus(ctx context.Context) (RekeyStatus, error) {
 }
 
 func (c *Core) rekeyStatusLocked(ctx context.Context) (RekeyStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return RekeyStatus{}, err
 	}
@@ -117,7 +117,7 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(c.rekey.nonce)) != 1 {
 		return RekeyStatus{}, ErrNonceMismatch
 	}
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return RekeyStatus{}, err
 	}
@@ -127,7 +127,7 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if err := c.matchSeal(conf); err != nil {
 		return RekeyStatus{}, err
 	}
-	if err := c.checkShare(share, conf.Split()); err != nil {
+	if err := checkShareWith(c.seal, share, conf.Split()); err != nil {
 		return RekeyStatus{}, err
 	}
 	c.rekey.given.Mode = c.memory
@@ -163,7 +163,7 @@ func (c *Core) finishRekey(ctx context.Context, conf *sealconf.Config) ([][]byte
 	if err != nil {
 		return nil, err
 	}
-	if err := c.writeSealConfig(ctx, next); err != nil {
+	if err := sealconf.Write(ctx, c.physical, next); err != nil {
 		for _, s := range shares {
 			clear(s)
 		}

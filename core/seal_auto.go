@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 )
 
@@ -29,7 +30,7 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	if !c.Sealed() {
 		return nil
 	}
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	if c.state != nil {
 		return nil
 	}
-	now, err := c.readSealConfig(ctx)
+	now, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
+
+	"github.com/arca-secrets/arca/core/sealconf"
 )
 
 // CheckSeal returns a *SealMismatchError when storage holds a root key
@@ -12,7 +14,7 @@ import (
 // that a wrong seal block stops it with a clear message instead of leaving
 // a server no share can unseal.
 func (c *Core) CheckSeal(ctx context.Context) error {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if c.oldSeal != nil && c.oldSeal.Type() == c.seal.Type() {
 		return fmt.Errorf("seal migration from the %q seal to the %q seal: both seals are of the same type, which is not supported", c.oldSeal.Type(), c.seal.Type())
 	}

@@ -61,7 +61,7 @@ func (c *Core) migrateSeal(ctx context.Context, conf *sealconf.Config, shares []
 		return conf, err
 	}
 	defer clear(rootKey)
-	if err := c.writeSealConfig(ctx, next); err != nil {
+	if err := sealconf.Write(ctx, c.physical, next); err != nil {
 		return conf, fmt.Errorf("seal migration: %w (the old seal's configuration is unchanged)", err)
 	}
 	c.log.Info("seal migrated: remove the disabled seal block from the config before the next restart", "from", c.oldSeal.Type(), "to", c.seal.Type())

@@ -54,7 +54,7 @@ func checkRecoveryShare(share []byte, split seal.Split) error {
 // reachable: it unwraps the stored recovery key. Nothing is unsealed and
 // the shares are only read.
 func (c *Core) checkRecoveryShares(ctx context.Context, shares [][]byte) error {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}

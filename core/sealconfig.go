@@ -20,14 +20,6 @@ func validateSplit(kind string, shares, threshold int) error {
 	return nil
 }
 
-func (c *Core) readSealConfig(ctx context.Context) (*sealconf.Config, error) {
-	return sealconf.Read(ctx, c.physical)
-}
-
-func (c *Core) writeSealConfig(ctx context.Context, conf *sealconf.Config) error {
-	return sealconf.Write(ctx, c.physical, conf)
-}
-
 func randomKey() ([]byte, error) {
 	k := make([]byte, barrier.KeySize)
 	if _, err := rand.Read(k); err != nil {
@@ -88,11 +80,7 @@ func (c *Core) matchSeal(conf *sealconf.Config) error {
 	return nil
 }
 
-// checkShare refuses a share the seal can tell is malformed on its own.
-func (c *Core) checkShare(share []byte, split seal.Split) error {
-	return checkShareWith(c.seal, share, split)
-}
-
+// checkShareWith refuses a share the seal s can tell is malformed on its own.
 func checkShareWith(s seal.Seal, share []byte, split seal.Split) error {
 	sc, ok := s.(seal.ShareChecker)
 	if !ok {

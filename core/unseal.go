@@ -42,7 +42,7 @@ type SealStatus struct {
 
 // SealStatus reports the seal state and unseal progress.
 func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return SealStatus{}, err
 	}
@@ -90,7 +90,7 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 }
 
 func (c *Core) unsealShare(ctx context.Context, share []byte, migrate bool) (SealStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return SealStatus{}, err
 	}
@@ -153,7 +153,7 @@ func (c *Core) checkUnsealShare(conf *sealconf.Config, share []byte, migrate boo
 	if err := c.matchSeal(conf); err != nil {
 		return err
 	}
-	return c.checkShare(share, conf.Split())
+	return checkShareWith(c.seal, share, conf.Split())
 }
 
 func (c *Core) unsealWithShares(ctx context.Context, conf *sealconf.Config) error {
