@@ -4,8 +4,7 @@
 //
 // Storage layout. Outside the barrier (raw, under barrier.ReservedPrefix):
 //
-//	core/seal-config  JSON: seal type, shares, threshold (not secret)
-//	core/root-key     the root key sealed with the unseal key
+//	core/seal-config  JSON: the seal, its splits, the root key it wrapped (sealconf)
 //	core/keyring      the keyring sealed with the root key (owned by barrier)
 //
 // Inside the barrier:
@@ -26,6 +25,7 @@ import (
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/core/genroot"
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
@@ -41,6 +41,9 @@ type Config struct {
 	// Seal protects the root key; the Shamir seal (unseal key shares)
 	// when nil.
 	Seal seal.Seal
+	// MigrateFrom is the seal marked disabled in the config: the seal
+	// being migrated from to Seal (seal_migrate.go). Nil: no migration.
+	MigrateFrom seal.Seal
 	// Engines maps a secrets engine type ("kv") to its factory.
 	Engines map[string]logical.Factory
 	// AuthMethods maps an auth method type ("userpass") to its factory.
@@ -64,6 +67,7 @@ type Core struct {
 	storageType string
 	barrier     *barrier.Barrier
 	seal        seal.Seal
+	oldSeal     seal.Seal // the disabled seal of a migration, or nil
 	engines     map[string]logical.Factory
 	authMethods map[string]logical.Factory
 	memory      secmem.Mode
@@ -109,6 +113,7 @@ func New(cfg Config) *Core {
 		storageType: cfg.StorageType,
 		barrier:     barrier.New(barrier.Config{Backend: cfg.Storage, Memory: cfg.Memory, Now: now}),
 		seal:        sealOrDefault(cfg.Seal),
+		oldSeal:     cfg.MigrateFrom,
 		engines:     cfg.Engines,
 		authMethods: cfg.AuthMethods,
 		memory:      cfg.Memory,
@@ -130,7 +135,7 @@ func (c *Core) Sealed() bool {
 
 // Initialized reports whether init has run.
 func (c *Core) Initialized(ctx context.Context) (bool, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return false, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/arca-secrets/arca/core/genroot"
+	"github.com/arca-secrets/arca/core/sealconf"
 )
 
 // GenerateRootInit starts generating a root token: a quorum of key shares
@@ -106,7 +107,7 @@ func (c *Core) GenerateRootUpdate(ctx context.Context, share []byte, nonce strin
 
 // currentQuorum is the quorum of the stored seal configuration.
 func (c *Core) currentQuorum(ctx context.Context) (shareQuorum, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return shareQuorum{}, err
 	}

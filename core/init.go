@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 )
 
@@ -37,6 +38,9 @@ func (c *Core) Init(ctx context.Context, shares, threshold int) (*InitResult, er
 
 // checkInitParams refuses parameters that do not apply to the seal.
 func (c *Core) checkInitParams(p InitParams) error {
+	if c.oldSeal != nil {
+		return fmt.Errorf("%w: a server with a disabled seal (seal migration mode) cannot be initialised; remove the disabled seal block", ErrInvalidRequest)
+	}
 	if !c.seal.AutoUnseal() {
 		if p.RecoveryShares != 0 || p.RecoveryThreshold != 0 {
 			return c.sealUnsupported("recovery keys are", "its unseal key shares are the only keys")
@@ -64,7 +68,7 @@ func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) 
 	}
 	c.stateLock.Lock()
 	defer c.stateLock.Unlock()
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +131,7 @@ func (c *Core) InitWith(ctx context.Context, p InitParams) (*InitResult, error) 
 	}
 	// The seal configuration is written last: its presence is what marks
 	// the server initialised, so a crash before this point allows init again.
-	if err := c.writeSealConfig(ctx, conf); err != nil {
+	if err := sealconf.Write(ctx, c.physical, conf); err != nil {
 		return nil, err
 	}
 	c.log.Info("arca initialized", "seal", conf.Type, "shares", conf.Shares, "threshold", conf.Threshold, "recovery_shares", conf.RecoveryShares, "recovery_threshold", conf.RecoveryThreshold)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 )
 
@@ -24,7 +25,7 @@ type shareQuorum struct {
 // key shares of a seal that needs people, which must unwrap the stored root
 // key through the seal; for a seal that unseals by itself, its recovery
 // shares, which must open the recovery key the seal protects.
-func (c *Core) quorumFor(conf *sealConfig) (shareQuorum, error) {
+func (c *Core) quorumFor(conf *sealconf.Config) (shareQuorum, error) {
 	if err := c.matchSeal(conf); err != nil {
 		return shareQuorum{}, err
 	}
@@ -33,7 +34,7 @@ func (c *Core) quorumFor(conf *sealConfig) (shareQuorum, error) {
 		if conf.RecoveryShares == 0 {
 			return shareQuorum{}, c.sealUnsupported("authorising with key shares is", "the server was initialised without recovery shares")
 		}
-		split := conf.recoverySplit()
+		split := conf.RecoverySplit()
 		return shareQuorum{
 			split: split,
 			check: func(share []byte) error { return checkRecoveryShare(share, split) },
@@ -46,10 +47,10 @@ func (c *Core) quorumFor(conf *sealConfig) (shareQuorum, error) {
 			},
 		}, nil
 	}
-	split := conf.split()
+	split := conf.Split()
 	return shareQuorum{
 		split: split,
-		check: func(share []byte) error { return c.checkShare(share, split) },
+		check: func(share []byte) error { return checkShareWith(c.seal, share, split) },
 		verify: func(ctx context.Context, shares [][]byte) error {
 			rootKey, err := c.unwrapRootKey(ctx, conf, shares)
 			if errors.Is(err, ErrUnsealFailed) {

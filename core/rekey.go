@@ -3,8 +3,8 @@ package core
 import (
 	"context"
 	"crypto/subtle"
-	"fmt"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
 )
@@ -15,17 +15,14 @@ type rekeyState struct {
 	nonce     string
 	shares    int
 	threshold int
-	given     []*secmem.Buffer
+	given     secmem.Shares
 }
 
 func (r *rekeyState) wipe() {
 	if r == nil {
 		return
 	}
-	for _, b := range r.given {
-		b.Destroy()
-	}
-	r.given = nil
+	r.given.Destroy()
 }
 
 // RekeyStatus describes a rekey in progress.
@@ -78,7 +75,7 @@ func (c *Core) RekeyStatus(ctx context.Context) (RekeyStatus, error) {
 }
 
 func (c *Core) rekeyStatusLocked(ctx context.Context) (RekeyStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return RekeyStatus{}, err
 	}
@@ -89,7 +86,7 @@ func (c *Core) rekeyStatusLocked(ctx context.Context) (RekeyStatus, error) {
 	if c.rekey != nil {
 		st.Started, st.Nonce = true, c.rekey.nonce
 		st.Shares, st.Threshold = c.rekey.shares, c.rekey.threshold
-		st.Progress = len(c.rekey.given)
+		st.Progress = c.rekey.given.Len()
 	}
 	return st, nil
 }
@@ -120,7 +117,7 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(c.rekey.nonce)) != 1 {
 		return RekeyStatus{}, ErrNonceMismatch
 	}
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return RekeyStatus{}, err
 	}
@@ -130,21 +127,16 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if err := c.matchSeal(conf); err != nil {
 		return RekeyStatus{}, err
 	}
-	if err := c.checkShare(share, conf.split()); err != nil {
+	if err := checkShareWith(c.seal, share, conf.Split()); err != nil {
 		return RekeyStatus{}, err
 	}
-	for _, b := range c.rekey.given {
-		if subtle.ConstantTimeCompare(b.Bytes(), share) == 1 {
-			return c.rekeyStatusLocked(ctx)
-		}
+	c.rekey.given.Mode = c.memory
+	if added, err := c.rekey.given.Add(share); err != nil {
+		return RekeyStatus{}, err
+	} else if !added {
+		return c.rekeyStatusLocked(ctx)
 	}
-	buf, err := secmem.New(len(share), c.memory)
-	if err != nil {
-		return RekeyStatus{}, fmt.Errorf("locking key share: %w", err)
-	}
-	copy(buf.Bytes(), share)
-	c.rekey.given = append(c.rekey.given, buf)
-	if len(c.rekey.given) < conf.Threshold {
+	if c.rekey.given.Len() < conf.Threshold {
 		return c.rekeyStatusLocked(ctx)
 	}
 	keys, err := c.finishRekey(ctx, conf)
@@ -161,8 +153,8 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 
 // finishRekey has the seal unwrap the root key with the current shares
 // and wrap it again for a new split, and stores the result.
-func (c *Core) finishRekey(ctx context.Context, conf *sealConfig) ([][]byte, error) {
-	rootKey, err := c.unwrapRootKey(ctx, conf, bufferViews(c.rekey.given))
+func (c *Core) finishRekey(ctx context.Context, conf *sealconf.Config) ([][]byte, error) {
+	rootKey, err := c.unwrapRootKey(ctx, conf, c.rekey.given.Views())
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +163,7 @@ func (c *Core) finishRekey(ctx context.Context, conf *sealConfig) ([][]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if err := c.writeSealConfig(ctx, next); err != nil {
+	if err := sealconf.Write(ctx, c.physical, next); err != nil {
 		for _, s := range shares {
 			clear(s)
 		}

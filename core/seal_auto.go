@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 )
 
@@ -14,7 +15,8 @@ var errSealConfigChanged = fmt.Errorf("the seal configuration changed while unse
 
 // AutoUnseal unseals with a seal that unseals by itself: the seal unwraps
 // the root key without shares. It does nothing on an unsealed core, and
-// returns ErrSealUnsupported for a seal that needs key shares. The server
+// returns ErrSealUnsupported for a seal that needs key shares, and
+// ErrMigrationRequired in seal migration mode. The server
 // calls it at start and, while the seal is unavailable, again later.
 //
 // The seal may call another server and wait on it, so the root key is
@@ -28,12 +30,15 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	if !c.Sealed() {
 		return nil
 	}
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}
 	if conf == nil {
 		return ErrNotInitialized
+	}
+	if c.migrating(conf) {
+		return ErrMigrationRequired
 	}
 	rootKey, err := c.unwrapRootKey(ctx, conf, nil)
 	if err != nil {
@@ -45,7 +50,7 @@ func (c *Core) AutoUnseal(ctx context.Context) error {
 	if c.state != nil {
 		return nil
 	}
-	now, err := c.readSealConfig(ctx)
+	now, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}

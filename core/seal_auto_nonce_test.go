@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
@@ -34,12 +35,12 @@ func TestAutoUnsealUnwrapsOutsideTheStateLockAndRechecks(t *testing.T) {
 	}{
 		{"seal-status answers meanwhile", func(*testing.T, *Core) {}, nil},
 		{"a configuration changed meanwhile is not unsealed with", func(t *testing.T, c *Core) {
-			conf, err := c.readSealConfig(ctx)
+			conf, err := sealconf.Read(ctx, c.physical)
 			if err != nil {
 				t.Fatal(err)
 			}
 			conf.Nonce = "another"
-			if err := c.writeSealConfig(ctx, conf); err != nil {
+			if err := sealconf.Write(ctx, c.physical, conf); err != nil {
 				t.Fatal(err)
 			}
 		}, errSealConfigChanged},

@@ -23,5 +23,5 @@ type SealMismatchError struct {
 }
 
 func (e *SealMismatchError) Error() string {
-	return fmt.Sprintf("the root key was wrapped by the %q seal but the server is configured with the %q seal; configure the %q seal (seal migration is not supported yet)", e.Stored, e.Configured, e.Stored)
+	return fmt.Sprintf("the root key was wrapped by the %q seal but the server is configured with the %q seal; configure the %q seal, or mark it disabled = \"true\" beside the new one to migrate", e.Stored, e.Configured, e.Stored)
 }

@@ -2,45 +2,33 @@ package core
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 
-	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 )
 
-// Recovery keys. A seal that unseals by itself gives people no unseal
-// shares; at init it may give them recovery shares instead. The recovery
-// key is random, split into shares with Shamir's scheme, and stored only
-// wrapped by the seal, in the seal configuration beside the root key.
-// Recovery shares authorise operations (generate-root, later rekeying the
-// recovery key and seal migration); they never unseal: Unseal refuses
-// every share on such a seal, and nothing derives the root key from them.
+// Recovery keys (core/sealconf keeps their format): a seal that unseals by
+// itself gives people recovery shares, not unseal shares. They authorise
+// generate-root and seal migration, and never unseal.
 
 // ErrRecoveryKeyMismatch: the recovery shares given do not combine to this
 // server's recovery key. Returned wrapped with ErrInvalidRequest (400).
-var ErrRecoveryKeyMismatch = errors.New("the recovery key shares do not combine to this server's recovery key")
-
-// recoveryKeyTag comes before the recovery key in what the seal wraps.
-// Unwrapped, a recovery key is never a root key's length, so neither
-// wrapped blob can stand in for the other.
-const recoveryKeyTag = "arca recovery key v1\x00"
+var ErrRecoveryKeyMismatch = sealconf.ErrRecoveryKeyMismatch
 
 // addRecoveryKey makes a recovery key split as split asks, records it in
 // conf wrapped by the seal, and returns its shares: the caller hands them
 // out and wipes them.
-func (c *Core) addRecoveryKey(ctx context.Context, conf *sealConfig, split seal.Split) ([][]byte, error) {
+func (c *Core) addRecoveryKey(ctx context.Context, conf *sealconf.Config, split seal.Split) ([][]byte, error) {
 	key, err := randomKey()
 	if err != nil {
 		return nil, err
 	}
 	defer clear(key)
-	tagged := append([]byte(recoveryKeyTag), key...)
-	defer clear(tagged)
-	wrapped, _, err := c.seal.Wrap(ctx, tagged, seal.Split{})
+	wrapped, err := sealconf.WrapRecoveryKey(ctx, c.seal, key)
 	if err != nil {
-		return nil, fmt.Errorf("%s seal: wrapping the recovery key: %w", c.seal.Type(), err)
+		return nil, err
 	}
 	shares, err := splitKey(key, split)
 	if err != nil {
@@ -50,21 +38,11 @@ func (c *Core) addRecoveryKey(ctx context.Context, conf *sealConfig, split seal.
 	return shares, nil
 }
 
-// recoverySplit is how the recovery key of conf is split.
-func (conf *sealConfig) recoverySplit() seal.Split {
-	return seal.Split{Shares: conf.RecoveryShares, Threshold: conf.RecoveryThreshold}
-}
-
 // checkRecoveryShare refuses, with ErrInvalidUnsealKey, a share that
-// cannot be one of a recovery key split as split says, so that a typing
-// error need not be counted.
+// cannot be one of a recovery key split as split says.
 func checkRecoveryShare(share []byte, split seal.Split) error {
-	want := barrier.KeySize + 1
-	if split.Shares == 1 {
-		want = barrier.KeySize
-	}
-	if len(share) != want {
-		return fmt.Errorf("%w: a recovery key share is %d bytes, got %d", ErrInvalidUnsealKey, want, len(share))
+	if err := sealconf.CheckRecoveryShare(share, split); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidUnsealKey, err)
 	}
 	return nil
 }
@@ -76,7 +54,7 @@ func checkRecoveryShare(share []byte, split seal.Split) error {
 // reachable: it unwraps the stored recovery key. Nothing is unsealed and
 // the shares are only read.
 func (c *Core) checkRecoveryShares(ctx context.Context, shares [][]byte) error {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return err
 	}
@@ -86,33 +64,24 @@ func (c *Core) checkRecoveryShares(ctx context.Context, shares [][]byte) error {
 	if err := c.matchSeal(conf); err != nil {
 		return err
 	}
+	key, err := c.recoveryKey(ctx, c.seal, conf, shares)
+	clear(key)
+	return err
+}
+
+// recoveryKey returns the recovery key when shares combine to the one
+// that s protects in conf, with checkRecoveryShares' errors otherwise.
+// The caller wipes it.
+func (c *Core) recoveryKey(ctx context.Context, s seal.Seal, conf *sealconf.Config, shares [][]byte) ([]byte, error) {
 	if len(conf.SealedRecoveryKey) == 0 {
-		return c.sealUnsupported("recovery keys are", "this server was initialised without recovery shares")
+		return nil, c.sealUnsupported("recovery keys are", "this server was initialised without recovery shares")
 	}
-	mismatch := fmt.Errorf("%w: %w", ErrInvalidRequest, ErrRecoveryKeyMismatch)
-	if len(shares) < conf.RecoveryThreshold {
-		return mismatch
+	key, err := sealconf.RecoveryKey(ctx, s, conf, shares, combineKey)
+	switch {
+	case errors.Is(err, ErrRecoveryKeyMismatch):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	case errors.Is(err, seal.ErrInvalidShare):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidUnsealKey, err)
 	}
-	for _, s := range shares {
-		if err := checkRecoveryShare(s, conf.recoverySplit()); err != nil {
-			return err
-		}
-	}
-	given, err := combineKey(shares)
-	if err != nil {
-		return mismatch
-	}
-	defer clear(given)
-	stored, err := c.seal.Unwrap(ctx, conf.SealedRecoveryKey, nil)
-	if err != nil {
-		return fmt.Errorf("%s seal: unwrapping the recovery key: %w", c.seal.Type(), err)
-	}
-	defer clear(stored)
-	if len(stored) != len(recoveryKeyTag)+barrier.KeySize || string(stored[:len(recoveryKeyTag)]) != recoveryKeyTag {
-		return fmt.Errorf("%s seal: the stored recovery key is not one", c.seal.Type())
-	}
-	if subtle.ConstantTimeCompare(given, stored[len(recoveryKeyTag):]) != 1 {
-		return mismatch
-	}
-	return nil
+	return key, err
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/storage/inmem"
 )
@@ -97,7 +98,7 @@ func TestRecoveryShares(t *testing.T) {
 	s.key = key
 
 	// Storage holds neither the recovery key nor a share in clear.
-	e, err := st.Get(ctx, sealConfigPath)
+	e, err := st.Get(ctx, sealconf.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestRecoveryShares(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := bytes.Clone(e.Value)
-	var conf sealConfig
+	var conf sealconf.Config
 	if err := json.Unmarshal(e.Value, &conf); err != nil {
 		t.Fatal(err)
 	}

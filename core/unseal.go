@@ -2,24 +2,21 @@ package core
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/secmem"
 )
 
 // unsealProgress holds the shares given so far, in locked memory.
 // c.stateLock guards it.
 type unsealProgress struct {
-	shares []*secmem.Buffer
+	shares secmem.Shares
 	nonce  string
 }
 
 func (p *unsealProgress) reset() {
-	for _, b := range p.shares {
-		b.Destroy()
-	}
-	p.shares = nil
+	p.shares.Destroy()
 	p.nonce = ""
 }
 
@@ -38,11 +35,14 @@ type SealStatus struct {
 	Progress     int
 	Nonce        string
 	StorageType  string
+	// Migration: the server is in seal migration mode; Threshold and
+	// Shares are then the old seal's shares that authorise it.
+	Migration bool
 }
 
 // SealStatus reports the seal state and unseal progress.
 func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return SealStatus{}, err
 	}
@@ -51,7 +51,7 @@ func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
 	return c.sealStatusLocked(conf), nil
 }
 
-func (c *Core) sealStatusLocked(conf *sealConfig) SealStatus {
+func (c *Core) sealStatusLocked(conf *sealconf.Config) SealStatus {
 	st := SealStatus{Type: c.seal.Type(), Sealed: c.state == nil, StorageType: c.storageType, RecoverySeal: c.seal.AutoUnseal()}
 	if conf == nil {
 		return st
@@ -61,7 +61,12 @@ func (c *Core) sealStatusLocked(conf *sealConfig) SealStatus {
 	if st.RecoverySeal {
 		st.Threshold, st.Shares = conf.RecoveryThreshold, conf.RecoveryShares
 	}
-	st.Progress, st.Nonce = len(c.unseal.shares), c.unseal.nonce
+	if c.migrating(conf) {
+		split := c.migration().Split(conf)
+		st.Migration, st.RecoverySeal = true, c.oldSeal.AutoUnseal()
+		st.Threshold, st.Shares = split.Threshold, split.Shares
+	}
+	st.Progress, st.Nonce = c.unseal.shares.Len(), c.unseal.nonce
 	return st
 }
 
@@ -78,9 +83,14 @@ func (c *Core) ResetUnseal(ctx context.Context) (SealStatus, error) {
 // that do not unwrap it reset progress and return ErrUnsealFailed. A share
 // the seal can tell is malformed is refused without counting; a share
 // already given is ignored. A seal that unseals by itself takes no shares
-// (ErrSealUnsupported): see AutoUnseal.
+// (ErrSealUnsupported): see AutoUnseal. A server in seal migration mode
+// refuses with ErrMigrationRequired: see UnsealMigrate.
 func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
-	conf, err := c.readSealConfig(ctx)
+	return c.unsealShare(ctx, share, false)
+}
+
+func (c *Core) unsealShare(ctx context.Context, share []byte, migrate bool) (SealStatus, error) {
+	conf, err := sealconf.Read(ctx, c.physical)
 	if err != nil {
 		return SealStatus{}, err
 	}
@@ -92,35 +102,26 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	if c.state != nil {
 		return c.sealStatusLocked(conf), nil
 	}
-	if c.seal.AutoUnseal() {
-		return c.sealStatusLocked(conf), c.sealUnsupported("unseal key shares are", "it unseals by itself")
-	}
-	if err := c.matchSeal(conf); err != nil {
+	if err := c.checkUnsealShare(conf, share, migrate); err != nil {
 		return c.sealStatusLocked(conf), err
 	}
-	if err := c.checkShare(share, conf.split()); err != nil {
+	c.unseal.shares.Mode = c.memory
+	if added, err := c.unseal.shares.Add(share); err != nil || !added {
 		return c.sealStatusLocked(conf), err
 	}
-	for _, b := range c.unseal.shares {
-		if subtle.ConstantTimeCompare(b.Bytes(), share) == 1 {
-			return c.sealStatusLocked(conf), nil
-		}
-	}
-	buf, err := secmem.New(len(share), c.memory)
-	if err != nil {
-		return SealStatus{}, fmt.Errorf("locking key share: %w", err)
-	}
-	copy(buf.Bytes(), share)
-	c.unseal.shares = append(c.unseal.shares, buf)
 	if c.unseal.nonce == "" {
 		if c.unseal.nonce, err = randomID(); err != nil {
 			return SealStatus{}, err
 		}
 	}
-	if len(c.unseal.shares) < conf.Threshold {
+	if c.unseal.shares.Len() < c.sealStatusLocked(conf).Threshold {
 		return c.sealStatusLocked(conf), nil
 	}
-	err = c.unsealWithShares(ctx, conf)
+	if migrate {
+		conf, err = c.migrateSeal(ctx, conf, c.unseal.shares.Views())
+	} else {
+		err = c.unsealWithShares(ctx, conf)
+	}
 	c.unseal.reset()
 	if err != nil {
 		return c.sealStatusLocked(conf), err
@@ -129,23 +130,39 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	return c.sealStatusLocked(conf), nil
 }
 
-func (c *Core) unsealWithShares(ctx context.Context, conf *sealConfig) error {
-	rootKey, err := c.unwrapRootKey(ctx, conf, bufferViews(c.unseal.shares))
+// checkUnsealShare refuses a share before it is counted: on a seal that
+// takes none, with or without migrate when the server is not or is in
+// migration mode, or malformed.
+func (c *Core) checkUnsealShare(conf *sealconf.Config, share []byte, migrate bool) error {
+	switch {
+	case migrate && !c.migrating(conf):
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, ErrNotMigrating)
+	case !migrate && c.migrating(conf):
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, ErrMigrationRequired)
+	case migrate:
+		if err := c.migration().Check(conf); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		if c.oldSeal.AutoUnseal() {
+			return checkRecoveryShare(share, conf.RecoverySplit())
+		}
+		return checkShareWith(c.oldSeal, share, conf.Split())
+	case c.seal.AutoUnseal():
+		return c.sealUnsupported("unseal key shares are", "it unseals by itself")
+	}
+	if err := c.matchSeal(conf); err != nil {
+		return err
+	}
+	return checkShareWith(c.seal, share, conf.Split())
+}
+
+func (c *Core) unsealWithShares(ctx context.Context, conf *sealconf.Config) error {
+	rootKey, err := c.unwrapRootKey(ctx, conf, c.unseal.shares.Views())
 	if err != nil {
 		return err
 	}
 	defer clear(rootKey)
 	return c.unsealWithRootKey(ctx, rootKey)
-}
-
-// bufferViews returns the bytes of bufs without copying them out of
-// locked memory.
-func bufferViews(bufs []*secmem.Buffer) [][]byte {
-	views := make([][]byte, len(bufs))
-	for i, b := range bufs {
-		views[i] = b.Bytes()
-	}
-	return views
 }
 
 // unsealWithRootKey opens the barrier and loads what requests need.

@@ -60,3 +60,16 @@ type Split struct {
 	Shares    int
 	Threshold int
 }
+
+// KeyWrapper is a seal that needs people whose key shares are a split of
+// one key with Shamir's scheme (seal/shamir's Split and Combine), and that
+// can wrap the root key with a key it is given instead of a new one. Seal
+// migration needs it on a seal that needs people, to keep the shares in
+// people's hands: migrating away, the key the unseal shares combine to
+// becomes the new seal's recovery key; migrating to it, the recovery key
+// becomes its unseal key.
+type KeyWrapper interface {
+	// WrapWithKey wraps rootKey with key, as Wrap does with a key it makes.
+	// Unwrap opens the result with shares of key. It only reads both.
+	WrapWithKey(ctx context.Context, rootKey, key []byte) (wrapped []byte, err error)
+}

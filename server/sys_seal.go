@@ -21,7 +21,7 @@ func sealStatusJSON(st core.SealStatus) map[string]any {
 		"version":       version.Version,
 		"build_date":    "",
 		"commit_date":   "",
-		"migration":     false,
+		"migration":     st.Migration,
 		"recovery_seal": st.RecoverySeal,
 		"storage_type":  st.StorageType,
 	}
@@ -93,8 +93,9 @@ func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	var req struct {
-		Key   string `json:"key"`
-		Reset bool   `json:"reset"`
+		Key     string `json:"key"`
+		Reset   bool   `json:"reset"`
+		Migrate bool   `json:"migrate"`
 	}
 	if err := decodeInto(r, &req); err != nil {
 		s.respondErr(w, r, err)
@@ -111,7 +112,11 @@ func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) 
 		var share []byte
 		share, err = decodeKey(req.Key)
 		if err == nil {
-			st, err = s.core.Unseal(r.Context(), share)
+			if req.Migrate {
+				st, err = s.core.UnsealMigrate(r.Context(), share)
+			} else {
+				st, err = s.core.Unseal(r.Context(), share)
+			}
 			clear(share)
 		}
 	}

@@ -70,6 +70,9 @@ func (a *autoUnsealer) run(ctx context.Context) {
 			if !a.wait(ctx, a.initPoll) {
 				return
 			}
+		case errors.Is(err, core.ErrMigrationRequired):
+			a.log.Warn("seal migration mode: the server stays sealed until arca operator unseal -migrate is given the old seal's shares (its recovery shares when it unseals by itself)")
+			return
 		case errors.Is(err, seal.ErrUnavailable):
 			a.log.Warn("auto-unseal: the seal is unavailable, the server stays sealed and tries again", "error", err, "retry_in", pause.String())
 			if !a.wait(ctx, pause) {

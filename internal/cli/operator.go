@@ -176,10 +176,11 @@ func readSecret(e *env, prompt string) (string, error) {
 }
 
 func runOperatorUnseal(e *env, args []string) int {
-	var reset bool
+	var reset, migrate bool
 	var identity string
 	c, cf, pos, code := clientFor(e, "operator unseal", args, 0, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&reset, "reset", false, "discard the shares given so far")
+		fs.BoolVar(&migrate, "migrate", false, "migrate the seal (a server started with a disabled seal): give the old seal's unseal shares, or its recovery shares")
 		fs.StringVar(&identity, "age-identity", "", "decrypt an age-encrypted share (the file named by the argument, or stdin) with the age or SSH identity in this file")
 	})
 	if code >= 0 {
@@ -194,7 +195,7 @@ func runOperatorUnseal(e *env, args []string) int {
 		if rerr != nil {
 			return usageError(e, "Error reading unseal key: %v", rerr)
 		}
-		st, err = c.Sys().Unseal(key)
+		st, err = c.Sys().UnsealWithOptions(&api.UnsealOpts{Key: key, Migrate: migrate})
 	}
 	if err != nil {
 		return apiError(e, "unsealing", err)

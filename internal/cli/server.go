@@ -24,6 +24,7 @@ import (
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
+	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/secrets/database"
 	"github.com/arca-secrets/arca/secrets/kv"
@@ -176,6 +177,16 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	if closer, ok := sl.(io.Closer); ok {
 		defer closer.Close()
 	}
+	var oldSeal seal.Seal
+	if conf.DisabledSeal != nil {
+		if oldSeal, err = assemble.OpenSeal(*conf.DisabledSeal, log); err != nil {
+			return fmt.Errorf("opening the disabled seal (seal migration): %w", err)
+		}
+		if closer, ok := oldSeal.(io.Closer); ok {
+			defer closer.Close()
+		}
+		log.Warn("seal migration mode: a disabled seal is configured", "from", oldSeal.Type(), "to", sl.Type())
+	}
 	var devices []core.AuditDevice
 	for _, a := range conf.Audit {
 		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
@@ -188,7 +199,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		AuditFailures: func() uint64 { return c.AuditFailures() },
 	})
 	c = core.New(core.Config{
-		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, Engines: engines(), AuthMethods: authMethods(),
+		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
 	})

@@ -50,6 +50,9 @@ func printSealStatus(e *env, format string, st *api.SealStatusResponse) {
 		{"Total Shares", fmt.Sprint(st.N)},
 		{"Threshold", fmt.Sprint(st.T)},
 	}
+	if st.Migration {
+		rows = append(rows, kvRow{"Seal Migration in Progress", "true"})
+	}
 	if st.Sealed && st.Initialized {
 		rows = append(rows, kvRow{"Unseal Progress", fmt.Sprintf("%d/%d", st.Progress, st.T)}, kvRow{"Unseal Nonce", st.Nonce})
 	}

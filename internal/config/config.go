@@ -21,9 +21,12 @@ import (
 type Config struct {
 	// Storage is where data lives; exactly one storage block is required.
 	Storage Storage
-	// Seal is what protects the root key; at most one seal block, and
+	// Seal is what protects the root key: the one enabled seal block, and
 	// Shamir key shares when there is none.
 	Seal Seal
+	// DisabledSeal is the seal block marked disabled = "true": the seal a
+	// migration moves the root key away from, to Seal. Nil: no migration.
+	DisabledSeal *Seal
 	// Listeners are the API listeners; at least one.
 	Listeners []Listener
 	// APIAddr is the address clients are told to use (http or https URL).
@@ -161,7 +164,8 @@ func (p *parser) root(node ast.Node) *Config {
 		p.errorf(node.Pos(), "", "the file must be a list of settings and blocks")
 		return conf
 	}
-	storages, seals := 0, 0
+	storages := 0
+	var seals []sealBlock
 	for _, item := range list.Items {
 		key := keyName(item.Keys[0])
 		pos := item.Keys[0].Pos()
@@ -174,12 +178,7 @@ func (p *parser) root(node ast.Node) *Config {
 			}
 			conf.Storage = p.storage(item)
 		case "seal":
-			seals++
-			if seals > 1 {
-				p.errorf(pos, key, "only one seal block is allowed")
-				continue
-			}
-			conf.Seal = p.seal(item)
+			seals = append(seals, p.seal(item))
 		case "listener":
 			if l, ok := p.listener(item); ok {
 				conf.Listeners = append(conf.Listeners, l)
@@ -213,6 +212,7 @@ func (p *parser) root(node ast.Node) *Config {
 			p.errorf(pos, key, "unknown key")
 		}
 	}
+	p.seals(conf, seals)
 	if storages == 0 {
 		p.errorf(token.Pos{}, "storage", "a storage block is required, such as storage \"bolt\" { path = \"/var/lib/arca/arca.db\" }")
 	}

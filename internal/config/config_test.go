@@ -88,6 +88,11 @@ func TestBadForms(t *testing.T) {
 		{"pkcs11 seal without settings", ok + "\nseal \"pkcs11\" {}\n", 4, "seal \"pkcs11\""},
 		{"key in the shamir seal", ok + "seal \"shamir\" {\n secret_shares = 5\n}\n", 4, "seal \"shamir\""},
 		{"two seal blocks", ok + "seal \"shamir\" {}\nseal \"shamir\" {}\n", 4, "seal"},
+		{"two enabled seals", ok + "seal \"shamir\" {}\nseal \"transit\" {\n address = \"https://x:8200\"\n token = \"t\"\n key_name = \"k\"\n}\n", 4, "seal"},
+		{"two disabled seals", ok + "seal \"shamir\" {\n disabled = \"true\"\n}\nseal \"shamir\" {}\nseal \"transit\" {\n disabled = true\n address = \"https://x:8200\"\n token = \"t\"\n key_name = \"k\"\n}\n", 7, "seal"},
+		{"only a disabled seal", ok + "seal \"shamir\" {\n disabled = \"true\"\n}\n", 3, "seal"},
+		{"disabled and enabled of one type", ok + "seal \"shamir\" {}\nseal \"shamir\" {\n disabled = \"true\"\n}\n", 4, "seal"},
+		{"disabled not a bool", ok + "seal \"shamir\" {}\nseal \"pkcs11\" {\n disabled = \"maybe\"\n}\n", 5, "seal \"pkcs11\": disabled"},
 		{"seal without a type", ok + "seal {}\n", 3, "seal"},
 		{"seal as a value", ok + "seal = \"shamir\"\n", 3, "seal"},
 	}

@@ -26,6 +26,7 @@ type Seal struct{}
 var (
 	_ seal.Seal         = (*Seal)(nil)
 	_ seal.ShareChecker = (*Seal)(nil)
+	_ seal.KeyWrapper   = (*Seal)(nil)
 )
 
 // New returns the Shamir seal.
@@ -76,6 +77,19 @@ func (*Seal) Wrap(_ context.Context, rootKey []byte, split seal.Split) ([]byte, 
 		return nil, nil, fmt.Errorf("splitting unseal key: %w", err)
 	}
 	return wrapped, shares, nil
+}
+
+// WrapWithKey seals rootKey with key, an unseal key whose shares people
+// hold already (a recovery key, in a seal migration).
+func (*Seal) WrapWithKey(_ context.Context, rootKey, key []byte) ([]byte, error) {
+	if len(key) != barrier.KeySize {
+		return nil, fmt.Errorf("%w: an unseal key is %d bytes, got %d", seal.ErrInvalidShare, barrier.KeySize, len(key))
+	}
+	wrapped, err := barrier.SealWithKey(key, boundTo, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("wrapping root key: %w", err)
+	}
+	return wrapped, nil
 }
 
 // Unwrap combines shares into the unseal key and opens wrapped with it.
