@@ -24,6 +24,7 @@ import (
 
 	"github.com/arca-secrets/arca/audit"
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/core/audittable"
 	"github.com/arca-secrets/arca/core/genroot"
 	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/logical"
@@ -82,10 +83,10 @@ type Core struct {
 	unseal   unsealProgress
 	policies policyCache
 
-	audit       *audit.Broker
-	auditConfig []AuditDevice
-	auditPolicy AuditPolicy
-	auditMu     sync.Mutex // serialises changes to the audit table
+	audit *audit.Broker
+	// auditTable is the devices audit records to, from the config file
+	// and sys/audit.
+	auditTable *audittable.Table
 	// auditFailures counts requests refused for want of a record.
 	auditFailures atomic.Uint64
 
@@ -108,10 +109,12 @@ func New(cfg Config) *Core {
 	if now == nil {
 		now = time.Now
 	}
+	b := barrier.New(barrier.Config{Backend: cfg.Storage, Memory: cfg.Memory, Now: now})
+	broker := audit.NewBroker(now)
 	return &Core{
 		physical:    cfg.Storage,
 		storageType: cfg.StorageType,
-		barrier:     barrier.New(barrier.Config{Backend: cfg.Storage, Memory: cfg.Memory, Now: now}),
+		barrier:     b,
 		seal:        sealOrDefault(cfg.Seal),
 		oldSeal:     cfg.MigrateFrom,
 		engines:     cfg.Engines,
@@ -119,9 +122,8 @@ func New(cfg Config) *Core {
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
-		audit:       audit.NewBroker(now),
-		auditConfig: cfg.AuditDevices,
-		auditPolicy: cfg.AuditPolicy,
+		audit:       broker,
+		auditTable:  audittable.New(b, broker, cfg.AuditDevices, cfg.AuditPolicy, log),
 		genRoot:     genroot.NewTracker(cfg.Memory),
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
+	"github.com/arca-secrets/arca/core/audittable"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -42,8 +42,8 @@ func (c *Core) Invalidate(ctx context.Context, key string) error {
 		c.policies.reset()
 	case strings.HasPrefix(key, tokenStorePrefix):
 		st.tokens.Invalidate(strings.TrimPrefix(key, tokenStorePrefix))
-	case key == auditTablePath:
-		return c.reloadAudit(ctx)
+	case key == audittable.TablePath:
+		return c.auditTable.Reload(ctx)
 	case strings.HasPrefix(key, mountDataRoot):
 		uuid, rel, _ := strings.Cut(strings.TrimPrefix(key, mountDataRoot), "/")
 		if m := st.mountByUUID(uuid); m != nil {
@@ -76,7 +76,7 @@ func (c *Core) InvalidateAll(ctx context.Context) error {
 	for _, inv := range cachers {
 		inv.Invalidate(ctx, "")
 	}
-	return errors.Join(c.reloadMounts(ctx, st), c.reloadAudit(ctx))
+	return errors.Join(c.reloadMounts(ctx, st), c.auditTable.Reload(ctx))
 }
 
 func (st *unsealed) mountByUUID(uuid string) *mount {
@@ -131,39 +131,6 @@ func (c *Core) reloadMounts(ctx context.Context, st *unsealed) error {
 		}
 		closeEngine(m)
 		delete(r.mounts, path)
-	}
-	return nil
-}
-
-// reloadAudit enables the devices the stored table names that are not
-// enabled here, and disables those enabled through the API that it no
-// longer names. Devices from the config file stay.
-func (c *Core) reloadAudit(ctx context.Context) error {
-	c.auditMu.Lock()
-	defer c.auditMu.Unlock()
-	table, err := c.readAuditTable(ctx)
-	if err != nil {
-		return fmt.Errorf("reading audit table: %w", err)
-	}
-	enabled := c.audit.Names()
-	want := map[string]bool{}
-	for _, d := range c.auditConfig {
-		want[d.Name] = true
-	}
-	for _, d := range table {
-		want[d.Name] = true
-		if !slices.Contains(enabled, d.Name) {
-			if err := c.enableAudit(ctx, d); err != nil {
-				return err
-			}
-		}
-	}
-	for _, name := range enabled {
-		if !want[name] {
-			if err := c.audit.Disable(name); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

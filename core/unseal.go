@@ -185,7 +185,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		c.barrier.Seal()
 		return err
 	}
-	if err := c.startAudit(ctx); err != nil {
+	if err := c.auditTable.Start(ctx); err != nil {
 		st.router.closeEngines()
 		tokens.Wipe()
 		c.barrier.Seal()

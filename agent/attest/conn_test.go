@@ -66,14 +66,29 @@ func TestConnAttestsOnceAndRechecks(t *testing.T) {
 	if id.PID != os.Getpid() {
 		t.Fatalf("pid: got %d, want %d", id.PID, os.Getpid())
 	}
+	// Other tests create processes on this host at any time (go test
+	// runs packages side by side), and each one rightly forces a new
+	// attestation: look for two requests back to back with none between.
+	kept := false
+	for range 200 {
+		base, err := conn.Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := conn.att
+		again, err := conn.Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn.att == first && again == base {
+			kept = true
+			break
+		}
+	}
+	if !kept {
+		t.Fatal("a second request with nothing changed was attested in full again, every time")
+	}
 	first := conn.att
-	again, err := conn.Identity()
-	if err != nil || again != id {
-		t.Fatalf("second request: got %p %v, want the same identity %p", again, err, id)
-	}
-	if conn.att != first {
-		t.Fatal("a second request with nothing changed was attested in full again")
-	}
 	// A new process on the host: the holders are scanned again.
 	if err := exec.Command("/bin/true").Run(); err != nil {
 		t.Fatal(err)
