@@ -143,17 +143,20 @@ func TestConnNoticesExecBetweenRequests(t *testing.T) {
 	}
 }
 
-// waitExe waits until pid runs exe (the helper has exec'd).
+// waitExe waits until pid runs exe and has settled into it: the exe link
+// changes before the kernel has finished laying out the new program, so
+// it also waits for the program to be asleep (sleep's nanosleep).
 func waitExe(t *testing.T, pid int, exe string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
 		got, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if got == exe {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := strings.LastIndexByte(string(stat), ')'); got == exe && i > 0 && strings.HasPrefix(string(stat[i+1:]), " S") {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // polling the child's state
 	}
 	t.Fatalf("pid %d did not exec %s (runs %q)", pid, exe, got)
 }
