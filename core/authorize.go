@@ -29,7 +29,7 @@ var sudoPaths = policy.NewPathSet(
 	"sys/leases/revoke-force", "sys/leases/revoke-force/*",
 	"sys/leases/lookup/*",
 	"auth/token/accessors", "auth/token/revoke-orphan", "auth/token/tidy",
-	"sys/rekey/*", "sys/storage/raft/*", "sys/generate-root/*", "sys/generate-root-token/*",
+	"sys/rekey/*", "sys/rekey-recovery-key/*", "sys/storage/raft/*", "sys/generate-root/*", "sys/generate-root-token/*",
 )
 
 // needsSudo says whether op on path needs sudo. A listing reads what is

@@ -39,16 +39,31 @@ type RekeyStatus struct {
 }
 
 // RekeyInit starts replacing the unseal key with one split into shares
-// with threshold. The root key and data are untouched.
+// with threshold; with a seal that unseals by itself, the recovery key
+// (authorised by the current recovery shares). The root key and data are
+// untouched.
 func (c *Core) RekeyInit(ctx context.Context, shares, threshold int) (RekeyStatus, error) {
+	kind := "secret"
 	if c.seal.AutoUnseal() {
-		return RekeyStatus{}, c.sealUnsupported("rekeying is", "it has no unseal key shares, and rekeying recovery keys is not implemented yet")
+		kind = "recovery"
 	}
-	if err := validateSplit("secret", shares, threshold); err != nil {
+	if err := validateSplit(kind, shares, threshold); err != nil {
 		return RekeyStatus{}, err
 	}
 	if c.Sealed() {
 		return RekeyStatus{}, ErrSealed
+	}
+	// Refuse at once what no shares could authorise (a seal that unseals
+	// by itself, initialised without recovery shares).
+	conf, err := sealconf.Read(ctx, c.physical)
+	if err != nil {
+		return RekeyStatus{}, err
+	}
+	if conf == nil {
+		return RekeyStatus{}, ErrNotInitialized
+	}
+	if _, err := c.quorumFor(conf); err != nil {
+		return RekeyStatus{}, err
 	}
 	c.rekeyLock.Lock()
 	defer c.rekeyLock.Unlock()
@@ -83,6 +98,9 @@ func (c *Core) rekeyStatusLocked(ctx context.Context) (RekeyStatus, error) {
 		return RekeyStatus{}, ErrNotInitialized
 	}
 	st := RekeyStatus{Required: conf.Threshold}
+	if c.seal.AutoUnseal() {
+		st.Required = conf.RecoveryThreshold
+	}
 	if c.rekey != nil {
 		st.Started, st.Nonce = true, c.rekey.nonce
 		st.Shares, st.Threshold = c.rekey.shares, c.rekey.threshold
@@ -124,10 +142,11 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	if conf == nil {
 		return RekeyStatus{}, ErrNotInitialized
 	}
-	if err := c.matchSeal(conf); err != nil {
+	q, err := c.quorumFor(conf)
+	if err != nil {
 		return RekeyStatus{}, err
 	}
-	if err := checkShareWith(c.seal, share, conf.Split()); err != nil {
+	if err := q.check(share); err != nil {
 		return RekeyStatus{}, err
 	}
 	c.rekey.given.Mode = c.memory
@@ -136,10 +155,16 @@ func (c *Core) RekeyUpdate(ctx context.Context, share []byte, nonce string) (Rek
 	} else if !added {
 		return c.rekeyStatusLocked(ctx)
 	}
-	if c.rekey.given.Len() < conf.Threshold {
+	if c.rekey.given.Len() < q.split.Threshold {
 		return c.rekeyStatusLocked(ctx)
 	}
-	keys, err := c.finishRekey(ctx, conf)
+	finish := c.finishRekey
+	if c.seal.AutoUnseal() {
+		finish = func(ctx context.Context, conf *sealconf.Config) ([][]byte, error) {
+			return c.finishRecoveryRekey(ctx, conf, q)
+		}
+	}
+	keys, err := finish(ctx, conf)
 	if err != nil {
 		c.rekey.wipe()
 		return RekeyStatus{}, err
@@ -164,6 +189,27 @@ func (c *Core) finishRekey(ctx context.Context, conf *sealconf.Config) ([][]byte
 		return nil, err
 	}
 	if err := sealconf.Write(ctx, c.physical, next); err != nil {
+		for _, s := range shares {
+			clear(s)
+		}
+		return nil, err
+	}
+	return shares, nil
+}
+
+// finishRecoveryRekey checks the current recovery shares and replaces the
+// recovery key with a new one split as asked; the root key is untouched.
+// Shares that do not open the recovery key reset the progress.
+func (c *Core) finishRecoveryRekey(ctx context.Context, conf *sealconf.Config, q shareQuorum) ([][]byte, error) {
+	if err := q.verify(ctx, c.rekey.given.Views()); err != nil {
+		return nil, err
+	}
+	next := *conf
+	shares, err := c.addRecoveryKey(ctx, &next, seal.Split{Shares: c.rekey.shares, Threshold: c.rekey.threshold})
+	if err != nil {
+		return nil, err
+	}
+	if err := sealconf.Write(ctx, c.physical, &next); err != nil {
 		for _, s := range shares {
 			clear(s)
 		}

@@ -176,3 +176,63 @@ func TestNoRecoveryKeyWithoutRecoveryShares(t *testing.T) {
 		t.Fatalf("got %v, want ErrSealUnsupported", err)
 	}
 }
+
+// TestRekeyRecoveryKey: with a seal that unseals by itself, rekey
+// replaces the recovery key: a quorum of the current recovery shares
+// gives new ones, wrong shares reset the progress, the old shares stop
+// authorising and the new ones do, and the server still unseals by
+// itself (the root key is untouched).
+func TestRekeyRecoveryKey(t *testing.T) {
+	ctx := context.Background()
+	s := newAutoSeal(t)
+	st := inmem.New()
+	c := newSealCore(s, st)
+	res, err := c.InitWith(ctx, InitParams{RecoveryShares: 3, RecoveryThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AutoUnseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Seal(context.Background()) })
+	if _, err := c.RekeyInit(ctx, 5, 3); err != nil {
+		t.Fatal(err)
+	}
+	status, err := c.RekeyStatus(ctx)
+	if err != nil || status.Required != 2 {
+		t.Fatalf("rekey status: %+v, %v; want 2 recovery shares required", status, err)
+	}
+	wrong := bytes.Clone(res.RecoveryShares[0])
+	wrong[len(wrong)-1] ^= 1
+	if _, err := c.RekeyUpdate(ctx, wrong, status.Nonce); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RekeyUpdate(ctx, res.RecoveryShares[1], status.Nonce); !errors.Is(err, ErrSharesRejected) {
+		t.Fatalf("a quorum with a wrong recovery share: %v, want ErrSharesRejected", err)
+	}
+	// The attempt goes on, its progress reset.
+	if status, err = c.RekeyStatus(ctx); err != nil || !status.Started || status.Progress != 0 {
+		t.Fatalf("after wrong shares: %+v, %v; want the attempt going on with no progress", status, err)
+	}
+	var done RekeyStatus
+	for _, sh := range res.RecoveryShares[:2] {
+		if done, err = c.RekeyUpdate(ctx, sh, status.Nonce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !done.Complete || len(done.Keys) != 5 {
+		t.Fatalf("rekey: %+v, want complete with 5 new recovery shares", done)
+	}
+	if err := c.checkRecoveryShares(ctx, res.RecoveryShares[:2]); !errors.Is(err, ErrRecoveryKeyMismatch) {
+		t.Fatalf("the old recovery shares after the rekey: %v, want a mismatch", err)
+	}
+	if err := c.checkRecoveryShares(ctx, [][]byte{done.Keys[4], done.Keys[0], done.Keys[2]}); err != nil {
+		t.Fatalf("the new recovery shares: %v", err)
+	}
+	if err := c.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AutoUnseal(ctx); err != nil || c.Sealed() {
+		t.Fatalf("auto-unseal after a recovery rekey: %v", err)
+	}
+}

@@ -248,6 +248,12 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 		step{name: "pprof heap", method: "GET", path: "sys/pprof/heap", tok: root, status: 200, audited: "sys/pprof/heap"},
 	)
 
+	// Recovery-key rekey: this server's Shamir seal has none, and says so.
+	run(
+		step{name: "recovery rekey status", method: "GET", path: "sys/rekey-recovery-key/init", tok: root, status: 400, audited: "sys/rekey-recovery-key/init", failed: true},
+		step{name: "recovery rekey update", method: "PUT", path: "sys/rekey-recovery-key/update", tok: root, body: map[string]any{"key": "00", "nonce": "n"}, status: 400, audited: "sys/rekey-recovery-key/update", failed: true},
+	)
+
 	// Rekey (authenticated by default): start, cancel, start, finish.
 	run(
 		step{name: "rekey start", method: "PUT", path: "sys/rekey/init", tok: root, body: map[string]any{"secret_shares": 1, "secret_threshold": 1}, status: 200, audited: "sys/rekey/init"},

@@ -89,6 +89,9 @@ func TestSealedOpenRoutes(t *testing.T) {
 					{method: "DELETE", path: "sys/rekey/init", status: 503},
 				},
 				"rekey/update": {{method: "PUT", path: "sys/rekey/update", body: map[string]any{"key": hex.EncodeToString(ts.unsealKey), "nonce": "n"}, status: 503}},
+				// A Shamir seal has no recovery keys, sealed or not.
+				"rekey-recovery-key/init":   {{method: "GET", path: "sys/rekey-recovery-key/init", status: 400}},
+				"rekey-recovery-key/update": {{method: "PUT", path: "sys/rekey-recovery-key/update", body: map[string]any{"key": "00", "nonce": "n"}, status: 400}},
 				"generate-root/attempt": {
 					{method: "GET", path: "sys/generate-root/attempt", status: 503},
 					{method: "PUT", path: "sys/generate-root/attempt", body: map[string]any{}, status: 503},

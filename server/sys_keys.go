@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"time"
 
@@ -164,4 +165,26 @@ func (s *Server) handleRekeyUpdate(w http.ResponseWriter, r *http.Request, _ str
 		"backup":                false,
 		"verification_required": false,
 	})
+}
+
+// rekeyTarget serves h only where its target is the seal's: sys/rekey/*
+// rekeys unseal key shares (a seal that needs people), and
+// sys/rekey-recovery-key/* the recovery key of a seal that unseals by
+// itself, as in Vault.
+func (s *Server) rekeyTarget(recovery bool, h sysHandler) sysHandler {
+	return func(w http.ResponseWriter, r *http.Request, sub string) {
+		st, err := s.core.SealStatus(r.Context())
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		switch {
+		case recovery && !st.RecoverySeal:
+			respondError(w, http.StatusBadRequest, errors.New("this server's seal has no recovery keys: rekey its unseal key shares at sys/rekey"))
+		case !recovery && st.RecoverySeal:
+			respondError(w, http.StatusBadRequest, errors.New("this server's seal unseals by itself and has no unseal key shares: rekey its recovery keys at sys/rekey-recovery-key"))
+		default:
+			h(w, r, sub)
+		}
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"github.com/arca-secrets/arca/internal/ageshare"
 
-	"github.com/openbao/openbao/api/v2"
+	openbao "github.com/openbao/openbao/api/v2"
 )
 
 type rekeyFlags struct {
@@ -14,6 +14,8 @@ type rekeyFlags struct {
 	nonce                string
 	ageRecipients        string
 	ageIdentity          string
+	// target is "barrier" (unseal key shares) or "recovery".
+	target string
 }
 
 // runOperatorRekey replaces the unseal key shares: -init starts, then each
@@ -30,9 +32,14 @@ func runOperatorRekey(e *env, args []string) int {
 		fs.StringVar(&f.nonce, "nonce", "", "nonce of the rekey in progress (printed by -init)")
 		fs.StringVar(&f.ageRecipients, "age-recipients", "", "encrypt each new share to one age or SSH public key (a file of them, one a line, or a comma-separated list); give it to -init and to every share submission, since the last one prints the new shares")
 		fs.StringVar(&f.ageIdentity, "age-identity", "", "decrypt an age-encrypted current share (the file named by the argument, or stdin) with the age or SSH identity in this file")
+		fs.StringVar(&f.target, "target", "barrier", "barrier: the unseal key shares; recovery: the recovery key of a seal that unseals by itself")
 	})
 	if code >= 0 {
 		return code
+	}
+	api := rekeyAPIFor(c, f.target)
+	if api == nil {
+		return usageError(e, "-target must be barrier or recovery, not %q", f.target)
 	}
 	switch {
 	case f.init:
@@ -41,24 +48,24 @@ func runOperatorRekey(e *env, args []string) int {
 				return usageError(e, "%v", err)
 			}
 		}
-		st, err := c.Sys().RekeyInit(&api.RekeyInitRequest{SecretShares: f.shares, SecretThreshold: f.threshold})
+		st, err := api.init(&openbao.RekeyInitRequest{SecretShares: f.shares, SecretThreshold: f.threshold})
 		if err != nil {
 			return apiError(e, "starting rekey", err)
 		}
 		printRekeyStatus(e, cf.format, st)
 	case f.cancel:
-		if err := c.Sys().RekeyCancel(); err != nil {
+		if err := api.cancel(); err != nil {
 			return apiError(e, "canceling rekey", err)
 		}
 		fmt.Fprintln(e.stdout, "Success! Canceled rekeying (if it was started)")
 	case f.status:
-		st, err := c.Sys().RekeyStatus()
+		st, err := api.status()
 		if err != nil {
 			return apiError(e, "reading rekey status", err)
 		}
 		printRekeyStatus(e, cf.format, st)
 	default:
-		st, err := c.Sys().RekeyStatus()
+		st, err := api.status()
 		if err != nil {
 			return apiError(e, "reading rekey status", err)
 		}
@@ -80,12 +87,12 @@ func runOperatorRekey(e *env, args []string) int {
 		if err != nil {
 			return usageError(e, "Error reading unseal key: %v", err)
 		}
-		up, err := c.Sys().RekeyUpdate(key, f.nonce)
+		up, err := api.update(key, f.nonce)
 		if err != nil {
 			return apiError(e, "posting unseal key", err)
 		}
 		if !up.Complete {
-			st, err := c.Sys().RekeyStatus()
+			st, err := api.status()
 			if err != nil {
 				return apiError(e, "reading rekey status", err)
 			}
@@ -108,7 +115,7 @@ func runOperatorRekey(e *env, args []string) int {
 	return exitOK
 }
 
-func printRekeyStatus(e *env, format string, st *api.RekeyStatusResponse) {
+func printRekeyStatus(e *env, format string, st *openbao.RekeyStatusResponse) {
 	if format == "json" {
 		_ = printJSON(e.stdout, st)
 		return
@@ -120,4 +127,24 @@ func printRekeyStatus(e *env, format string, st *api.RekeyStatusResponse) {
 		{"New Shares", fmt.Sprint(st.N)},
 		{"New Threshold", fmt.Sprint(st.T)},
 	})
+}
+
+// rekeyAPI is the four rekey calls of one target: the unseal key shares
+// (sys/rekey) or the recovery key (sys/rekey-recovery-key).
+type rekeyAPI struct {
+	init   func(*openbao.RekeyInitRequest) (*openbao.RekeyStatusResponse, error)
+	cancel func() error
+	status func() (*openbao.RekeyStatusResponse, error)
+	update func(key, nonce string) (*openbao.RekeyUpdateResponse, error)
+}
+
+func rekeyAPIFor(c *openbao.Client, target string) *rekeyAPI {
+	sys := c.Sys()
+	switch target {
+	case "barrier", "":
+		return &rekeyAPI{sys.RekeyInit, sys.RekeyCancel, sys.RekeyStatus, sys.RekeyUpdate}
+	case "recovery":
+		return &rekeyAPI{sys.RekeyRecoveryKeyInit, sys.RekeyRecoveryKeyCancel, sys.RekeyRecoveryKeyStatus, sys.RekeyRecoveryKeyUpdate}
+	}
+	return nil
 }
