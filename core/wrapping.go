@@ -93,21 +93,31 @@ func (c *Core) Unwrap(ctx context.Context, id string) ([]byte, error) {
 	defer release()
 	c.wrapMu.Lock()
 	defer c.wrapMu.Unlock()
-	te, err := c.wrappingToken(ctx, st, id)
+	te, body, err := c.wrapped(ctx, st, id)
 	if err != nil {
 		return nil, err
-	}
-	e, err := c.cubbyholeView(te).Get(ctx, wrappedKey)
-	if err != nil {
-		return nil, err
-	}
-	if e == nil {
-		return nil, ErrInvalidWrapping
 	}
 	if err := st.tokens.Revoke(ctx, te); err != nil {
 		return nil, err
 	}
-	return e.Value, nil
+	return body, nil
+}
+
+// wrapped returns a live wrapping token's entry and the response it
+// holds; c.wrapMu is held.
+func (c *Core) wrapped(ctx context.Context, st *unsealed, id string) (*token.Entry, []byte, error) {
+	te, err := c.wrappingToken(ctx, st, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := c.cubbyholeView(te).Get(ctx, wrappedKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e == nil {
+		return nil, nil, ErrInvalidWrapping
+	}
+	return te, e.Value, nil
 }
 
 // WrapLookup describes a wrapping token without using it.
@@ -138,18 +148,11 @@ func (c *Core) Rewrap(ctx context.Context, id string) (*WrapInfo, error) {
 	defer release()
 	c.wrapMu.Lock()
 	defer c.wrapMu.Unlock()
-	old, err := c.wrappingToken(ctx, st, id)
+	old, body, err := c.wrapped(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
-	e, err := c.cubbyholeView(old).Get(ctx, wrappedKey)
-	if err != nil {
-		return nil, err
-	}
-	if e == nil {
-		return nil, ErrInvalidWrapping
-	}
-	info, err := c.wrap(ctx, st, e.Value, old.TTL, old.Path, old.Meta["wrapped_accessor"])
+	info, err := c.wrap(ctx, st, body, old.TTL, old.Path, old.Meta["wrapped_accessor"])
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"strings"
 
 	"encoding/json"
@@ -55,4 +56,22 @@ func decodeKey(s string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("%w: not hex or base64", core.ErrInvalidUnsealKey)
+}
+
+// shareUpdate reads the body of a rekey or generate-root update: one key
+// share (hex or base64) and the nonce of the attempt it belongs to. The
+// caller wipes the share.
+func shareUpdate(r *http.Request) (share []byte, nonce string, err error) {
+	var req struct {
+		Key   string `json:"key"`
+		Nonce string `json:"nonce"`
+	}
+	if err := decodeInto(r, &req); err != nil {
+		return nil, "", err
+	}
+	if req.Key == "" || req.Nonce == "" {
+		return nil, "", &badRequest{"'key' and 'nonce' must be specified"}
+	}
+	share, err = decodeKey(req.Key)
+	return share, req.Nonce, err
 }

@@ -128,24 +128,12 @@ func (s *Server) handleRekeyUpdate(w http.ResponseWriter, r *http.Request, _ str
 	if !allow(w, r, http.MethodPut, http.MethodPost) {
 		return
 	}
-	var req struct {
-		Key   string `json:"key"`
-		Nonce string `json:"nonce"`
-	}
-	if err := decodeInto(r, &req); err != nil {
-		s.respondErr(w, r, err)
-		return
-	}
-	if req.Key == "" || req.Nonce == "" {
-		s.respondErr(w, r, &badRequest{"'key' and 'nonce' must be specified"})
-		return
-	}
-	share, err := decodeKey(req.Key)
+	share, nonce, err := shareUpdate(r)
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
-	st, err := s.core.RekeyUpdate(r.Context(), share, req.Nonce)
+	st, err := s.core.RekeyUpdate(r.Context(), share, nonce)
 	clear(share)
 	if err != nil {
 		s.respondErr(w, r, err)
