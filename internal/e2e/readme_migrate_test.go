@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/arca-secrets/arca/internal/testenv"
@@ -20,26 +17,7 @@ func TestREADMESealMigration(t *testing.T) {
 	testenv.Program(t, "curl", "curl")
 	heading := "Seal migration"
 	script := strings.NewReplacer("127.0.0.1:8200", freeAddr(t), "127.0.0.1:8300", freeAddr(t)).Replace(readmeBlocks(t, heading))
-	dir := t.TempDir()
-	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "HOME=" + dir}
-	// The section starts servers in the background: end them all if it
-	// fails half-way.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "arca-migrate", "arca.log"))
-		t.Fatalf("README section %q failed: %v\n%s\nserver log:\n%s", heading, err, out, log)
-	}
+	out := runOwnServersSection(t, heading, script, filepath.Join("arca-migrate", "arca.log"))
 	if n := strings.Count(string(out), "s3cr3t"); n != 3 {
 		t.Errorf("the secret was read %d times, want 3 (after each migration):\n%s", n, out)
 	}

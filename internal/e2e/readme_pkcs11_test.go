@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/arca-secrets/arca/internal/testenv"
@@ -21,26 +18,7 @@ func TestREADMEPKCS11Section(t *testing.T) {
 	heading := "Auto-unseal with an HSM (PKCS#11)"
 	addr := freeAddr(t)
 	script := strings.ReplaceAll(readmeBlocks(t, heading), "127.0.0.1:8200", addr)
-	dir := t.TempDir()
-	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "HOME=" + dir}
-	// The section starts servers in the background: end them all if it
-	// fails half-way.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "arca-hsm", "arca.log"))
-		t.Fatalf("README section %q failed: %v\n%s\nserver log:\n%s", heading, err, out, log)
-	}
+	out := runOwnServersSection(t, heading, script, filepath.Join("arca-hsm", "arca.log"))
 	if !strings.Contains(string(out), "Recovery Key 5: ") || strings.Contains(string(out), "Unseal Key") {
 		t.Errorf("init did not print 5 recovery keys and no unseal key:\n%s", out)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/arca-secrets/arca/internal/pgtest"
@@ -147,4 +148,31 @@ var readmeExpect = map[string][]string{
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
 		"640 reports.conf", "started with API_KEY=k-123\nstarted with API_KEY=k-456\n",
 	},
+}
+
+// runOwnServersSection runs script, a README section that starts its own
+// servers, in a fresh directory with arca on PATH, and returns what it
+// printed. The servers it leaves behind are killed with the test; when it
+// fails, the server log at logPath (relative to the directory) is shown.
+func runOwnServersSection(t *testing.T, heading, script, logPath string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, logPath))
+		t.Fatalf("README section %q failed: %v\n%s\nserver log:\n%s", heading, err, out, log)
+	}
+	return out
 }
