@@ -126,12 +126,7 @@ path "kv-private*" { capabilities = ["deny"] }
 // body.
 func TestAttackUnwrapIsAudited(t *testing.T) {
 	p, root, logPath, _ := startListener(t)
-	wrapper, err := root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper.SetToken(root.Token())
-	wrapper.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	wrapper := wrappingClient(t, root, root.Token())
 	wrap := func() string {
 		t.Helper()
 		s, err := wrapper.Logical().Write("sys/wrapping/wrap", map[string]any{"pw": "unwrap-me"})
@@ -315,12 +310,7 @@ func TestAttackSysRequestsAudited(t *testing.T) {
 	if err != nil || s == nil {
 		t.Fatal(err)
 	}
-	wrapper, err := root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper.SetToken(tok)
-	wrapper.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	wrapper := wrappingClient(t, root, tok)
 	wrapped := func() string {
 		w, err := wrapper.Logical().Write("sys/wrapping/wrap", map[string]any{"k": "v"})
 		if err != nil {
@@ -361,12 +351,7 @@ func TestAttackSysRequestsAudited(t *testing.T) {
 // token of the caller's own.
 func TestAttackWrappingLookupAudited(t *testing.T) {
 	p, root, logPath, _ := startListener(t)
-	wrapper, err := root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper.SetToken(root.Token())
-	wrapper.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	wrapper := wrappingClient(t, root, root.Token())
 	for _, tok := range []string{root.Token(), ""} {
 		w, err := wrapper.Logical().Write("sys/wrapping/wrap", map[string]any{"k": "v"})
 		if err != nil {
@@ -381,12 +366,7 @@ func TestAttackWrappingLookupAudited(t *testing.T) {
 // appear in the audit log only as HMACs.
 func TestAttackAuditHoldsNoTokens(t *testing.T) {
 	_, root, logPath, _ := startListener(t)
-	wrapper, err := root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper.SetToken(root.Token())
-	wrapper.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	wrapper := wrappingClient(t, root, root.Token())
 	created, err := wrapper.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
 	if err != nil || created.WrapInfo == nil {
 		t.Fatalf("wrapped token create: %+v, %v", created, err)
@@ -419,4 +399,17 @@ func TestAttackAuditHoldsNoTokens(t *testing.T) {
 			t.Errorf("the audit log holds the %s in clear", name)
 		}
 	}
+}
+
+// wrappingClient is a client of root's server with token tok that asks
+// for every answer wrapped for five minutes.
+func wrappingClient(t *testing.T, root *api.Client, tok string) *api.Client {
+	t.Helper()
+	c, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(tok)
+	c.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	return c
 }
