@@ -132,7 +132,7 @@ func (c *Core) HandleRequest(ctx context.Context, tokenID string, req *logical.R
 // Serve routes req to the engine mounted at its path, through the
 // pipeline. Login paths of auth methods need no token.
 func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
-	path, err := c.CanonicalPath(req.Path, req.Operation)
+	path, err := canonicalSlashes(req.Path, req.Operation)
 	if err != nil {
 		return nil, err
 	}
@@ -142,9 +142,9 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 		return nil, err
 	}
 	defer release()
-	// The path may have been folded before an unseal that happened since:
-	// fold again under the lock that serves it (idempotent).
-	path = st.foldEngineNames(path)
+	// The rest of CanonicalPath, under the lock that serves the request:
+	// the mount that folds its names is the one that will answer.
+	path = st.foldNames(path)
 	m := st.router.match(path)
 	r := &logical.Request{
 		Operation: req.Operation, Path: path, ClientAddr: req.ClientAddr,
