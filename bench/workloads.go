@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
 // Workloads lists the names newWorkload knows.
-var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt", "database-creds"}
+var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt", "database-creds", "ceiling"}
 
 func newWorkload(name string, cfg Config) (workload, error) {
 	switch name {
@@ -19,6 +20,8 @@ func newWorkload(name string, cfg Config) (workload, error) {
 		return &kv{readShare: 0}, nil
 	case "kv-mixed":
 		return &kv{readShare: 90}, nil
+	case "ceiling":
+		return &ceiling{}, nil
 	case "token-create":
 		return &tokenCreate{}, nil
 	case "token-lookup":
@@ -64,15 +67,19 @@ func (w *kv) setup(ctx context.Context, c *client, prefix string) error {
 	}
 	w.value = map[string]any{"data": map[string]any{"value": strings.Repeat("v", 100)}}
 	for i := range kvKeys {
-		if err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/data/k%d", w.mount, i), "", w.value, nil); err != nil {
+		if err := c.do(ctx, http.MethodPost, kvPath(w.mount, i), "", w.value, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+func kvPath(mount string, key int) string {
+	return mount + "/data/k" + strconv.Itoa(key)
+}
+
 func (w *kv) op(ctx context.Context, c *client, r *rand.Rand) error {
-	path := fmt.Sprintf("%s/data/k%d", w.mount, r.IntN(kvKeys))
+	path := kvPath(w.mount, r.IntN(kvKeys))
 	if r.IntN(100) < w.readShare {
 		return c.do(ctx, http.MethodGet, path, "", nil, nil)
 	}

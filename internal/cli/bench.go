@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -31,10 +33,14 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
-	var pgURL string
+	var pgURL, ceiling string
+	fs.StringVar(&ceiling, "ceiling", "", "instead of driving a server, serve a trivial handler on this address (host:port) until interrupted: the ceiling that -workload=ceiling measures")
 	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL for database-creds: postgres://user:password@host:port/db (default $ARCA_BENCH_POSTGRES_URL)")
 	if _, ok := parseFlags(e, fs, args); !ok {
 		return exitUsage
+	}
+	if ceiling != "" {
+		return serveCeiling(e, ceiling)
 	}
 	if addr == "" {
 		addr = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
@@ -79,6 +85,24 @@ func runBench(e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.OpsPerSec, r.P50, r.P90, r.P99, r.Max, formatValue(r.Errors))
 	}
 	tw.Flush()
+	return exitOK
+}
+
+// serveCeiling serves bench.ServeCeiling on addr until SIGINT or SIGTERM
+// (the comparison script stops it as it stops a server).
+func serveCeiling(e *env, addr string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "serving the ceiling on http://%s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.ServeCeiling(ctx, ln); err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
 	return exitOK
 }
 

@@ -140,7 +140,8 @@ func TestREADMECertSection(t *testing.T) {
 // readmeExpect is what a section's commands must print, where exiting 0
 // would not prove the feature works.
 var readmeExpect = map[string][]string{
-	"Metrics": {`arca_http_requests_total{class="sys",status="200"}`, `"Counters"`},
+	"Load generator": {"ceiling"},
+	"Metrics":        {`arca_http_requests_total{class="sys",status="200"}`, `"Counters"`},
 	"Request safety: one spelling per path, limits before work": {"refused: Polmgr is polmgr", "403"},
 	"Auth methods: TLS certificates":                            {`"client_token":"s.`, `"cert_name":"web"`, `"common_name":"web-1"`, `"token_policies":["app","default"]`},
 	"Disk keys: LUKS volumes":                                   {"opens keyslot 1 of disk.img", "opens keyslot 3 of disk.img", "volume web1 was revoked", "refused, as it must be", "any 2 of these 3 shares", "The shares open keyslot 2 of disk.img"},
