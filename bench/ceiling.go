@@ -45,13 +45,16 @@ func ServeCeiling(ctx context.Context, ln net.Listener) error {
 
 // ceiling reads the same paths as kv-read from a server that does no work
 // (ServeCeiling); it needs no setup.
-type ceiling struct{ mount string }
+type ceiling struct {
+	keys  int
+	mount string
+}
 
 func (w *ceiling) setup(_ context.Context, _ *client, prefix string) error {
 	w.mount = prefix + "-kv"
 	return nil
 }
 func (w *ceiling) op(ctx context.Context, c *client, r *rand.Rand) error {
-	return c.do(ctx, http.MethodGet, kvPath(w.mount, r.IntN(kvKeys)), "", nil, nil)
+	return c.do(ctx, http.MethodGet, kvPath(w.mount, r.IntN(w.keys)), "", nil, nil)
 }
 func (w *ceiling) cleanup(context.Context, *client, string) {}

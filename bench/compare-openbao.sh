@@ -14,8 +14,11 @@
 # generator on LOAD_CPUS (taskset; defaults 0 and 1), so that neither takes
 # the other's core; Go sizes GOMAXPROCS to the CPUs it may use.
 #
+# Each workload runs against a server started for it alone, so that no row
+# depends on the rows before it.
+#
 # Environment: WORKLOADS (comma list, default kv-read,kv-write,token-create),
-# ROUNDS (3), DUR (5s), CONC (16), OUT (results file, JSON lines; default a
+# ROUNDS (3), DUR (5s), CONC (16), KV_KEYS (1000), OUT (results file, JSON lines; default a
 # temporary file), BAO unset runs Arca and the ceiling only. Durable means
 # Arca on bbolt and OpenBao on integrated raft (one node), each initialised
 # with one key share and unsealed over the API. Nothing of OpenBao is kept
@@ -26,7 +29,7 @@ mode="${1:-durable}"
 : "${ARCA:?set ARCA to the arca binary}"
 BAO="${BAO:-}"
 WORKLOADS="${WORKLOADS:-kv-read,kv-write,token-create}"
-ROUNDS="${ROUNDS:-3}" DUR="${DUR:-5s}" CONC="${CONC:-16}"
+ROUNDS="${ROUNDS:-3}" DUR="${DUR:-5s}" CONC="${CONC:-16}" KV_KEYS="${KV_KEYS:-1000}"
 SERVER_CPUS="${SERVER_CPUS:-0}" LOAD_CPUS="${LOAD_CPUS:-1}"
 OUT="${OUT:-$(mktemp --suffix=.jsonl)}"
 addr=127.0.0.1:18300
@@ -94,7 +97,7 @@ stop() {
 # run <server> <workload> <round>: one generator run, appended to OUT.
 run() {
 	taskset -c "$LOAD_CPUS" "$ARCA" bench -addr="http://$addr" -token="$token" -duration="$DUR" -concurrency="$CONC" \
-		-workload="$2" -format=json -quiet |
+		-kv-keys="$KV_KEYS" -workload="$2" -format=json -quiet |
 		python3 -c "
 import json, sys
 data = json.load(sys.stdin)
@@ -110,10 +113,15 @@ for round in $(seq "$ROUNDS"); do
 	start ceiling
 	run ceiling ceiling "$round"
 	stop
+	# A fresh server for each workload: a row must not pay for what the
+	# rows before it left stored (the tokens of token-create live for ten
+	# minutes), as OpenBao's dev storage slows with every entry it holds.
 	for name in $servers; do
-		start "$name"
-		for w in ${WORKLOADS//,/ }; do run "$name" "$w" "$round"; done
-		stop
+		for w in ${WORKLOADS//,/ }; do
+			start "$name"
+			run "$name" "$w" "$round"
+			stop
+		done
 	done
 done
 echo "load after: $(uptime)" >&2

@@ -15,13 +15,13 @@ var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "tok
 func newWorkload(name string, cfg Config) (workload, error) {
 	switch name {
 	case "kv-read":
-		return &kv{readShare: 100}, nil
+		return &kv{readShare: 100, keys: cfg.kvKeys()}, nil
 	case "kv-write":
-		return &kv{readShare: 0}, nil
+		return &kv{readShare: 0, keys: cfg.kvKeys()}, nil
 	case "kv-mixed":
-		return &kv{readShare: 90}, nil
+		return &kv{readShare: 90, keys: cfg.kvKeys()}, nil
 	case "ceiling":
-		return &ceiling{}, nil
+		return &ceiling{keys: cfg.kvKeys()}, nil
 	case "token-create":
 		return &tokenCreate{}, nil
 	case "token-lookup":
@@ -51,11 +51,14 @@ func enableAuth(ctx context.Context, c *client, path, typ string) error {
 	return c.do(ctx, http.MethodPost, "sys/auth/"+path, "", map[string]any{"type": typ}, nil)
 }
 
-const kvKeys = 1000
+// DefaultKVKeys is how many keys the kv workloads write before they are
+// measured, and spread their operations over.
+const DefaultKVKeys = 1000
 
 // kv reads and writes secrets of 100 bytes in a KV v2 mount of its own.
 type kv struct {
 	readShare int
+	keys      int
 	mount     string
 	value     map[string]any
 }
@@ -66,7 +69,7 @@ func (w *kv) setup(ctx context.Context, c *client, prefix string) error {
 		return err
 	}
 	w.value = map[string]any{"data": map[string]any{"value": strings.Repeat("v", 100)}}
-	for i := range kvKeys {
+	for i := range w.keys {
 		if err := c.do(ctx, http.MethodPost, kvPath(w.mount, i), "", w.value, nil); err != nil {
 			return err
 		}
@@ -79,7 +82,7 @@ func kvPath(mount string, key int) string {
 }
 
 func (w *kv) op(ctx context.Context, c *client, r *rand.Rand) error {
-	path := kvPath(w.mount, r.IntN(kvKeys))
+	path := kvPath(w.mount, r.IntN(w.keys))
 	if r.IntN(100) < w.readShare {
 		return c.do(ctx, http.MethodGet, path, "", nil, nil)
 	}

@@ -21,7 +21,7 @@ import (
 func runBench(e *env, args []string) int {
 	var addr, token, caCert, workload, format, prefix string
 	var duration time.Duration
-	var concurrency int
+	var concurrency, kvKeys int
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", "", "server address (default $ARCA_ADDR, then $VAULT_ADDR)")
@@ -30,6 +30,7 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
 	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	fs.IntVar(&concurrency, "concurrency", 16, "concurrent clients")
+	fs.IntVar(&kvKeys, "kv-keys", bench.DefaultKVKeys, "keys the kv workloads write first and spread their operations over")
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
@@ -57,6 +58,9 @@ func runBench(e *env, args []string) int {
 	if format != "table" && format != "json" {
 		return usageError(e, "-format must be table or json")
 	}
+	if kvKeys < 1 {
+		return usageError(e, "-kv-keys must be at least 1")
+	}
 	mix, err := parseMix(workload)
 	if err != nil {
 		return usageError(e, "%v", err)
@@ -64,7 +68,7 @@ func runBench(e *env, args []string) int {
 	if pgURL == "" {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
-	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL}
+	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,4 +158,31 @@ func rawRequestErr(addr, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// -kv-keys sets how many keys the kv workloads write before they are
+// measured: every secret request the server saw is either one of those
+// writes or one of the reads the run reports.
+func TestCLIBenchKVKeys(t *testing.T) {
+	p, _ := startDev(t, "root")
+	r := arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-duration=1s", "-concurrency=2",
+		"-workload=kv-read", "-kv-keys=7", "-format=json", "-quiet")
+	r.must(t, 0)
+	var results []struct {
+		Ops    int            `json:"ops"`
+		Errors map[string]int `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 1 || results[0].Ops == 0 || len(results[0].Errors) != 0 {
+		t.Fatalf("kv-read: %v %s", err, r.stdout)
+	}
+	code, body := rawRequest(t, p.addr, "root", "GET", "/v1/sys/metrics?format=prometheus", nil)
+	m := regexp.MustCompile(`(?m)^arca_http_requests_total\{class="secret",status="200"\} (\d+)$`).FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("sys/metrics: %d\n%s", code, body)
+	}
+	// Reads cut by the end of the run are answered but not counted.
+	if seen, _ := strconv.Atoi(m[1]); seen-results[0].Ops < 7 || seen-results[0].Ops > 7+2 {
+		t.Errorf("the server answered %d secret requests for %d reads: the seed was not 7 writes", seen, results[0].Ops)
+	}
+	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-kv-keys=0").must(t, 2, "-kv-keys")
 }
