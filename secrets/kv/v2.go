@@ -37,6 +37,8 @@ type v2Engine struct {
 	locks [lockStripes]sync.RWMutex
 	// configMu orders writes of the mount configuration.
 	configMu sync.Mutex
+	// meta caches decoded metadata for reads (metacache.go).
+	meta metaCache
 }
 
 var _ logical.Engine = (*v2Engine)(nil)
@@ -106,6 +108,11 @@ func (e *v2Engine) HandleRequest(ctx context.Context, req *logical.Request) (*lo
 	op := req.Operation
 	if op == logical.CreateOperation {
 		op = logical.UpdateOperation
+	}
+	if op != logical.ReadOperation {
+		// Anything but a read may change the key's metadata.
+		e.meta.drop(key)
+		defer e.meta.drop(key)
 	}
 	switch top + " " + string(op) {
 	case "data read":
