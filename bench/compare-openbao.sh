@@ -15,7 +15,8 @@
 # the other's core; Go sizes GOMAXPROCS to the CPUs it may use.
 #
 # Each workload runs against a server started for it alone, so that no row
-# depends on the rows before it.
+# depends on the rows before it, and Arca and OpenBao take turns workload by
+# workload, so that the runs a ratio compares are close in time.
 #
 # Environment: WORKLOADS (comma list, default kv-read,kv-write,token-create),
 # ROUNDS (3), DUR (5s), CONC (16), KV_KEYS (1000), OUT (results file, JSON lines; default a
@@ -88,14 +89,24 @@ start() {
 	done
 }
 
+# stop ends the server; one that had already exited is reported with the
+# end of its log, and the run goes on without the figure it did not give.
 stop() {
-	kill "$server_pid"
+	if ! kill "$server_pid" 2>/dev/null; then
+		echo "the $1 server had exited before the end of its run; its log ends:" >&2
+		tail -5 "$work/$1.log" >&2
+	fi
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=""
 }
 
-# run <server> <workload> <round>: one generator run, appended to OUT.
+# run <server> <workload> <round>: one generator run, appended to OUT; a
+# run that fails (its server died) is reported and leaves no figure.
 run() {
+	run1 "$@" || echo "no figure for $1 $2 in round $3" >&2
+}
+
+run1() {
 	taskset -c "$LOAD_CPUS" "$ARCA" bench -addr="http://$addr" -token="$token" -duration="$DUR" -concurrency="$CONC" \
 		-kv-keys="$KV_KEYS" -workload="$2" -format=json -quiet |
 		python3 -c "
@@ -112,15 +123,18 @@ echo "load before: $(uptime)" >&2
 for round in $(seq "$ROUNDS"); do
 	start ceiling
 	run ceiling ceiling "$round"
-	stop
+	stop ceiling
 	# A fresh server for each workload: a row must not pay for what the
 	# rows before it left stored (the tokens of token-create live for ten
 	# minutes), as OpenBao's dev storage slows with every entry it holds.
-	for name in $servers; do
-		for w in ${WORKLOADS//,/ }; do
+	# The servers take turns workload by workload, so that the two runs a
+	# ratio compares are seconds apart, not minutes, on a machine whose
+	# other load comes and goes.
+	for w in ${WORKLOADS//,/ }; do
+		for name in $servers; do
 			start "$name"
 			run "$name" "$w" "$round"
-			stop
+			stop "$name"
 		done
 	done
 done
