@@ -86,6 +86,7 @@ func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) 
 
 // onTokenRevoke cleans up what belongs to a token when it goes.
 func (c *Core) onTokenRevoke(ctx context.Context, st *unsealed, e *token.Entry) error {
+	c.events.RevokeToken(e.Accessor) // its subscriptions end with it
 	if st.leases != nil {
 		if err := st.leases.RevokeByToken(ctx, e.Accessor, true); err != nil {
 			return err
