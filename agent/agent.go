@@ -87,6 +87,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); auth.run(ctx) }()
 	tg.start(ctx, auth.ready, &wg)
+	w := &watcher{up: up, auth: auth, log: log, clock: clk, kv: a.kv, units: tg.units}
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(ctx, auth.ready) }()
 	var result error
 	if cfg.Exec != nil {
 		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered}

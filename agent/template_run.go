@@ -135,6 +135,8 @@ type unit struct {
 	sink func(ctx context.Context, out [][]byte) error
 	// rendered is closed after the first output reached sink.
 	rendered chan struct{}
+	// inbox holds the changes the server announced (events.go).
+	inbox *changes
 }
 
 // maxRetry bounds the wait between attempts of a failing template.
@@ -150,6 +152,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 	first := true
 	for ctx.Err() == nil {
 		start := u.clock.Now()
+		u.applyChanges()
 		u.r.maintain(ctx, u.log)
 		out, err := u.r.render(ctx)
 		if err == nil {
@@ -171,7 +174,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 				close(u.rendered)
 			}
 		}
-		u.clock.sleepUntil(ctx, next, nil)
+		u.clock.sleepUntil(ctx, next, u.inbox.wake)
 	}
 }
 
@@ -307,7 +310,7 @@ func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*t
 		if err != nil {
 			return nil, fmt.Errorf("template %d: %w", i+1, err)
 		}
-		u := &unit{name: t.Destination, r: r, clock: c, log: log, sink: fileSink(t, log), rendered: make(chan struct{})}
+		u := &unit{name: t.Destination, r: r, clock: c, log: log, sink: fileSink(t, log), rendered: make(chan struct{}), inbox: newChanges()}
 		tg.units, tg.files = append(tg.units, u), append(tg.files, u)
 	}
 	if cfg.Exec != nil && len(cfg.Exec.Env) > 0 {
@@ -321,7 +324,7 @@ func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*t
 		}
 		tg.env = make(chan []string)
 		envs := cfg.Exec.Env
-		tg.units = append(tg.units, &unit{name: "env_template", r: r, clock: c, log: log, rendered: make(chan struct{}),
+		tg.units = append(tg.units, &unit{name: "env_template", r: r, clock: c, log: log, rendered: make(chan struct{}), inbox: newChanges(),
 			sink: func(ctx context.Context, out [][]byte) error {
 				vars := make([]string, len(out))
 				for i, b := range out {
