@@ -65,8 +65,9 @@ func (s *Server) handleEventsSubscribe(w http.ResponseWriter, r *http.Request, p
 	rec.stream = func(w http.ResponseWriter, r *http.Request) { s.streamEvents(w, r, pattern, te) }
 }
 
-// eventFilter says whether te may learn of an event: read (or root) on
-// its path, asked of the policies as they are now.
+// eventFilter says whether te may learn of an event: read, subscribe
+// (hear of changes without reading) or root on its path, asked of the
+// policies as they are now.
 func (s *Server) eventFilter(te *token.Entry) events.Filter {
 	return func(ev events.Event) bool {
 		p := ev.ReadPath()
@@ -74,7 +75,8 @@ func (s *Server) eventFilter(te *token.Entry) events.Filter {
 		if err != nil {
 			return false
 		}
-		return slices.Contains(caps[p], "read") || slices.Contains(caps[p], "root")
+		c := caps[p]
+		return slices.Contains(c, "read") || slices.Contains(c, "subscribe") || slices.Contains(c, "root")
 	}
 }
 
@@ -120,6 +122,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, pattern st
 	for {
 		select {
 		case <-ctx.Done():
+			s.log.Debug("event subscription ended by the subscriber", "error", context.Cause(ctx))
 			return
 		case <-sub.Done():
 			reason := "subscription closed"
@@ -138,6 +141,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, pattern st
 			// once; the ticker catches expiry.
 			evs, missed := sub.Take()
 			if err := s.sendEvents(ctx, conn, evs, missed); err != nil {
+				s.log.Debug("event subscription ended: sending failed", "error", err)
 				return
 			}
 		}

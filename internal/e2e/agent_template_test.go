@@ -168,6 +168,13 @@ exec {
   user = "arca-wl-exec"
   restart_stop_timeout = "5s"
 }`, seen))
+	// The child's secrets are its own role's: the shell it runs as
+	// arca-wl-exec.
+	if _, err := f.root.Logical().Write("auth/workload/role/exec-child", map[string]any{
+		"bound_uids": []string{fmt.Sprint(uid)}, "bound_exe_paths": []string{"/usr/bin/dash"}, "token_policies": "app", "token_ttl": "10m",
+	}); err != nil {
+		t.Fatal(err)
+	}
 	f.start()
 	lines := func(n int) []string {
 		t.Helper()
@@ -224,7 +231,9 @@ func TestAgentTemplateREADME(t *testing.T) {
 	}
 	const before = `set -euo pipefail
 echo 'path "auth/workload/login" { capabilities = ["update"] }' | ./arca policy write host-agent -
+echo 'path "secret/data/reports" { capabilities = ["read"] }' | ./arca policy write reports -
 ./arca auth enable -path=hosts approle
+./arca auth enable workload
 ./arca write auth/hosts/role/web1 token_policies=host-agent token_ttl=1h
 ./arca read -field=role_id auth/hosts/role/web1/role-id > role_id
 ./arca kv put secret/reports api_key=k-123

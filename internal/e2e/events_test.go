@@ -192,6 +192,24 @@ path "secret/data/other" { capabilities = ["read"] }
 		t.Fatalf("after the policy change got %q, want secret/data/other (and nothing of app)", ev.Data.Event.Metadata["path"])
 	}
 
+	// The subscribe capability: told of a change, refused its value.
+	putPolicy(t, root, "hear-only", `
+path "sys/events/subscribe/*" { capabilities = ["read"] }
+path "secret/data/hear" { capabilities = ["subscribe"] }
+`)
+	hear := childToken(t, root, "hear-only")
+	hs, _ := subscribe(t, p.addr, hear, "kv*", nil)
+	if hs == nil {
+		t.Fatal("subscribe with the subscribe capability refused")
+	}
+	put("hear")
+	if ev := hs.next(); ev.Data.Event.Metadata["path"] != "secret/data/hear" {
+		t.Fatalf("subscribe capability: got an event about %q", ev.Data.Event.Metadata["path"])
+	}
+	if code, _ := rawRequest(t, p.addr, hear, "GET", "/v1/secret/data/hear", nil); code != http.StatusForbidden {
+		t.Fatalf("reading with only subscribe: %d, want 403", code)
+	}
+
 	// Without read on the subscribe path: refused before any upgrade.
 	putPolicy(t, root, "no-sub", `path "secret/data/*" { capabilities = ["read"] }`)
 	if es, status := subscribe(t, p.addr, childToken(t, root, "no-sub"), "kv*", nil); es != nil || status != http.StatusForbidden {
