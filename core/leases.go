@@ -20,7 +20,10 @@ const leaseInterval = time.Second
 
 func (c *Core) openLeases(st *unsealed) *lease.Manager {
 	revoke := func(ctx context.Context, l *lease.Lease) error { return c.revokeLease(ctx, st, l) }
-	return lease.New(lease.Config{Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now})
+	return lease.New(lease.Config{
+		Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now,
+		RevokeTokens: func(ctx context.Context, accs []string) []error { return st.tokens.RevokeAccessors(ctx, accs) },
+	})
 }
 
 // revokeLease revokes what a lease stands for.
@@ -171,7 +174,7 @@ func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool)
 		return 0, err
 	}
 	defer release()
-	n, err := st.leases.RevokePrefix(ctx, prefix, force)
+	n, err := st.leases.RevokePrefix(ctx, prefix, force, nil)
 	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
 	return n, leaseErr(err)
 }

@@ -33,15 +33,19 @@ type Config struct {
 	Storage storage.Backend
 	// Revoke is called to revoke a lease's secret or token.
 	Revoke RevokeFunc
+	// RevokeTokens, when set, revokes the tokens of token leases in
+	// batches, instead of Revoke one lease at a time.
+	RevokeTokens RevokeTokensFunc
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Manager keeps leases.
 type Manager struct {
-	st     storage.Backend
-	revoke RevokeFunc
-	now    func() time.Time
+	st           storage.Backend
+	revoke       RevokeFunc
+	revokeTokens RevokeTokensFunc
+	now          func() time.Time
 	// locks serialise changes to one lease (keyed by id); other leases
 	// change in parallel, so their storage writes share commits.
 	locks stripe.Locks
@@ -53,7 +57,7 @@ func New(cfg Config) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, now: now}
+	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, revokeTokens: cfg.RevokeTokens, now: now}
 }
 
 func validID(id string) bool {
@@ -152,7 +156,6 @@ func (m *Manager) List(ctx context.Context, prefix string) ([]string, error) {
 // it. extend, when set, renews what the lease stands for first (the token)
 // and may shorten the new expiry.
 func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, extend func(*Lease, time.Time) (time.Time, error)) (*Lease, error) {
-	defer m.locks.Lock(id)()
 	l, err := m.Lookup(ctx, id)
 	if err != nil {
 		return nil, err
@@ -171,19 +174,27 @@ func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration,
 	if !l.MaxExpireTime.IsZero() && exp.After(l.MaxExpireTime) {
 		exp = l.MaxExpireTime
 	}
+	// The issuer is asked without the lease's lock: renewing a token
+	// takes the token store's lock, which a token's revocation holds while
+	// it takes lease locks, so holding ours here could deadlock the two.
 	if extend != nil {
 		if exp, err = extend(l, exp); err != nil {
 			return nil, err
 		}
 	}
-	old := l.ExpireTime
-	l.ExpireTime, l.LastRenewal = exp, now
-	return l, m.save(ctx, l, old)
+	defer m.locks.Lock(id)()
+	// Revoked meanwhile: the renewal must not write the lease back.
+	cur, err := m.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	old := cur.ExpireTime
+	cur.ExpireTime, cur.LastRenewal = exp, now
+	return cur, m.save(ctx, cur, old)
 }
 
-// remove deletes a lease and its index keys in one storage step. The
-// lease's lock must be held.
-func (m *Manager) remove(ctx context.Context, l *Lease) error {
+// keysOf lists a lease's key and its index keys.
+func keysOf(l *Lease) []string {
 	h := idHash(l.ID)
 	keys := []string{"exp/" + bucket(l.ExpireTime) + "/" + h}
 	if !l.RetryAt.IsZero() {
@@ -192,5 +203,9 @@ func (m *Manager) remove(ctx context.Context, l *Lease) error {
 	if l.TokenAccessor != "" {
 		keys = append(keys, "tok/"+l.TokenAccessor+"/"+h)
 	}
-	return storage.WriteAll(ctx, m.st, nil, append(keys, "id/"+l.ID))
+	return append(keys, "id/"+l.ID)
+}
+
+func (m *Manager) writeAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
+	return storage.WriteAll(ctx, m.st, puts, deletes)
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -32,9 +33,15 @@ type Config struct {
 	Now func() time.Time
 	// DefaultTTL and MaxTTL are the system defaults (768h each when zero).
 	DefaultTTL, MaxTTL time.Duration
-	// OnRevoke is called for every token revoked, before its entry goes
-	// (to drop its cubbyhole and, later, its leases). Nil means nothing.
-	OnRevoke func(ctx context.Context, e *Entry) error
+	// BeforeRevoke is called with a batch of tokens being revoked, before
+	// their entries go, to revoke what they own (the secret leases they
+	// created, their cubbyholes); it returns one error per token, and a
+	// token with an error is kept (with its ancestors) for a later try.
+	// Nil means nothing.
+	BeforeRevoke func(ctx context.Context, es []*Entry) []error
+	// AfterRevoke is called with the tokens whose entries are gone, to
+	// drop what stands for them (their own leases). Nil means nothing.
+	AfterRevoke func(ctx context.Context, es []*Entry) error
 }
 
 // Store keeps token entries.
@@ -44,7 +51,8 @@ type Store struct {
 	now        func() time.Time
 	defaultTTL time.Duration
 	maxTTL     time.Duration
-	onRevoke   func(ctx context.Context, e *Entry) error
+	before     func(ctx context.Context, es []*Entry) []error
+	after      func(ctx context.Context, es []*Entry) error
 
 	// mu serialises changes to entries (use counts, renewals, revocation),
 	// so a token with one use left is used once. Creations hold it only
@@ -71,7 +79,7 @@ const DefaultSystemTTL = 768 * time.Hour
 
 // Open loads the store's salt, creating it on first use.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{view: cfg.Storage, now: cfg.Now, defaultTTL: cfg.DefaultTTL, maxTTL: cfg.MaxTTL, onRevoke: cfg.OnRevoke}
+	s := &Store{view: cfg.Storage, now: cfg.Now, defaultTTL: cfg.DefaultTTL, maxTTL: cfg.MaxTTL, before: cfg.BeforeRevoke, after: cfg.AfterRevoke}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -217,7 +225,7 @@ func (s *Store) Use(ctx context.Context, e *Entry) error {
 	}
 	cur.NumUses--
 	if cur.NumUses == 0 {
-		return s.revokeTreeLocked(ctx, cur.Accessor)
+		return errors.Join(s.revokeTreesLocked(ctx, []string{cur.Accessor})...)
 	}
 	return s.put(ctx, cur)
 }
