@@ -42,10 +42,10 @@ type Progress func(revoked int)
 // their revocation; progress, when set, hears after each batch. Failures
 // leave their leases for a retry and are reported with ErrRetry.
 func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool, progress Progress) (int, error) {
-	prefix = strings.Trim(prefix, "/")
-	if prefix == "" || strings.Contains(prefix, "..") || strings.Contains(prefix, "//") {
-		return 0, fmt.Errorf("%w: a prefix is required", ErrInvalid)
+	if err := CheckPrefix(prefix); err != nil {
+		return 0, err
 	}
+	prefix = strings.Trim(prefix, "/")
 	ids := make(chan string, batchSize)
 	var listErr error
 	go func() {
@@ -84,6 +84,16 @@ func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool, p
 		return done, fmt.Errorf("%w: %d leases under %s", ErrRetry, failed, prefix)
 	}
 	return done, nil
+}
+
+// CheckPrefix says whether prefix names a part of the lease tree that
+// revoke-prefix may revoke: not empty, no "..", no empty segment.
+func CheckPrefix(prefix string) error {
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" || strings.Contains(prefix, "..") || strings.Contains(prefix, "//") {
+		return fmt.Errorf("%w: a prefix is required", ErrInvalid)
+	}
+	return nil
 }
 
 // walk sends every lease id under prefix (which ends in "/").
