@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 // called, then every lease whose revocation succeeded is removed in one
 // storage step (one transaction and one fsync on bbolt), instead of one
 // step per lease.
-const batchSize = 1024
+const batchSize = 32768
 
 // issuers is how many issuers' revocations of single leases (a database
 // engine's DROP ROLE) run at once when there is no RevokeMany.
@@ -42,6 +43,8 @@ func (m *Manager) issue(ctx context.Context, ls []*Lease, skip func(*Lease) bool
 		}
 	}
 	if len(accs) > 0 {
+		m.markInFlight(ls, tokAt)
+		defer m.clearInFlight(ls, tokAt)
 		res := m.revokeTokens(ctx, accs)
 		for j, i := range tokAt {
 			if j < len(res) {
@@ -89,22 +92,68 @@ func eachAtOnce(ctx context.Context, ls []*Lease, revoke RevokeFunc) []error {
 // kept with a retry scheduled. It returns how many were revoked, and an
 // error (wrapping ErrRetry) per lease kept.
 func (m *Manager) revokeLeases(ctx context.Context, ls []*Lease, skip func(*Lease) bool) (int, []error) {
-	errs := m.issue(ctx, ls, skip)
+	r := remover{m: m, ctx: ctx}
+	r.add(m.issueAll(ctx, ls, skip, &r.errs))
+	r.wait()
+	return r.removed, r.errs
+}
+
+// issueAll calls the issuers of ls, records a retry for each that failed
+// (its error appended to errs) and returns the leases to remove.
+func (m *Manager) issueAll(ctx context.Context, ls []*Lease, skip func(*Lease) bool, errs *[]error) []*Lease {
+	issued := m.issue(ctx, ls, skip)
 	var gone []*Lease
-	var failed []error
 	for i, l := range ls {
-		if errs[i] == nil {
+		if issued[i] == nil {
 			gone = append(gone, l)
 			continue
 		}
-		if err := m.keepForRetry(ctx, l.ID, errs[i]); err != nil {
-			failed = append(failed, err)
+		if err := m.keepForRetry(ctx, l.ID, issued[i]); err != nil {
+			*errs = append(*errs, err)
 		}
 	}
-	if err := m.removeAll(ctx, gone); err != nil {
-		return 0, append(failed, fmt.Errorf("removing revoked leases: %w", err))
+	return gone
+}
+
+// remover removes revoked leases one batch behind their revocation: a
+// batch's storage step (an fsync) runs while the next batch is read and
+// revoked, and on bbolt the two batches' steps may share a commit.
+type remover struct {
+	m       *Manager
+	ctx     context.Context
+	done    chan error
+	pending int
+	removed int
+	errs    []error
+	// progress, when set, hears the running total after each removal.
+	progress Progress
+}
+
+// add waits for the removal in progress, then starts removing gone.
+func (r *remover) add(gone []*Lease) {
+	r.wait()
+	if len(gone) == 0 {
+		return
 	}
-	return len(gone), failed
+	done := make(chan error, 1)
+	go func() { done <- r.m.removeAll(r.ctx, gone) }()
+	r.done, r.pending = done, len(gone)
+}
+
+// wait waits for the removal in progress, if any.
+func (r *remover) wait() {
+	if r.done == nil {
+		return
+	}
+	if err := <-r.done; err != nil {
+		r.errs = append(r.errs, fmt.Errorf("removing revoked leases: %w", err))
+	} else {
+		r.removed += r.pending
+	}
+	r.done, r.pending = nil, 0
+	if r.progress != nil {
+		r.progress(r.removed)
+	}
 }
 
 // removeAll deletes the leases and their index keys in one storage step,
@@ -123,8 +172,9 @@ func (m *Manager) removeAll(ctx context.Context, ls []*Lease) error {
 	}
 	defer m.locks.LockMany(ids)()
 	var keys []string
-	for _, id := range ids {
-		cur, err := m.Lookup(ctx, id)
+	found := 0
+	for i := range ids {
+		cur, err := m.current(ctx, ls[i])
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -132,11 +182,31 @@ func (m *Manager) removeAll(ctx context.Context, ls []*Lease) error {
 			return err
 		}
 		keys = append(keys, keysOf(cur)...)
+		found++
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	return m.writeAll(ctx, nil, keys)
+	if err := m.writeAll(ctx, nil, keys); err != nil {
+		return err
+	}
+	m.count.Add(-int64(found))
+	return nil
+}
+
+// current returns l as stored now: l itself when its stored bytes are
+// those it was read from (no decoding), ErrNotFound when it is gone.
+func (m *Manager) current(ctx context.Context, l *Lease) (*Lease, error) {
+	e, err := m.st.Get(ctx, "id/"+l.ID)
+	switch {
+	case err != nil:
+		return nil, err
+	case e == nil:
+		return nil, ErrNotFound
+	case l.raw != nil && bytes.Equal(e.Value, l.raw):
+		return l, nil
+	}
+	return decode(e.Value)
 }
 
 // keepForRetry records a failed revocation of id: one more attempt, and
@@ -177,4 +247,43 @@ func (m *Manager) lookupAll(ctx context.Context, ids []string) ([]*Lease, error)
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// inFlight is the token leases whose tokens the manager is revoking now,
+// by token accessor. While the token store revokes those tokens, it asks
+// back for the tokens' other leases (RevokeByTokens) and to drop their own
+// (DropTokenLeases); the manager removes these itself once the token
+// store answers, so both may pass over them without reading them.
+type inFlight struct {
+	mu  sync.Mutex
+	ids map[string]string // token accessor -> lease id
+}
+
+func (m *Manager) markInFlight(ls []*Lease, at []int) {
+	m.flight.mu.Lock()
+	defer m.flight.mu.Unlock()
+	if m.flight.ids == nil {
+		m.flight.ids = map[string]string{}
+	}
+	for _, i := range at {
+		m.flight.ids[ls[i].TokenAccessor] = ls[i].ID
+	}
+}
+
+func (m *Manager) clearInFlight(ls []*Lease, at []int) {
+	m.flight.mu.Lock()
+	defer m.flight.mu.Unlock()
+	for _, i := range at {
+		if m.flight.ids[ls[i].TokenAccessor] == ls[i].ID {
+			delete(m.flight.ids, ls[i].TokenAccessor)
+		}
+	}
+}
+
+// inFlightLease returns the lease of the token with accessor that the
+// manager is revoking now, if any.
+func (m *Manager) inFlightLease(accessor string) string {
+	m.flight.mu.Lock()
+	defer m.flight.mu.Unlock()
+	return m.flight.ids[accessor]
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/clocktest"
+	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/storage/inmem"
 	"github.com/arca-secrets/arca/storage/storagetest"
 )
@@ -121,5 +122,46 @@ func TestRenewRacingRevokePrefix(t *testing.T) {
 		if rest, _ := m.st.List(ctx, p); len(rest) != 0 {
 			t.Fatalf("%d keys left under %s: a renewal wrote a lease back", len(rest), p)
 		}
+	}
+}
+
+// failingRemovals is storage whose multi-key deletions fail, as if the
+// process died before the removal of a batch reached the disk.
+type failingRemovals struct{ *inmem.Backend }
+
+func (f failingRemovals) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
+	if len(deletes) > 0 {
+		return errors.New("disk gone")
+	}
+	return storage.WriteAll(ctx, f.Backend, puts, nil)
+}
+
+// Leases are removed only after their tokens are revoked: when the
+// removal does not reach storage, every lease is still there to be
+// revoked again (a token already gone is no error the second time).
+func TestRemovalAfterRevocation(t *testing.T) {
+	ctx := context.Background()
+	st := failingRemovals{inmem.New()}
+	revoked := map[string]bool{}
+	m := New(Config{Storage: st, RevokeTokens: func(_ context.Context, accs []string) []error {
+		for _, a := range accs {
+			revoked[a] = true
+		}
+		return make([]error, len(accs))
+	}})
+	for i := range 100 {
+		if _, err := m.Register(ctx, Lease{Kind: KindToken, Path: "auth/approle/login", TokenAccessor: fmt.Sprint("acc", i)}, time.Hour, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := m.RevokePrefix(ctx, "auth/approle/login", false, nil)
+	if err == nil || n != 0 {
+		t.Fatalf("revoke-prefix with removals failing: %d revoked, %v; want 0 and an error", n, err)
+	}
+	if len(revoked) != 100 {
+		t.Fatalf("%d tokens revoked, want 100", len(revoked))
+	}
+	if left, _ := m.List(ctx, "auth/approle/login"); len(left) != 100 {
+		t.Fatalf("%d leases left after a failed removal, want all 100", len(left))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/stripe"
+	"github.com/arca-secrets/arca/internal/tally"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -49,6 +50,10 @@ type Manager struct {
 	// locks serialise changes to one lease (keyed by id); other leases
 	// change in parallel, so their storage writes share commits.
 	locks stripe.Locks
+	// flight is the token leases being revoked through RevokeTokens.
+	flight inFlight
+	// count is how many leases are stored.
+	count tally.Count
 }
 
 // New returns a manager over cfg.Storage.
@@ -88,6 +93,7 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 	if err := m.save(ctx, &l, time.Time{}); err != nil {
 		return nil, err
 	}
+	m.count.Add(1)
 	return &l, nil
 }
 
@@ -121,6 +127,32 @@ func (m *Manager) save(ctx context.Context, l *Lease, old time.Time) error {
 	return nil
 }
 
+// Count returns how many leases are stored: id/ is counted once, then the
+// count is kept by registrations and removals.
+func (m *Manager) Count(ctx context.Context) (int64, error) {
+	return m.count.Get(func() (int64, error) { return m.countUnder(ctx, "id/") })
+}
+
+func (m *Manager) countUnder(ctx context.Context, prefix string) (int64, error) {
+	names, err := m.st.List(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, name := range names {
+		if !strings.HasSuffix(name, "/") {
+			n++
+			continue
+		}
+		sub, err := m.countUnder(ctx, prefix+name)
+		if err != nil {
+			return 0, err
+		}
+		n += sub
+	}
+	return n, nil
+}
+
 // Lookup returns a lease.
 func (m *Manager) Lookup(ctx context.Context, id string) (*Lease, error) {
 	if !validID(id) {
@@ -133,10 +165,15 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Lease, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
+	return decode(e.Value)
+}
+
+func decode(raw []byte) (*Lease, error) {
 	var l Lease
-	if err := json.Unmarshal(e.Value, &l); err != nil {
+	if err := json.Unmarshal(raw, &l); err != nil {
 		return nil, fmt.Errorf("decoding lease: %w", err)
 	}
+	l.raw = raw
 	return &l, nil
 }
 

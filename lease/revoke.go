@@ -55,35 +55,41 @@ func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool, p
 			ids <- prefix // the prefix is itself a lease id
 		}
 	}()
-	done, failed := 0, 0
+	// Three stages run side by side: the walk lists ids, the reader reads
+	// a batch of leases while the previous batch is revoked, and the
+	// remover removes a batch while the next is revoked.
+	batches := make(chan []*Lease, 1)
 	var lookErr error
-	batch := make([]string, 0, batchSize)
-	flush := func() {
-		ls, err := m.lookupAll(ctx, batch)
-		if err != nil && lookErr == nil {
-			lookErr = err
+	go func() {
+		defer close(batches)
+		batch := make([]string, 0, batchSize)
+		read := func() {
+			ls, err := m.lookupAll(ctx, batch)
+			if err != nil && lookErr == nil {
+				lookErr = err
+			}
+			batch = make([]string, 0, batchSize)
+			batches <- ls
 		}
-		batch = batch[:0]
-		n, errs := m.revokeLeases(ctx, ls, skipIf(force))
-		done += n
-		failed += len(errs)
-		if progress != nil {
-			progress(done)
+		for id := range ids {
+			if batch = append(batch, id); len(batch) == batchSize {
+				read()
+			}
 		}
+		read()
+	}()
+	r := remover{m: m, ctx: ctx, progress: progress}
+	for ls := range batches {
+		r.add(m.issueAll(ctx, ls, skipIf(force), &r.errs))
 	}
-	for id := range ids {
-		if batch = append(batch, id); len(batch) == batchSize {
-			flush()
-		}
-	}
-	flush()
+	r.wait()
 	if err := errors.Join(listErr, lookErr); err != nil {
-		return done, err
+		return r.removed, err
 	}
-	if failed > 0 {
-		return done, fmt.Errorf("%w: %d leases under %s", ErrRetry, failed, prefix)
+	if len(r.errs) > 0 {
+		return r.removed, fmt.Errorf("%w: %d leases under %s: %w", ErrRetry, len(r.errs), prefix, r.errs[0])
 	}
-	return done, nil
+	return r.removed, nil
 }
 
 // CheckPrefix says whether prefix names a part of the lease tree that
@@ -169,6 +175,9 @@ func (m *Manager) RevokeByTokens(ctx context.Context, accessors []string) []erro
 func (m *Manager) DropTokenLeases(ctx context.Context, accessors []string) error {
 	var ls []*Lease
 	for _, acc := range accessors {
+		if m.inFlightLease(acc) != "" {
+			continue // the manager removes it once the token is revoked
+		}
 		found, err := m.leasesOf(ctx, acc, KindToken)
 		if err != nil {
 			return err
@@ -196,7 +205,14 @@ func (m *Manager) leasesOf(ctx context.Context, accessor string, kind Kind) ([]*
 		return nil, err
 	}
 	var out []*Lease
+	skip := ""
+	if id := m.inFlightLease(accessor); id != "" {
+		skip = idHash(id)
+	}
 	for _, h := range names {
+		if h == skip {
+			continue // the token's own lease, being revoked by the manager
+		}
 		e, err := m.st.Get(ctx, "tok/"+accessor+"/"+h)
 		if err != nil {
 			return nil, err

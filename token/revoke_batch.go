@@ -10,11 +10,11 @@ import (
 )
 
 // revokeBatch is how many trees one batch revokes.
-const revokeBatch = 1024
+const revokeBatch = 32768
 
 // deleteChunk is how many keys one storage step deletes (one transaction
 // and one fsync on bbolt).
-const deleteChunk = 8192
+const deleteChunk = 4 * revokeBatch
 
 // treeNode is one token of a tree being revoked.
 type treeNode struct {
@@ -141,6 +141,7 @@ func (s *Store) deleteNodes(ctx context.Context, nodes []treeNode) ([]*Entry, er
 		if err != nil {
 			return err
 		}
+		s.count.Add(-int64(len(pending)))
 		gone = append(gone, pending...)
 		keys, pending = keys[:0], pending[:0]
 		return nil

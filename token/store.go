@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/stripe"
+	"github.com/arca-secrets/arca/internal/tally"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -72,6 +73,8 @@ type Store struct {
 
 	// cache holds decoded entries for the token check.
 	cache entryCache
+	// count is how many service tokens are stored.
+	count tally.Count
 }
 
 // DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
@@ -200,6 +203,15 @@ func (s *Store) LookupAccessor(ctx context.Context, accessor string) (*Entry, er
 		return nil, ErrNotFound
 	}
 	return e, nil
+}
+
+// Count returns how many service tokens are stored: the accessor index is
+// counted once, then kept by creations and revocations.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	return s.count.Get(func() (int64, error) {
+		accs, err := s.view.List(ctx, accessorPrefix)
+		return int64(len(accs)), err
+	})
 }
 
 // Accessors lists every token's accessor.
