@@ -147,7 +147,7 @@ var readmeExpect = map[string][]string{
 	"Disk keys: LUKS volumes":                                   {"opens keyslot 1 of disk.img", "opens keyslot 3 of disk.img", "volume web1 was revoked", "refused, as it must be", "any 2 of these 3 shares", "The shares open keyslot 2 of disk.img"},
 	"Agent: secrets for local processes, with no secret in the workload": {
 		`"api_key":"k-123"`, `"username":"v-workload-reports-readonly-`, "no workload role matches the caller",
-		"640 reports.conf", "started with API_KEY=k-123\nstarted with API_KEY=k-456\n",
+		"640 reports.conf", "started with API_KEY=k-123\nstarted with API_KEY=k-456\n", `arca_agent_cache_reads_total{result="miss"}`,
 	},
 }
 
