@@ -108,6 +108,7 @@ func TestBulkRevokePrefixOnBolt(t *testing.T) {
 	if got := countLeases(t, root, "auth/approle/login/"); got != n {
 		t.Fatalf("got %d leases, want %d", got, n)
 	}
+	root.SetClientTimeout(10 * time.Minute) // the figure is reported, not cut off
 	start = time.Now()
 	if err := root.Sys().RevokePrefix("auth/approle/login"); err != nil {
 		t.Fatal(err)
@@ -122,8 +123,10 @@ func TestBulkRevokePrefixOnBolt(t *testing.T) {
 			t.Fatalf("token %d after revoke-prefix: got %v, want 403", i, err)
 		}
 	}
+	// The target holds on an otherwise idle machine of 2 cores; on a
+	// shared one the figure above is the one to read.
 	if n >= 100_000 && took > 10*time.Second {
-		t.Fatalf("revoke-prefix of %d leases took %v, want under 10s", n, took)
+		t.Errorf("revoke-prefix of %d leases took %v, want under 10s", n, took)
 	}
 }
 
