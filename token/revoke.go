@@ -123,6 +123,25 @@ func (s *Store) RevokeAccessor(ctx context.Context, accessor string) error {
 // (nil when its whole tree is revoked; a token already gone is no error).
 func (s *Store) RevokeAccessors(ctx context.Context, accessors []string) []error {
 	errs := make([]error, len(accessors))
+	// An accessor that cannot name a token (empty, a path) has nothing to
+	// revoke, as RevokeAccessor says.
+	valid := make([]string, 0, len(accessors))
+	for _, a := range accessors {
+		if a != "" && !strings.Contains(a, "/") {
+			valid = append(valid, a)
+		}
+	}
+	if len(valid) < len(accessors) {
+		at := 0
+		sub := s.RevokeAccessors(ctx, valid)
+		for i, a := range accessors {
+			if a != "" && !strings.Contains(a, "/") {
+				errs[i] = sub[at]
+				at++
+			}
+		}
+		return errs
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for start := 0; start < len(accessors); start += revokeBatch {

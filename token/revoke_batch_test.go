@@ -52,12 +52,15 @@ func TestRevokeAccessorsBatch(t *testing.T) {
 	for range 300 {
 		accs = append(accs, create(t, s, CreateRequest{TTL: time.Hour}).Accessor)
 	}
-	accs = append(accs, "no-such-accessor")
+	accs = append(accs, "no-such-accessor", "", "a/b")
 	stuck = grandchild.Accessor
 	st.ResetSteps()
 	errs := s.RevokeAccessors(ctx, accs)
 	if errs[0] == nil {
 		t.Fatal("the tree with a token that could not be cleaned up reported no error")
+	}
+	if len(errs) != len(accs) {
+		t.Fatalf("%d errors for %d accessors", len(errs), len(accs))
 	}
 	for i, err := range errs[1:] {
 		if err != nil {
