@@ -65,20 +65,22 @@ func (st *unsealed) mountByAccessor(acc string) *mount {
 	return nil
 }
 
-// leaseLoginToken gives a service token issued by a login its lease, so
-// that revoke-prefix on the login path reaches it.
-func (c *Core) leaseLoginToken(ctx context.Context, st *unsealed, e *token.Entry, path string) error {
-	if e.Type == "batch" || e.ExpireTime.IsZero() {
-		return nil
+// leaseLoginToken stages the lease of a service token issued by a login,
+// so that revoke-prefix on the login path reaches it; the token store
+// writes it with the token, in one durable step.
+func leaseLoginToken(st *unsealed, e *token.Entry, path string) (*storage.Step, error) {
+	step := &storage.Step{}
+	if e.ExpireTime.IsZero() {
+		return step, nil
 	}
 	var maxTTL time.Duration
 	if !e.MaxExpireTime.IsZero() {
 		maxTTL = e.MaxExpireTime.Sub(e.CreationTime)
 	}
-	_, err := st.leases.Register(ctx, lease.Lease{
+	_, err := st.leases.Stage(step, lease.Lease{
 		Kind: lease.KindToken, Path: path, MountAccessor: e.MountAccessor, TokenAccessor: e.Accessor, Renewable: e.Renewable,
 	}, e.ExpireTime.Sub(e.CreationTime), maxTTL)
-	return err
+	return step, err
 }
 
 func (c *Core) expireLeases(ctx context.Context) {

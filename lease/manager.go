@@ -72,6 +72,42 @@ func validID(id string) bool {
 // Register stores a new lease for path with the given TTL and returns it.
 // The id is path + "/" + a random suffix.
 func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Duration) (*Lease, error) {
+	nl, err := m.newLease(l, ttl, maxTTL)
+	if err != nil {
+		return nil, err
+	}
+	defer m.locks.Lock(nl.ID)()
+	if err := m.save(ctx, nl, time.Time{}); err != nil {
+		return nil, err
+	}
+	m.count.Add(1)
+	return nl, nil
+}
+
+// Stage is Register with the lease's writes added to step instead of
+// written: it exists once the caller commits step (with what it
+// leases, such as a login's token, in the same durable step). No lock is
+// needed: nobody knows the new random id until then.
+func (m *Manager) Stage(step *storage.Step, l Lease, ttl, maxTTL time.Duration) (*Lease, error) {
+	nl, err := m.newLease(l, ttl, maxTTL)
+	if err != nil {
+		return nil, err
+	}
+	puts, deletes, err := writes(nl, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	if err := step.Stage(m.st, puts, deletes); err != nil {
+		return nil, fmt.Errorf("writing lease: %w", err)
+	}
+	// Counted now: a step that then fails to commit leaves the gauge one
+	// high until the next restart recounts.
+	m.count.Add(1)
+	return nl, nil
+}
+
+// newLease gives l its id and times.
+func (m *Manager) newLease(l Lease, ttl, maxTTL time.Duration) (*Lease, error) {
 	suffix := make([]byte, 12)
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, err
@@ -89,11 +125,6 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 			l.ExpireTime = l.MaxExpireTime
 		}
 	}
-	defer m.locks.Lock(l.ID)()
-	if err := m.save(ctx, &l, time.Time{}); err != nil {
-		return nil, err
-	}
-	m.count.Add(1)
 	return &l, nil
 }
 
@@ -101,30 +132,39 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 // from old (zero: none), in one storage step. The lease's lock must be
 // held.
 func (m *Manager) save(ctx context.Context, l *Lease, old time.Time) error {
-	raw, err := json.Marshal(l)
+	puts, deletes, err := writes(l, old)
 	if err != nil {
 		return err
+	}
+	if err := storage.WriteAll(ctx, m.st, puts, deletes); err != nil {
+		return fmt.Errorf("writing lease: %w", err)
+	}
+	return nil
+}
+
+// writes are the entries that record l, with its expiry index moved from
+// old (zero: none).
+func writes(l *Lease, old time.Time) (puts []*storage.Entry, deletes []string, err error) {
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return nil, nil, err
 	}
 	due := l.ExpireTime
 	if !l.RetryAt.IsZero() {
 		due = l.RetryAt
 	}
 	h := idHash(l.ID)
-	puts := []*storage.Entry{
+	puts = []*storage.Entry{
 		{Key: "id/" + l.ID, Value: raw},
 		{Key: "exp/" + bucket(due) + "/" + h, Value: []byte(l.ID)},
 	}
 	if l.TokenAccessor != "" {
 		puts = append(puts, &storage.Entry{Key: "tok/" + l.TokenAccessor + "/" + h, Value: []byte(l.ID)})
 	}
-	var deletes []string
 	if !old.IsZero() && bucket(old) != bucket(due) {
 		deletes = append(deletes, "exp/"+bucket(old)+"/"+h)
 	}
-	if err := storage.WriteAll(ctx, m.st, puts, deletes); err != nil {
-		return fmt.Errorf("writing lease: %w", err)
-	}
-	return nil
+	return puts, deletes, nil
 }
 
 // Count returns how many leases are stored: id/ is counted once, then the

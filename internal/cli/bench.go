@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 func runBench(e *env, args []string) int {
 	var addr, token, caCert, workload, format, prefix string
 	var duration time.Duration
-	var concurrency int
+	var concurrency, kvKeys int
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", "", "server address (default $ARCA_ADDR, then $VAULT_ADDR)")
@@ -28,13 +30,18 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
 	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	fs.IntVar(&concurrency, "concurrency", 16, "concurrent clients")
+	fs.IntVar(&kvKeys, "kv-keys", bench.DefaultKVKeys, "keys the kv workloads write first and spread their operations over")
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
-	var pgURL string
+	var pgURL, ceiling string
+	fs.StringVar(&ceiling, "ceiling", "", "instead of driving a server, serve a trivial handler on this address (host:port) until interrupted: the ceiling that -workload=ceiling measures")
 	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL for database-creds: postgres://user:password@host:port/db (default $ARCA_BENCH_POSTGRES_URL)")
 	if _, ok := parseFlags(e, fs, args); !ok {
 		return exitUsage
+	}
+	if ceiling != "" {
+		return serveCeiling(e, ceiling)
 	}
 	if addr == "" {
 		addr = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
@@ -51,6 +58,9 @@ func runBench(e *env, args []string) int {
 	if format != "table" && format != "json" {
 		return usageError(e, "-format must be table or json")
 	}
+	if kvKeys < 1 {
+		return usageError(e, "-kv-keys must be at least 1")
+	}
 	mix, err := parseMix(workload)
 	if err != nil {
 		return usageError(e, "%v", err)
@@ -58,7 +68,7 @@ func runBench(e *env, args []string) int {
 	if pgURL == "" {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
-	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL}
+	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}
@@ -79,6 +89,24 @@ func runBench(e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.OpsPerSec, r.P50, r.P90, r.P99, r.Max, formatValue(r.Errors))
 	}
 	tw.Flush()
+	return exitOK
+}
+
+// serveCeiling serves bench.ServeCeiling on addr until SIGINT or SIGTERM
+// (the comparison script stops it as it stops a server).
+func serveCeiling(e *env, addr string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "serving the ceiling on http://%s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.ServeCeiling(ctx, ln); err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
 	return exitOK
 }
 

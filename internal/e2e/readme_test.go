@@ -140,6 +140,7 @@ func TestREADMECertSection(t *testing.T) {
 // readmeExpect is what a section's commands must print, where exiting 0
 // would not prove the feature works.
 var readmeExpect = map[string][]string{
+	"Load generator":               {"ceiling"},
 	"Metrics":                      {`arca_http_requests_total{class="sys",status="200"}`, `"Counters"`, "arca_lease_count ", "arca_token_count "},
 	"Revoking many leases at once": {"revoking leases under auth/approle/login: ", "Success! Revoked every lease under: auth/approle/login", "Success! Queued the revocation", "202"},
 	"Request safety: one spelling per path, limits before work": {"refused: Polmgr is polmgr", "403"},
