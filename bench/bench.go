@@ -38,6 +38,18 @@ type Config struct {
 	// points the server's database engine at (postgres://user:pass@host/db,
 	// a user that may create roles).
 	PostgresURL string
+	// KVKeys is how many keys the kv workloads write first and then
+	// spread their operations over; DefaultKVKeys when zero. A server
+	// whose cost per request grows with what it stores (OpenBao's dev
+	// mode, see BENCHMARKS.md) reads slower with more.
+	KVKeys int
+}
+
+func (cfg Config) kvKeys() int {
+	if cfg.KVKeys > 0 {
+		return cfg.KVKeys
+	}
+	return DefaultKVKeys
 }
 
 // Weighted is a workload and its share of the operations.

@@ -5,20 +5,23 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
 // Workloads lists the names newWorkload knows.
-var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt", "database-creds"}
+var Workloads = []string{"kv-read", "kv-write", "kv-mixed", "token-create", "token-lookup", "userpass-login", "approle-login", "transit-encrypt", "transit-decrypt", "database-creds", "ceiling"}
 
 func newWorkload(name string, cfg Config) (workload, error) {
 	switch name {
 	case "kv-read":
-		return &kv{readShare: 100}, nil
+		return &kv{readShare: 100, keys: cfg.kvKeys()}, nil
 	case "kv-write":
-		return &kv{readShare: 0}, nil
+		return &kv{readShare: 0, keys: cfg.kvKeys()}, nil
 	case "kv-mixed":
-		return &kv{readShare: 90}, nil
+		return &kv{readShare: 90, keys: cfg.kvKeys()}, nil
+	case "ceiling":
+		return &ceiling{keys: cfg.kvKeys()}, nil
 	case "token-create":
 		return &tokenCreate{}, nil
 	case "token-lookup":
@@ -48,11 +51,14 @@ func enableAuth(ctx context.Context, c *client, path, typ string) error {
 	return c.do(ctx, http.MethodPost, "sys/auth/"+path, "", map[string]any{"type": typ}, nil)
 }
 
-const kvKeys = 1000
+// DefaultKVKeys is how many keys the kv workloads write before they are
+// measured, and spread their operations over.
+const DefaultKVKeys = 1000
 
 // kv reads and writes secrets of 100 bytes in a KV v2 mount of its own.
 type kv struct {
 	readShare int
+	keys      int
 	mount     string
 	value     map[string]any
 }
@@ -63,16 +69,20 @@ func (w *kv) setup(ctx context.Context, c *client, prefix string) error {
 		return err
 	}
 	w.value = map[string]any{"data": map[string]any{"value": strings.Repeat("v", 100)}}
-	for i := range kvKeys {
-		if err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/data/k%d", w.mount, i), "", w.value, nil); err != nil {
+	for i := range w.keys {
+		if err := c.do(ctx, http.MethodPost, kvPath(w.mount, i), "", w.value, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+func kvPath(mount string, key int) string {
+	return mount + "/data/k" + strconv.Itoa(key)
+}
+
 func (w *kv) op(ctx context.Context, c *client, r *rand.Rand) error {
-	path := fmt.Sprintf("%s/data/k%d", w.mount, r.IntN(kvKeys))
+	path := kvPath(w.mount, r.IntN(w.keys))
 	if r.IntN(100) < w.readShare {
 		return c.do(ctx, http.MethodGet, path, "", nil, nil)
 	}

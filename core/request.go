@@ -60,10 +60,6 @@ func (c *Core) route(ctx context.Context, st *unsealed, caller *Caller, m *mount
 		if res.Issued, err = c.issueToken(ctx, st, m, resp.Auth, loginPath); err != nil {
 			return nil, err
 		}
-		if err := c.leaseLoginToken(ctx, st, res.Issued, loginPath); err != nil {
-			c.revokeUnrecorded(ctx, st, res.Issued)
-			return nil, err
-		}
 		resp.Auth = nil
 	}
 	if resp != nil && resp.Secret != nil {
@@ -117,5 +113,5 @@ func (c *Core) issueToken(ctx context.Context, st *unsealed, m *mount, a *logica
 		Path: m.entry.Path, Accessor: m.entry.Accessor,
 		DefaultTTL: time.Duration(m.entry.Config.DefaultLeaseTTL) * time.Second,
 		MaxTTL:     time.Duration(m.entry.Config.MaxLeaseTTL) * time.Second,
-	}, path)
+	}, path, func(e *token.Entry) (*storage.Step, error) { return leaseLoginToken(st, e, path) })
 }

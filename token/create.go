@@ -38,6 +38,11 @@ type CreateRequest struct {
 	Role          string
 	MountAccessor string
 	InternalData  map[string]string
+	// Alongside, when set, is given the entry about to be stored and
+	// returns writes (through views of the store's backend) that must land
+	// with it in one durable step: a login's lease, so that a login costs
+	// one commit and no crash leaves its token without its lease.
+	Alongside func(*Entry) (*storage.Step, error)
 }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -140,11 +145,25 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 		}
 		writes = append(writes, &storage.Entry{Key: parentPrefix + e.Parent + "/" + e.Accessor, Value: []byte{}})
 	}
-	s.cache.drop(e.Hash)
-	defer s.cache.drop(e.Hash)
-	if err := storage.PutAll(ctx, s.view, writes); err != nil {
+	step := &storage.Step{}
+	if req.Alongside != nil {
+		more, err := req.Alongside(e)
+		if err != nil {
+			return nil, err
+		}
+		if more != nil {
+			step = more
+		}
+	}
+	if err := step.Stage(s.view, writes, nil); err != nil {
 		return nil, err
 	}
+	s.cache.drop(e.Hash)
+	defer s.cache.drop(e.Hash)
+	if err := step.Commit(ctx); err != nil {
+		return nil, err
+	}
+	s.count.Add(1)
 	return e, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/logical"
+	"github.com/arca-secrets/arca/storage"
 	"github.com/arca-secrets/arca/token"
 )
 
@@ -19,8 +20,10 @@ type Mount struct {
 
 // Login turns an auth method's answer to a login into a token, issued
 // under path (the login path, which its lease names). A login can never
-// grant root.
-func (e *Engine) Login(ctx context.Context, a *logical.Auth, m Mount, path string) (*token.Entry, error) {
+// grant root. alongside (may be nil) stages the writes that must land with
+// a service token in one durable step (token.CreateRequest.Alongside); a
+// batch token is stored nowhere and does not call it.
+func (e *Engine) Login(ctx context.Context, a *logical.Auth, m Mount, path string, alongside func(*token.Entry) (*storage.Step, error)) (*token.Entry, error) {
 	if slices.Contains(a.Policies, "root") {
 		return nil, logical.Errorf(logical.ErrPermissionDenied, "a login cannot grant the root policy")
 	}
@@ -55,5 +58,6 @@ func (e *Engine) Login(ctx context.Context, a *logical.Auth, m Mount, path strin
 		BoundCIDRs:      a.BoundCIDRs,
 		MountAccessor:   m.Accessor,
 		InternalData:    a.InternalData,
+		Alongside:       alongside,
 	})
 }

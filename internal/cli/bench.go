@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -17,26 +20,30 @@ import (
 // runBench drives a Vault-compatible server with a workload mix:
 // arca bench -workload=kv-read:9,kv-write:1 -duration=30s -concurrency=32
 func runBench(e *env, args []string) int {
-	var addr, token, caCert, workload, format, prefix string
+	var addr, token, caCert, workload, format, prefix, server string
 	var duration time.Duration
-	var concurrency int
+	var concurrency, kvKeys int
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", "", "server address, or an agent's socket as unix:///path/agent.sock (default $ARCA_ADDR, then $VAULT_ADDR)")
-	var server string
 	fs.StringVar(&server, "server", "", "with a unix:// -addr: the server that sets up and cleans up (default $ARCA_ADDR, then $VAULT_ADDR)")
 	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
 	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
 	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	fs.IntVar(&concurrency, "concurrency", 16, "concurrent clients")
+	fs.IntVar(&kvKeys, "kv-keys", bench.DefaultKVKeys, "keys the kv workloads write first and spread their operations over")
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
-	var pgURL string
+	var pgURL, ceiling string
+	fs.StringVar(&ceiling, "ceiling", "", "instead of driving a server, serve a trivial handler on this address (host:port) until interrupted: the ceiling that -workload=ceiling measures")
 	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL for database-creds: postgres://user:password@host:port/db (default $ARCA_BENCH_POSTGRES_URL)")
 	if _, ok := parseFlags(e, fs, args); !ok {
 		return exitUsage
+	}
+	if ceiling != "" {
+		return serveCeiling(e, ceiling)
 	}
 	if addr == "" {
 		addr = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
@@ -44,9 +51,7 @@ func runBench(e *env, args []string) int {
 	if token == "" {
 		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
 	}
-	if server == "" && strings.HasPrefix(addr, "unix://") {
-		server = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
-	}
+	server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
 	if caCert == "" {
 		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
 	}
@@ -56,6 +61,9 @@ func runBench(e *env, args []string) int {
 	if format != "table" && format != "json" {
 		return usageError(e, "-format must be table or json")
 	}
+	if kvKeys < 1 {
+		return usageError(e, "-kv-keys must be at least 1")
+	}
 	mix, err := parseMix(workload)
 	if err != nil {
 		return usageError(e, "%v", err)
@@ -63,7 +71,7 @@ func runBench(e *env, args []string) int {
 	if pgURL == "" {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
-	cfg := bench.Config{Addr: addr, Server: server, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL}
+	cfg := bench.Config{Addr: addr, Server: server, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}
@@ -84,6 +92,24 @@ func runBench(e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.OpsPerSec, r.P50, r.P90, r.P99, r.Max, formatValue(r.Errors))
 	}
 	tw.Flush()
+	return exitOK
+}
+
+// serveCeiling serves bench.ServeCeiling on addr until SIGINT or SIGTERM
+// (the comparison script stops it as it stops a server).
+func serveCeiling(e *env, addr string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "serving the ceiling on http://%s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.ServeCeiling(ctx, ln); err != nil {
+		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		return exitError
+	}
 	return exitOK
 }
 

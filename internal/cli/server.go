@@ -198,9 +198,9 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		Sealed:        func() bool { return c.Sealed() },
 		Active:        func() bool { return c.Active() },
 		AuditFailures: func() uint64 { return c.AuditFailures() },
+		Counts:        func() (int64, int64, bool) { return c.Counts(context.Background()) },
 	})
-	// Change events: published by core, served by every listener.
-	bus := events.New(events.Config{})
+	bus := events.New(events.Config{}) // change events: published by core, served by every listener
 	defer bus.Close()
 	c = core.New(core.Config{
 		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),

@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/arca-secrets/arca/internal/pgtest"
 )
@@ -78,4 +87,102 @@ func TestCLIBenchDatabaseCreds(t *testing.T) {
 	}
 	t.Logf("database-creds: %d users created and dropped in 1s", results[0].Ops)
 	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-workload=database-creds").must(t, 1, "-postgres-url")
+}
+
+// The ceiling is a process of its own that answers the kv-read paths with a
+// body as large as a real KV v2 read, the "ceiling" workload measures it
+// without errors, and it stops cleanly on SIGTERM (as the comparison script
+// stops it).
+func TestCLIBenchCeiling(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := exec.Command(arcaBin, "bench", "-ceiling="+addr)
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var ceilingBody string
+	if !eventually(10*time.Second, func() bool {
+		code, body := rawRequestErr(addr, "/v1/arca-bench-kv/data/k7")
+		ceilingBody = body
+		return code == 200
+	}) {
+		t.Fatalf("ceiling did not answer on %s", addr)
+	}
+
+	// A real KV v2 read of the 100-byte value the kv workloads write.
+	p, root := startDev(t, "root")
+	if _, err := root.Logical().Write("secret/data/k7", map[string]any{"data": map[string]any{"value": strings.Repeat("v", 100)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, kvBody := rawRequest(t, p.addr, "root", "GET", "/v1/secret/data/k7", nil)
+	if d := len(ceilingBody) - len(kvBody); d < -len(kvBody)/5 || d > len(kvBody)/5 {
+		t.Errorf("ceiling answers %d bytes, a KV read %d: more than 20%% apart", len(ceilingBody), len(kvBody))
+	}
+
+	r := arca(t, nil, "", "bench", "-addr=http://"+addr, "-token=x", "-duration=1s", "-concurrency=4",
+		"-workload=ceiling", "-format=json", "-quiet")
+	r.must(t, 0)
+	var results []struct {
+		Workload string         `json:"workload"`
+		Ops      int            `json:"ops"`
+		Errors   map[string]int `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 1 || results[0].Ops == 0 || len(results[0].Errors) != 0 {
+		t.Fatalf("ceiling: %v %s", err, r.stdout)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("ceiling exited with %v on SIGTERM:\n%s", err, out.String())
+	}
+	// The same address given twice fails instead of serving nothing.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	arca(t, nil, "", "bench", "-ceiling="+addr).must(t, 1, "address already in use")
+}
+
+// rawRequestErr is a GET that reports failure to connect as code 0.
+func rawRequestErr(addr, path string) (int, string) {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// -kv-keys sets how many keys the kv workloads write before they are
+// measured: every secret request the server saw is either one of those
+// writes or one of the reads the run reports.
+func TestCLIBenchKVKeys(t *testing.T) {
+	p, _ := startDev(t, "root")
+	r := arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-duration=1s", "-concurrency=2",
+		"-workload=kv-read", "-kv-keys=7", "-format=json", "-quiet")
+	r.must(t, 0)
+	var results []struct {
+		Ops    int            `json:"ops"`
+		Errors map[string]int `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 1 || results[0].Ops == 0 || len(results[0].Errors) != 0 {
+		t.Fatalf("kv-read: %v %s", err, r.stdout)
+	}
+	code, body := rawRequest(t, p.addr, "root", "GET", "/v1/sys/metrics?format=prometheus", nil)
+	m := regexp.MustCompile(`(?m)^arca_http_requests_total\{class="secret",status="200"\} (\d+)$`).FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("sys/metrics: %d\n%s", code, body)
+	}
+	// Reads cut by the end of the run are answered but not counted.
+	if seen, _ := strconv.Atoi(m[1]); seen-results[0].Ops < 7 || seen-results[0].Ops > 7+2 {
+		t.Errorf("the server answered %d secret requests for %d reads: the seed was not 7 writes", seen, results[0].Ops)
+	}
+	arca(t, nil, "", "bench", "-addr=http://"+p.addr, "-token=root", "-kv-keys=0").must(t, 2, "-kv-keys")
 }

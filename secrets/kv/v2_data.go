@@ -48,7 +48,7 @@ func (k *keyOps) readVersion(ctx context.Context, params map[string]any, field s
 	l := k.e.lockFor(k.key)
 	l.RLock()
 	defer l.RUnlock()
-	m, err := loadMeta(ctx, k.st, k.key)
+	m, err := k.e.loadMetaForRead(ctx, k.st, k.key)
 	if err != nil || m == nil {
 		return nil, err
 	}
