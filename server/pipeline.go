@@ -180,7 +180,5 @@ func (rec *recorder) flush(w http.ResponseWriter) {
 	if status == 0 {
 		status = http.StatusNoContent
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(rec.body.Bytes())
-	clear(rec.body.Bytes())
+	writeBody(w, status, rec.body.Bytes())
 }

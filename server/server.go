@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/metrics"
+	"github.com/arca-secrets/arca/secmem"
 )
 
 // Config is what a Server is built from.
@@ -69,6 +71,27 @@ var errBusy = errors.New("the server is at its limit of concurrent requests; ret
 
 // ServeHTTP serves a request and counts it in the metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Everything the request allocates is erased once unreachable (in a
+	// build that can: see secmem.Do).
+	mark := &eraseMark{}
+	secmem.Do(func() {
+		takeCredentials(r)
+		defer dropCredentials(r)
+		s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
+	})
+	if mark.now {
+		// The request sealed the server: its keys and everything the
+		// requests before it left are garbage now; collect it so that it
+		// is erased at once rather than at the next collection, which an
+		// idle sealed server may not run for minutes. Twice: the first
+		// collection moves pooled buffers (encoding/json's) aside, the
+		// second frees them.
+		runtime.GC()
+		runtime.GC()
+	}
+}
+
+func (s *Server) serveMeasured(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
 		s.serve(w, r)
 		return
@@ -152,6 +175,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 	}
 	errc := make(chan error, 1)
 	go func() {
+		if tlsConf == nil {
+			l = wipingListener{l}
+		}
 		if tlsConf != nil {
 			errc <- hs.ServeTLS(l, "", "")
 			return

@@ -110,9 +110,7 @@ func (s *Server) handleWrapping(w http.ResponseWriter, r *http.Request, op strin
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(raw)
-		clear(raw)
+		writeBody(w, http.StatusOK, raw)
 	case "lookup":
 		info, err := s.core.WrapLookup(ctx, target)
 		if err != nil {
