@@ -1,48 +1,6 @@
 package server
 
-import (
-	"net/http"
-	"strings"
-	"unsafe"
-)
-
-// credentialHeaders carry tokens.
-var credentialHeaders = []string{"X-Vault-Token", "Authorization"}
-
-// netHTTPWriteBuffer is the size of the write buffer net/http gives each
-// connection; see wipingConn.Write.
-const netHTTPWriteBuffer = 4 << 10
-
-// takeCredentials moves the token headers' values into strings allocated
-// here, inside the request's erasing scope, and clears net/http's copies,
-// which were allocated before the handler ran and so would outlive the
-// request in freed heap memory. Only HTTP/1: HTTP/2 shares header values
-// with the connection's header table, which must stay intact.
-func takeCredentials(r *http.Request) {
-	if r.ProtoMajor != 1 {
-		return
-	}
-	for _, name := range credentialHeaders {
-		values := r.Header[name]
-		for i, v := range values {
-			values[i] = strings.Clone(v)
-			wipeString(v)
-		}
-	}
-}
-
-// dropCredentials removes the token headers from the request, whose
-// header map net/http keeps until the next request on the connection, so
-// that the strings takeCredentials made become garbage (and are erased)
-// with the rest of the request.
-func dropCredentials(r *http.Request) {
-	for _, name := range credentialHeaders {
-		// net/http cuts all of a request's header values from one
-		// array, which other headers keep alive: empty the slots too.
-		clear(r.Header[name])
-		delete(r.Header, name)
-	}
-}
+import "net/http"
 
 // eraseMark lets a handler ask for freed memory to be erased as soon as
 // its request is over.
@@ -56,14 +14,4 @@ func eraseAfter(r *http.Request) {
 	if m, ok := r.Context().Value(eraseKey{}).(*eraseMark); ok {
 		m.now = true
 	}
-}
-
-// wipeString clears the bytes of a string that this process allocated at
-// run time and that nothing else still reads.
-func wipeString(s string) {
-	if len(s) < 2 {
-		// The runtime shares one-byte strings from a static table.
-		return
-	}
-	clear(unsafe.Slice(unsafe.StringData(s), len(s)))
 }

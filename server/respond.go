@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
@@ -23,40 +23,8 @@ func respondJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	writeBody(w, status, append(body, '\n'))
-}
-
-// netHTTPBodyBuffer is the size of the buffer net/http puts in front of a
-// response's body, recycled between responses without being cleared.
-const netHTTPBodyBuffer = 2 << 10
-
-// writeBody sends status and body, clearing body afterwards. net/http
-// copies a body written in pieces smaller than its 2 KiB response buffer
-// into that buffer, which it recycles without clearing, so an answer's
-// secret would stay there until a longer answer happens to overwrite it.
-// A body longer than the buffer, written in one call, goes past it (to
-// the connection's write buffer, which wipingConn clears), so a shorter
-// body is padded with spaces, which JSON ignores.
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	if len(body) > 0 && len(body) <= netHTTPBodyBuffer && bodyAllowed(status) {
-		padded := make([]byte, netHTTPBodyBuffer+1)
-		n := copy(padded, body)
-		for i := n; i < len(padded)-1; i++ {
-			padded[i] = ' '
-		}
-		padded[len(padded)-1] = '\n'
-		clear(body)
-		body = padded
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	wipehttp.WriteBody(w, status, append(body, '\n'))
 	clear(body)
-}
-
-// bodyAllowed reports whether an answer with status may carry a body.
-func bodyAllowed(status int) bool {
-	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // respondError writes Vault's error shape: {"errors":["..."]}.

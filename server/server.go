@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/metrics"
 	"github.com/arca-secrets/arca/secmem"
 )
@@ -75,8 +76,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// build that can: see secmem.Do).
 	mark := &eraseMark{}
 	secmem.Do(func() {
-		takeCredentials(r)
-		defer dropCredentials(r)
+		wipehttp.TakeCredentials(r)
+		defer wipehttp.DropCredentials(r)
 		s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
 	})
 	if mark.now {
@@ -176,7 +177,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConf == nil {
-			l = wipingListener{l}
+			l = wipehttp.Listener{Listener: l}
 		}
 		if tlsConf != nil {
 			errc <- hs.ServeTLS(l, "", "")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -176,4 +177,24 @@ func randomBytes(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCoreDumpDatabase: a PostgreSQL password issued, then 1,000 other
+// requests: the password is not in a dump.
+func TestCoreDumpDatabase(t *testing.T) {
+	for round := range dumpRounds(t) {
+		f := newDBFixture(t)
+		if _, err := f.root.Logical().Write("secret/data/other", map[string]any{"data": map[string]any{"v": randomText("other-")}}); err != nil {
+			t.Fatal(err)
+		}
+		user, password, _ := f.creds(t, "readonly")
+		conn, err := f.login(user, password)
+		if err != nil {
+			t.Fatalf("the issued credentials do not log in: %v", err)
+		}
+		conn.Close(context.Background())
+		churn(t, f.proc.addr, "root", "secret/data/other", 1000)
+		failOnHits(t, fmt.Sprintf("round %d", round), hits(coreDump(t, f.proc.cmd.Process.Pid), rawSecret("database password", password)))
+		f.proc.kill()
+	}
 }
