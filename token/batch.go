@@ -2,8 +2,6 @@ package token
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -60,12 +59,8 @@ func (s *Store) loadBatchKey(ctx context.Context) error {
 			return fmt.Errorf("writing batch token key: %w", err)
 		}
 	}
-	block, err := aes.NewCipher(key)
+	s.batch, err = secmem.AESGCM(key)
 	clear(key)
-	if err != nil {
-		return err
-	}
-	s.batch, err = cipher.NewGCM(block)
 	return err
 }
 

@@ -115,6 +115,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // memoryMode checks that key memory can be locked. Without disable_mlock a
 // failure stops the server: keys that may be swapped to disk are a leak.
 func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
+	warnIfNotErasing(log)
 	err := secmem.CheckLock(lockProbeSize)
 	switch {
 	case err == nil:
@@ -329,4 +330,13 @@ func encodeShareHex(shares [][]byte) ([]string, error) {
 		clear(s)
 	}
 	return out, nil
+}
+
+// warnIfNotErasing says so when this binary cannot erase freed request
+// memory (built without GOEXPERIMENT=runtimesecret): secrets then linger
+// in the heap after use.
+func warnIfNotErasing(log *slog.Logger) {
+	if !secmem.Erasing {
+		log.Warn("this build does not erase freed request memory: secrets may linger in the heap after use", "fix", secmem.EraseBuildHint)
+	}
 }

@@ -68,7 +68,7 @@ func TestCoreDumpAgent(t *testing.T) {
 		for range 1000 {
 			read("other")
 		}
-		failOnHits(t, fmt.Sprintf("round %d", round), hits(coreDump(t, f.agent.Process.Pid), rawSecret("value served from the cache", value)))
+		failOnHits(t, fmt.Sprintf("round %d", round), dumpHits(t, f.agent.Process.Pid, rawSecret("value served from the cache", value)))
 		_ = f.agent.Process.Kill()
 		srv.kill()
 	}

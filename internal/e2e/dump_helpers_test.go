@@ -13,16 +13,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/arca-secrets/arca/internal/testenv"
 )
 
-// coreDump takes a core dump of the live process pid with gdb's gcore (as
-// root, which a non-dumpable process still lets through ptrace) and returns
-// its bytes. gcore leaves out mappings marked MADV_DONTDUMP, as the kernel
-// does: those are where Arca keeps its keys on purpose.
-func coreDump(t *testing.T, pid int) []byte {
+// dumpHits takes a core dump of the live process pid with gdb's gcore (as
+// root, which a non-dumpable process still lets through ptrace) and
+// returns hits of the secrets in it. gcore leaves out mappings marked
+// MADV_DONTDUMP, as the kernel does: those are where Arca keeps its keys
+// on purpose.
+func dumpHits(t *testing.T, pid int, secrets ...secretForms) []string {
 	t.Helper()
 	testenv.RequireRoot(t, "gcore attaches to the server with ptrace")
 	gcore := testenv.Program(t, "gcore", "gdb")
@@ -32,15 +34,27 @@ func coreDump(t *testing.T, pid int) []byte {
 		t.Fatalf("gcore %d: %v\n%s", pid, err, out)
 	}
 	path := fmt.Sprintf("%s.%d", prefix, pid)
-	core, err := os.ReadFile(path)
+	defer os.Remove(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("gcore wrote no dump: %v\n%s", err, out)
 	}
-	os.Remove(path)
-	if len(core) < 1<<20 {
-		t.Fatalf("core dump of %d bytes is too small to be a whole process", len(core))
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return core
+	if fi.Size() < 1<<20 {
+		t.Fatalf("core dump of %d bytes is too small to be a whole process", fi.Size())
+	}
+	// Mapped, not read: a Go process's dump is mostly the runtime's
+	// reserved, untouched address space (a gigabyte or more of zeros).
+	core, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mapping the dump: %v", err)
+	}
+	defer func() { _ = syscall.Munmap(core) }()
+	return hits(core, secrets...)
 }
 
 // secretForms is one secret as the forms it can take in memory: its raw

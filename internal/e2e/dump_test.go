@@ -87,11 +87,6 @@ func (s *dumpServer) churn(t *testing.T) {
 	churn(t, s.addr, s.t2, s.churnTo, 1000)
 }
 
-func (s *dumpServer) dump(t *testing.T) []byte {
-	t.Helper()
-	return coreDump(t, s.p.cmd.Process.Pid)
-}
-
 // TestCoreDumpKV: a KV value written and read with T1, then 1,000 reads of
 // another path with T2: neither the value nor T1 is in a dump.
 func TestCoreDumpKV(t *testing.T) {
@@ -109,7 +104,7 @@ func TestCoreDumpKV(t *testing.T) {
 			t.Fatalf("read back %v", got.Data)
 		}
 		s.churn(t)
-		failOnHits(t, fmt.Sprintf("round %d", round), hits(s.dump(t), rawSecret("KV value", value), rawSecret("T1", s.t1)))
+		failOnHits(t, fmt.Sprintf("round %d", round), dumpHits(t, s.p.cmd.Process.Pid, rawSecret("KV value", value), rawSecret("T1", s.t1)))
 		s.p.kill()
 	}
 }
@@ -142,7 +137,7 @@ func TestCoreDumpTransit(t *testing.T) {
 			t.Fatal("decrypt returned another plaintext")
 		}
 		s.churn(t)
-		failOnHits(t, fmt.Sprintf("round %d", round), hits(s.dump(t),
+		failOnHits(t, fmt.Sprintf("round %d", round), dumpHits(t, s.p.cmd.Process.Pid,
 			binarySecret("encrypted plaintext", encrypted), binarySecret("decrypted plaintext", decrypted), rawSecret("T1", s.t1)))
 		s.p.kill()
 	}
@@ -163,7 +158,7 @@ func TestCoreDumpSealed(t *testing.T) {
 		if err := s.root.Sys().Seal(); err != nil {
 			t.Fatal(err)
 		}
-		failOnHits(t, fmt.Sprintf("round %d", round), hits(s.dump(t),
+		failOnHits(t, fmt.Sprintf("round %d", round), dumpHits(t, s.p.cmd.Process.Pid,
 			binarySecret("unseal key", s.unseal), rawSecret("root token", s.init.RootToken),
 			rawSecret("KV value", value), rawSecret("T1", s.t1)))
 		s.p.kill()
@@ -194,7 +189,7 @@ func TestCoreDumpDatabase(t *testing.T) {
 		}
 		conn.Close(context.Background())
 		churn(t, f.proc.addr, "root", "secret/data/other", 1000)
-		failOnHits(t, fmt.Sprintf("round %d", round), hits(coreDump(t, f.proc.cmd.Process.Pid), rawSecret("database password", password)))
+		failOnHits(t, fmt.Sprintf("round %d", round), dumpHits(t, f.proc.cmd.Process.Pid, rawSecret("database password", password)))
 		f.proc.kill()
 	}
 }

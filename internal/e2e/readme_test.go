@@ -58,7 +58,7 @@ func readmeScript(t *testing.T, heading string) string {
 	var script []string
 	for _, block := range readmeShBlocks(t, heading) {
 		for _, line := range block {
-			if !strings.Contains(line, "arca server") && !strings.HasPrefix(line, "export ") && !strings.HasPrefix(line, "go build") {
+			if !strings.Contains(line, "arca server") && !strings.HasPrefix(line, "export ") && !strings.Contains(line, "go build") {
 				script = append(script, line)
 			}
 		}

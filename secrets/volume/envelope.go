@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/arca-secrets/arca/secmem"
 )
 
 // wrapPrefix starts every wrapped passphrase, followed by "v<version>:".
@@ -26,11 +27,7 @@ func associatedData(name string, version int) []byte {
 }
 
 func (k kek) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(k.b)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return secmem.AESGCM(k.b)
 }
 
 // wrap seals plaintext for volume name under key version v.
