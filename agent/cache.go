@@ -101,10 +101,10 @@ func (c *kvCache) put(who, uri string, rep *reply) {
 
 // sweepLocked drops, at most once per TTL, the answers that can no longer
 // be served, not even stale: an answer holds a secret, and memory that
-// holds it must be let go once it is of no use. What a request allocated
-// is erased when the collector frees it (secmem.Do), so a sweep that
-// dropped answers starts a collection rather than wait for the next one,
-// which a quiet agent may not run for minutes.
+// holds it must be let go once it is of no use. The collector overwrites
+// what it frees (secmem.ClobberFreed), so a sweep that dropped answers
+// starts a collection rather than wait for the next one, which a quiet
+// agent may not run for minutes.
 func (c *kvCache) sweepLocked(now time.Time) {
 	if now.Before(c.swept.Add(c.ttl)) {
 		return

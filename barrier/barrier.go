@@ -25,6 +25,7 @@ package barrier
 
 import (
 	"context"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
@@ -224,11 +225,11 @@ func (b *Barrier) newTerm(st storedTerm) (*term, error) {
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
-	aead, err := secmem.AESGCM(key)
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("creating cipher: %w", err)
 	}
-	return aead, nil
+	return cipher.NewGCM(block)
 }
 
 // seal encrypts plaintext for key with the given term.

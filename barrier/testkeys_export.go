@@ -5,8 +5,6 @@ package barrier
 import (
 	"encoding/hex"
 	"os"
-
-	"github.com/arca-secrets/arca/secmem"
 )
 
 // exportKeysForTest writes the root key and every keyring term's key, in
@@ -18,11 +16,9 @@ func exportKeysForTest(rootKey []byte, kr *storedKeyring) {
 	if path == "" {
 		return
 	}
-	secmem.Do(func() {
-		out := []byte("root " + hex.EncodeToString(rootKey) + "\n")
-		for _, t := range kr.Terms {
-			out = append(out, "term "+hex.EncodeToString(t.Key)+"\n"...)
-		}
-		_ = os.WriteFile(path, out, 0o600)
-	})
+	out := []byte("root " + hex.EncodeToString(rootKey) + "\n")
+	for _, t := range kr.Terms {
+		out = append(out, "term "+hex.EncodeToString(t.Key)+"\n"...)
+	}
+	_ = os.WriteFile(path, out, 0o600)
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/metrics"
-	"github.com/arca-secrets/arca/secmem"
 )
 
 // Config is what a Server is built from.
@@ -72,24 +71,25 @@ var errBusy = errors.New("the server is at its limit of concurrent requests; ret
 
 // ServeHTTP serves a request and counts it in the metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Everything the request allocates is erased once unreachable (in a
-	// build that can: see secmem.Do).
+	// Freed memory is overwritten by the collector (GODEBUG=clobberfree=1,
+	// see secmem.ClobberFreed); what net/http keeps alive is cleared by
+	// wipehttp.
 	mark := &eraseMark{}
-	secmem.Do(func() {
-		wipehttp.TakeCredentials(r)
-		defer wipehttp.DropCredentials(r)
-		s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
-	})
-	if mark.now {
-		// The request sealed the server: its keys and everything the
-		// requests before it left are garbage now; collect it so that it
-		// is erased at once rather than at the next collection, which an
-		// idle sealed server may not run for minutes. Twice: the first
-		// collection moves pooled buffers (encoding/json's) aside, the
-		// second frees them.
-		runtime.GC()
-		runtime.GC()
-	}
+	defer func() {
+		if mark.now {
+			// The request sealed the server: its keys and everything the
+			// requests before it left are garbage now; collect it so that
+			// it is overwritten at once rather than at the next
+			// collection, which an idle sealed server may not run for
+			// minutes. Twice: the first collection moves pooled buffers
+			// (encoding/json's) aside, the second frees them.
+			runtime.GC()
+			runtime.GC()
+		}
+	}()
+	wipehttp.TakeCredentials(r)
+	defer wipehttp.DropCredentials(r)
+	s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
 }
 
 func (s *Server) serveMeasured(w http.ResponseWriter, r *http.Request) {

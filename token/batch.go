@@ -2,6 +2,8 @@ package token
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arca-secrets/arca/secmem"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -59,8 +60,12 @@ func (s *Store) loadBatchKey(ctx context.Context) error {
 			return fmt.Errorf("writing batch token key: %w", err)
 		}
 	}
-	s.batch, err = secmem.AESGCM(key)
+	block, err := aes.NewCipher(key)
 	clear(key)
+	if err != nil {
+		return err
+	}
+	s.batch, err = cipher.NewGCM(block)
 	return err
 }
 

@@ -35,8 +35,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/arca-secrets/arca/secmem"
 )
 
 // Identity is what the kernel says about a caller.
@@ -128,17 +126,13 @@ func PeerCred(conn *net.UnixConn) (cred *unix.Ucred, label string, err error) {
 	return cred, label, nil
 }
 
-// names looks up the user and group names, which may call into C (the
-// system's name service), so outside the request's secmem.Do.
 func names(id *Identity) {
-	secmem.Outside(func() {
-		if u, err := user.LookupId(strconv.FormatUint(uint64(id.UID), 10)); err == nil {
-			id.User = u.Username
-		}
-		if g, err := user.LookupGroupId(strconv.FormatUint(uint64(id.GID), 10)); err == nil {
-			id.Group = g.Name
-		}
-	})
+	if u, err := user.LookupId(strconv.FormatUint(uint64(id.UID), 10)); err == nil {
+		id.User = u.Username
+	}
+	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(id.GID), 10)); err == nil {
+		id.Group = g.Name
+	}
 }
 
 func procPath(pid int, rest string) string { return "/proc/" + strconv.Itoa(pid) + "/" + rest }

@@ -332,11 +332,12 @@ func encodeShareHex(shares [][]byte) ([]string, error) {
 	return out, nil
 }
 
-// warnIfNotErasing says so when this binary cannot erase freed request
-// memory (built without GOEXPERIMENT=runtimesecret): secrets then linger
-// in the heap after use.
+// warnIfNotErasing says so when the collector does not overwrite what it
+// frees (the process could not re-execute itself with
+// GODEBUG=clobberfree=1, or runs in-process in a test): secrets then
+// linger in the heap after use.
 func warnIfNotErasing(log *slog.Logger) {
-	if !secmem.Erasing {
-		log.Warn("this build does not erase freed request memory: secrets may linger in the heap after use", "fix", secmem.EraseBuildHint)
+	if !secmem.ClobberFreed() {
+		log.Warn("freed memory is not overwritten: secrets may linger in the heap after use; start with GODEBUG=clobberfree=1")
 	}
 }

@@ -26,7 +26,6 @@ func arcaKeysBin(t *testing.T) string {
 	keysBinOnce.Do(func() {
 		keysBin = filepath.Join(filepath.Dir(arcaBin), "arca-keys")
 		build := exec.Command("go", "build", "-tags", "arcakeys", "-o", keysBin, "github.com/arca-secrets/arca/cmd/arca")
-		build.Env = append(os.Environ(), "GOEXPERIMENT=runtimesecret")
 		if out, err := build.CombinedOutput(); err != nil {
 			keysBinErr = fmt.Errorf("building arca with -tags arcakeys: %v\n%s", err, out)
 		}

@@ -38,9 +38,6 @@ func TestMain(m *testing.M) {
 	}
 	arcaBin = filepath.Join(dir, "arca")
 	build := exec.Command("go", "build", "-o", arcaBin, "github.com/arca-secrets/arca/cmd/arca")
-	// The build the README's commands make: freed request memory is
-	// erased (secmem.Do), which the core-dump tests check.
-	build.Env = append(os.Environ(), "GOEXPERIMENT=runtimesecret")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building arca:", err)

@@ -16,9 +16,8 @@ const netHTTPBodyBuffer = 2 << 10
 // stay there until a longer answer happened to overwrite it. A body longer
 // than the buffer, written in one call, goes past it (to the connection's
 // write buffer, which Conn clears), so a shorter body is sent padded with
-// spaces, which JSON ignores. The copy is the request's (erased with it
-// under secmem.Do, and free for Conn to clear); body itself is left as it
-// is, for callers that keep it.
+// spaces, which JSON ignores. What is written is a copy (free for Conn to
+// clear); body itself is left as it is, for callers that keep it.
 func WriteBody(w http.ResponseWriter, status int, body []byte) {
 	out := bytes.Clone(body)
 	if len(body) > 0 && len(body) <= netHTTPBodyBuffer && bodyAllowed(status) {

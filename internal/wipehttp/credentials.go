@@ -9,10 +9,10 @@ import (
 // credentialHeaders carry tokens.
 var credentialHeaders = []string{"X-Vault-Token", "Authorization"}
 
-// TakeCredentials moves the token headers' values into strings allocated
-// by the caller (inside its erasing scope, secmem.Do) and clears
-// net/http's copies, which were allocated before the handler ran and so
-// would outlive the request in freed heap memory. Only HTTP/1: HTTP/2
+// TakeCredentials moves the token headers' values into new strings and
+// clears net/http's copies, which net/http keeps alive with the request
+// until the connection's next one; DropCredentials lets the new strings
+// go when the request ends, so the collector overwrites them. Only HTTP/1: HTTP/2
 // shares header values with the connection's header table, which must
 // stay intact.
 func TakeCredentials(r *http.Request) {

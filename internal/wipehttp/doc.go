@@ -3,5 +3,6 @@
 // buffer and its header strings without clearing them, and a core dump of
 // a server or agent would find there the last request's token and body
 // and the last answer's secret. It is the layer below the handlers of
-// both; the handlers' own allocations are erased by secmem.Do.
+// both; what the handlers free is overwritten by the collector
+// (secmem.ClobberFreed).
 package wipehttp

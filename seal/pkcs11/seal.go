@@ -26,7 +26,6 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/arca-secrets/arca/seal"
-	"github.com/arca-secrets/arca/secmem"
 )
 
 const (
@@ -79,7 +78,7 @@ func (s *Seal) Close() error {
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
-		secmem.Outside(s.mod.release)
+		s.mod.release()
 	}
 	return nil
 }
@@ -112,17 +111,12 @@ func (s *Seal) do(f func(*session) error) error {
 	if s.closed {
 		return fmt.Errorf("%w: the pkcs11 seal is closed", seal.ErrUnavailable)
 	}
-	// The module is C code, which must not run inside secmem.Do.
-	var err error
-	secmem.Outside(func() {
-		var ss *session
-		if ss, err = s.openSession(); err != nil {
-			return
-		}
-		defer ss.close()
-		err = f(ss)
-	})
-	return err
+	ss, err := s.openSession()
+	if err != nil {
+		return err
+	}
+	defer ss.close()
+	return f(ss)
 }
 
 // findKeys finds the key (AES) or the key pair (RSA: public, private)

@@ -2,6 +2,7 @@ package transit
 
 import (
 	"crypto"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -18,7 +19,6 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/arca-secrets/arca/logical"
-	"github.com/arca-secrets/arca/secmem"
 )
 
 // Key types, as Vault names them.
@@ -189,14 +189,15 @@ func matchesType(s crypto.Signer, typ string) bool {
 	return false
 }
 
-// newAEAD makes the cipher inside secmem.Do, so that its copy of the key
-// is erased once the key is dropped from the cache.
-func newAEAD(typ string, key []byte) (aead cipher.AEAD, err error) {
+func newAEAD(typ string, key []byte) (cipher.AEAD, error) {
 	if typ == typeChaCha {
-		secmem.Do(func() { aead, err = chacha20poly1305.New(key) })
-		return aead, err
+		return chacha20poly1305.New(key)
 	}
-	return secmem.AESGCM(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // errVersionTooOld and friends are the client errors of version choice.

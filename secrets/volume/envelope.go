@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
@@ -8,8 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/arca-secrets/arca/secmem"
 )
 
 // wrapPrefix starts every wrapped passphrase, followed by "v<version>:".
@@ -27,7 +26,11 @@ func associatedData(name string, version int) []byte {
 }
 
 func (k kek) aead() (cipher.AEAD, error) {
-	return secmem.AESGCM(k.b)
+	block, err := aes.NewCipher(k.b)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // wrap seals plaintext for volume name under key version v.
