@@ -27,6 +27,7 @@ import (
 	"github.com/arca-secrets/arca/core/audittable"
 	"github.com/arca-secrets/arca/core/genroot"
 	"github.com/arca-secrets/arca/core/sealconf"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
@@ -60,6 +61,9 @@ type Config struct {
 	AuditDevices []AuditDevice
 	// AuditPolicy limits what sys/audit may enable.
 	AuditPolicy AuditPolicy
+	// Events receives change events (KV writes, revoked leases and
+	// tokens, policy changes); nil publishes none.
+	Events *events.Bus
 }
 
 // Core holds the server's state. All methods are safe for concurrent use.
@@ -97,6 +101,7 @@ type Core struct {
 	rekey     *rekeyState
 
 	genRoot *genroot.Tracker // the root token generation in progress
+	events  *events.Bus
 }
 
 // New returns a sealed Core.
@@ -125,6 +130,7 @@ func New(cfg Config) *Core {
 		audit:       broker,
 		auditTable:  audittable.New(b, broker, cfg.AuditDevices, cfg.AuditPolicy, log),
 		genRoot:     genroot.NewTracker(cfg.Memory),
+		events:      cfg.Events,
 	}
 }
 

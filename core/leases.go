@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/arca-secrets/arca/events"
 	"strings"
 	"time"
 
@@ -19,7 +20,13 @@ const leasePrefix = "sys/expire/"
 const leaseInterval = time.Second
 
 func (c *Core) openLeases(st *unsealed) *lease.Manager {
-	revoke := func(ctx context.Context, l *lease.Lease) error { return c.revokeLease(ctx, st, l) }
+	revoke := func(ctx context.Context, l *lease.Lease) error {
+		err := c.revokeLease(ctx, st, l)
+		if err == nil {
+			c.events.Publish(events.LeaseRevoked(l.ID, l.Path))
+		}
+		return err
+	}
 	return lease.New(lease.Config{
 		Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now,
 		RevokeTokens: func(ctx context.Context, accs []string) []error { return st.tokens.RevokeAccessors(ctx, accs) },

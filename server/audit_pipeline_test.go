@@ -247,6 +247,9 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 		step{name: "pprof index", method: "GET", path: "sys/pprof", tok: root, status: 200, audited: "sys/pprof"},
 		step{name: "pprof heap", method: "GET", path: "sys/pprof/heap", tok: root, status: 200, audited: "sys/pprof/heap"},
 	)
+	// Events: a subscription is a WebSocket; a plain GET is refused, and
+	// recorded as such (internal/e2e/events_test.go streams them).
+	run(step{name: "events subscribe", method: "GET", path: "sys/events/subscribe/kv*?json=true", tok: root, status: 400, audited: "sys/events/subscribe/kv*", failed: true})
 
 	// Recovery-key rekey: this server's Shamir seal has none, and says so.
 	run(

@@ -120,6 +120,9 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// stream, when a handler sets it, takes the connection over once the
+	// request is recorded (a WebSocket of events) instead of the answer.
+	stream func(w http.ResponseWriter, r *http.Request)
 }
 
 var _ http.ResponseWriter = (*recorder)(nil)

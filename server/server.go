@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/metrics"
 )
@@ -35,6 +36,8 @@ type Config struct {
 	// Raft administers integrated storage (sys/storage/raft/*); nil when
 	// the storage is not raft.
 	Raft RaftStorage
+	// Events serves sys/events/subscribe; nil: the server has no events.
+	Events *events.Bus
 }
 
 // Server is an http.Handler for the /v1/ API.
@@ -44,6 +47,7 @@ type Server struct {
 	limits  Limits
 	metrics *metrics.Registry
 	raft    RaftStorage
+	events  *events.Bus
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -58,7 +62,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, events: cfg.Events, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
@@ -196,6 +200,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 		IdleTimeout:       5 * time.Minute,
 		TLSConfig:         tlsConf,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// An event stream bounds its connection's kernel buffer.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, netConnKey{}, c) },
 	}
 	errc := make(chan error, 1)
 	go func() {

@@ -105,6 +105,7 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"storage/raft/snapshot":      {handle: s.handleRaftSnapshot, raw: true},
 		"pprof/":                     authed(s.handlePprof),
 		"internal/ui/mounts/":        authed(s.handleUIMount),
+		"events/subscribe/":          authed(s.handleEventsSubscribe),
 	}
 	for path, h := range s.generateRootHandlers() {
 		routes[path] = genRoot(h)
@@ -174,6 +175,10 @@ func (s *Server) serveSys(w http.ResponseWriter, r *http.Request, op logical.Ope
 	var answered *recordedAnswer
 	if err != nil && !errors.As(err, &answered) {
 		s.respondErr(w, r, err)
+		return
+	}
+	if rec.stream != nil && err == nil {
+		rec.stream(w, r)
 		return
 	}
 	rec.flush(w)

@@ -24,7 +24,9 @@ func runBench(e *env, args []string) int {
 	var concurrency, kvKeys int
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&addr, "addr", "", "server address (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&addr, "addr", "", "server address, or an agent's socket as unix:///path/agent.sock (default $ARCA_ADDR, then $VAULT_ADDR)")
+	var server string
+	fs.StringVar(&server, "server", "", "with a unix:// -addr: the server that sets up and cleans up (default $ARCA_ADDR, then $VAULT_ADDR)")
 	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
 	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
@@ -49,6 +51,9 @@ func runBench(e *env, args []string) int {
 	if token == "" {
 		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
 	}
+	if server == "" && strings.HasPrefix(addr, "unix://") {
+		server = e.firstEnv("ARCA_ADDR", "VAULT_ADDR")
+	}
 	if caCert == "" {
 		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
 	}
@@ -68,7 +73,7 @@ func runBench(e *env, args []string) int {
 	if pgURL == "" {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
-	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
+	cfg := bench.Config{Addr: addr, Server: server, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/auth/workload"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
@@ -200,10 +201,13 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		AuditFailures: func() uint64 { return c.AuditFailures() },
 		Counts:        func() (int64, int64, bool) { return c.Counts(context.Background()) },
 	})
+	// Change events: published by core, served by every listener.
+	bus := events.New(events.Config{})
+	defer bus.Close()
 	c = core.New(core.Config{
 		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
 		Memory: mode, Logger: log, AuditDevices: devices,
-		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
+		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs}, Events: bus,
 	})
 	liveCore.Store(c)
 	if err := c.CheckSeal(ctx); err != nil {
@@ -237,7 +241,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
 		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend)})
+		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend), Events: bus})
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}

@@ -170,6 +170,25 @@ func (f *agentFixture) start() {
 	}
 }
 
+// startNoListener starts an agent whose config has no listener (only
+// templates), ready once it has subscribed to the server's events.
+func (f *agentFixture) startNoListener() {
+	t := f.t
+	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf)
+	f.agent.Stdout = lockedWriter{&f.mu, &f.out}
+	f.agent.Stderr = lockedWriter{&f.mu, &f.out}
+	if err := f.agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.done = make(chan struct{})
+	done, cmd := f.done, f.agent
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	agentEventually(t, 30*time.Second, func() (bool, string) {
+		return strings.Contains(f.output(), "subscribed to change events"), "agent not subscribed:\n" + f.output()
+	})
+}
+
 func (f *agentFixture) output() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
