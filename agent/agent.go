@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/agent/attest"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // Agent is a running agent.
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		}
 		srv := &http.Server{
-			Handler: h, ConnContext: connContext,
+			Handler: wipehttp.Handler(h), ConnContext: connContext,
 			// A slow or silent client holds a connection for a bounded time
 			// and a bounded amount of memory.
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		servers = append(servers, srv)
-		go func() { _ = srv.Serve(ln) }()
+		go func() { _ = srv.Serve(wipehttp.Listener{Listener: ln}) }()
 		log.Info("agent listening", "type", l.Type, "address", l.Address)
 	}
 	var wg sync.WaitGroup

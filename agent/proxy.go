@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/agent/attest"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // forwardedHeaders are the only request headers passed to the server: a
@@ -242,14 +243,13 @@ func writeReply(w http.ResponseWriter, rep *reply) {
 			w.Header().Set(k, v)
 		}
 	}
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(rep.body)
+	wipehttp.WriteBody(w, rep.status, rep.body)
 }
 
 func writeErr(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(map[string][]string{"errors": {msg}})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string][]string{"errors": {msg}})
+	wipehttp.WriteBody(w, status, append(body, '\n'))
 }
 
 type leaseInfo struct {
@@ -313,6 +313,9 @@ func (h *tcpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if u, ok := c.(interface{ Unwrap() net.Conn }); ok {
+		c = u.Unwrap()
+	}
 	if ac, ok := c.(*attest.Conn); ok {
 		return context.WithValue(ctx, connKey{}, &connInfo{conn: ac})
 	}

@@ -91,9 +91,13 @@ func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) 
 }
 
 // beforeTokensRevoke revokes what a batch of tokens owns before they go:
-// the secret leases they created and their cubbyholes. A token whose
-// leases cannot all be revoked stays (its error), and is tried again.
+// the secret leases they created and their cubbyholes, and ends their
+// event subscriptions. A token whose leases cannot all be revoked stays
+// (its error), and is tried again.
 func (c *Core) beforeTokensRevoke(ctx context.Context, st *unsealed, es []*token.Entry) []error {
+	for _, e := range es {
+		c.events.RevokeToken(e.Accessor) // its subscriptions end with it
+	}
 	errs := make([]error, len(es))
 	if st.leases != nil {
 		errs = st.leases.RevokeByTokens(ctx, accessorsOf(es))

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -183,7 +184,6 @@ func (rec *recorder) flush(w http.ResponseWriter) {
 	if status == 0 {
 		status = http.StatusNoContent
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(rec.body.Bytes())
+	wipehttp.WriteBody(w, status, rec.body.Bytes())
 	clear(rec.body.Bytes())
 }

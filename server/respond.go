@@ -8,6 +8,7 @@ import (
 
 	"github.com/arca-secrets/arca/barrier"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
@@ -15,9 +16,15 @@ import (
 
 // respondJSON writes v as the whole body.
 func respondJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every answer is made of JSON-encodable values; this is a bug.
+		respondError(w, http.StatusInternalServerError, errors.New("encoding the answer failed"))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	wipehttp.WriteBody(w, status, append(body, '\n'))
+	clear(body)
 }
 
 // respondError writes Vault's error shape: {"errors":["..."]}.

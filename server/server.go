@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/events"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/metrics"
 )
 
@@ -90,6 +92,28 @@ var errBusy = errors.New("the server is at its limit of concurrent requests; ret
 
 // ServeHTTP serves a request and counts it in the metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Freed memory is overwritten by the collector (GODEBUG=clobberfree=1,
+	// see secmem.ClobberFreed); what net/http keeps alive is cleared by
+	// wipehttp.
+	mark := &eraseMark{}
+	defer func() {
+		if mark.now {
+			// The request sealed the server: its keys and everything the
+			// requests before it left are garbage now; collect it so that
+			// it is overwritten at once rather than at the next
+			// collection, which an idle sealed server may not run for
+			// minutes. Twice: the first collection moves pooled buffers
+			// (encoding/json's) aside, the second frees them.
+			runtime.GC()
+			runtime.GC()
+		}
+	}()
+	wipehttp.TakeCredentials(r)
+	defer wipehttp.DropCredentials(r)
+	s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
+}
+
+func (s *Server) serveMeasured(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
 		s.serve(w, r)
 		return
@@ -181,6 +205,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 	}
 	errc := make(chan error, 1)
 	go func() {
+		if tlsConf == nil {
+			l = wipehttp.Listener{Listener: l}
+		}
 		if tlsConf != nil {
 			errc <- hs.ServeTLS(l, "", "")
 			return

@@ -138,6 +138,7 @@ func (s *Server) handleSeal(w http.ResponseWriter, r *http.Request, _ string) {
 			s.log.Error("sealing failed", "error", err)
 		}
 	})
+	eraseAfter(r)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -64,7 +63,7 @@ func runBench(e *env, args []string) int {
 	if kvKeys < 1 {
 		return usageError(e, "-kv-keys must be at least 1")
 	}
-	mix, err := parseMix(workload)
+	mix, err := bench.ParseMix(workload)
 	if err != nil {
 		return usageError(e, "%v", err)
 	}
@@ -111,25 +110,4 @@ func serveCeiling(e *env, addr string) int {
 		return exitError
 	}
 	return exitOK
-}
-
-// parseMix reads "a:3,b:1" (a weight defaults to 1).
-func parseMix(s string) ([]bench.Weighted, error) {
-	var out []bench.Weighted
-	for _, part := range strings.Split(s, ",") {
-		name, w, hasWeight := strings.Cut(strings.TrimSpace(part), ":")
-		weight := 1
-		if hasWeight {
-			n, err := strconv.Atoi(w)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("bad weight in %q", part)
-			}
-			weight = n
-		}
-		if name == "" {
-			return nil, fmt.Errorf("empty workload in %q", s)
-		}
-		out = append(out, bench.Weighted{Name: name, Weight: weight})
-	}
-	return out, nil
 }

@@ -116,6 +116,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // memoryMode checks that key memory can be locked. Without disable_mlock a
 // failure stops the server: keys that may be swapped to disk are a leak.
 func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
+	warnIfNotErasing(log)
 	err := secmem.CheckLock(lockProbeSize)
 	switch {
 	case err == nil:
@@ -333,4 +334,14 @@ func encodeShareHex(shares [][]byte) ([]string, error) {
 		clear(s)
 	}
 	return out, nil
+}
+
+// warnIfNotErasing says so when the collector does not overwrite what it
+// frees (the process could not re-execute itself with
+// GODEBUG=clobberfree=1, or runs in-process in a test): secrets then
+// linger in the heap after use.
+func warnIfNotErasing(log *slog.Logger) {
+	if !secmem.ClobberFreed() {
+		log.Warn("freed memory is not overwritten: secrets may linger in the heap after use; start with GODEBUG=clobberfree=1")
+	}
 }

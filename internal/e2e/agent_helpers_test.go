@@ -157,7 +157,7 @@ func (f *agentFixture) start() {
 	for {
 		select {
 		case <-done:
-			t.Fatalf("agent exited:\n%s", f.output())
+			t.Fatalf("agent exited (%v):\n%s", cmd.ProcessState, f.output())
 		default:
 		}
 		if code, _ := f.get("/v1/sys/health"); code != 0 && code != 503 {
