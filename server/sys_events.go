@@ -181,8 +181,14 @@ const eventSendBuffer = 32 << 10
 
 func boundSendBuffer(ctx context.Context) {
 	c, _ := ctx.Value(netConnKey{}).(net.Conn)
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
+	// Under TLS and the listener's wrappers (wipehttp) is the TCP socket.
+	for range 4 {
+		switch w := c.(type) {
+		case *tls.Conn:
+			c = w.NetConn()
+		case interface{ Unwrap() net.Conn }:
+			c = w.Unwrap()
+		}
 	}
 	if tcp, ok := c.(*net.TCPConn); ok {
 		_ = tcp.SetWriteBuffer(eventSendBuffer)

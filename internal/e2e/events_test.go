@@ -241,7 +241,7 @@ path "secret/data/hear" { capabilities = ["subscribe"] }
 // writers: the one that does not read misses events and is told so.
 func TestEventsSlowSubscriberMissesWithoutBlockingWriters(t *testing.T) {
 	p, _ := startDev(t, "root")
-	const many = 20
+	const many = 10
 	var streams []*eventStream
 	for range many {
 		es, status := subscribe(t, p.addr, "root", "kv-v2/data-write", nil)
@@ -261,7 +261,7 @@ func TestEventsSlowSubscriberMissesWithoutBlockingWriters(t *testing.T) {
 	if slow == nil {
 		t.Fatalf("subscribe: %d", status)
 	}
-	const writes = 800
+	const writes = 600
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, writes)
@@ -287,7 +287,8 @@ func TestEventsSlowSubscriberMissesWithoutBlockingWriters(t *testing.T) {
 	// same connection: the writes finished before it read a byte, so they
 	// did not wait for it (nor for the server to drop it).
 	sawMissed := false
-	for !sawMissed {
+	for n := 0; !sawMissed; n++ {
+		slow.n = n
 		ev := slow.next()
 		if ev.Data.EventType == events.TypeMissed {
 			t.Logf("the slow subscriber missed %s events", ev.Data.Event.Metadata["count"])
@@ -327,6 +328,7 @@ func subscribeSlow(t *testing.T, addr string, dialer *net.Dialer) (*slowStream, 
 type slowStream struct {
 	t    *testing.T
 	conn *websocket.Conn
+	n    int // events read so far, for a failure's message
 }
 
 func (s *slowStream) next() events.Received {
@@ -335,7 +337,7 @@ func (s *slowStream) next() events.Received {
 	defer cancel()
 	_, b, err := s.conn.Read(ctx)
 	if err != nil {
-		s.t.Fatalf("slow stream: %v", err)
+		s.t.Fatalf("slow stream, after %d events: %v", s.n, err)
 	}
 	var ev events.Received
 	if err := json.Unmarshal(b, &ev); err != nil {
