@@ -60,6 +60,10 @@ type Config struct {
 	AuditDevices []AuditDevice
 	// AuditPolicy limits what sys/audit may enable.
 	AuditPolicy AuditPolicy
+	// HA: the node is one of a cluster and stays a standby once unsealed
+	// until SetActive makes it the active node (the Raft leader's
+	// watcher does). False: a node alone, active as soon as unsealed.
+	HA bool
 }
 
 // Core holds the server's state. All methods are safe for concurrent use.
@@ -74,6 +78,7 @@ type Core struct {
 	memory      secmem.Mode
 	log         *slog.Logger
 	now         func() time.Time
+	ha          bool
 
 	// stateLock: requests hold it for reading; seal and unseal for writing,
 	// so a seal waits for requests in flight and none starts after it.
@@ -122,6 +127,7 @@ func New(cfg Config) *Core {
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
+		ha:          cfg.HA,
 		audit:       broker,
 		auditTable:  audittable.New(b, broker, cfg.AuditDevices, cfg.AuditPolicy, log),
 		genRoot:     genroot.NewTracker(cfg.Memory),

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	// Raft administers integrated storage (sys/storage/raft/*); nil when
 	// the storage is not raft.
 	Raft RaftStorage
+	// Cluster is the node's part in a Raft cluster: forwarding, standby
+	// reads, joins, who is active. Nil: a node alone.
+	Cluster Cluster
 }
 
 // Server is an http.Handler for the /v1/ API.
@@ -41,6 +45,7 @@ type Server struct {
 	limits  Limits
 	metrics *metrics.Registry
 	raft    RaftStorage
+	cluster Cluster
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -55,7 +60,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, cluster: cfg.Cluster, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
@@ -132,6 +137,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.respondErr(w, r, err)
 		return
 	}
+	if s.cluster != nil {
+		s.serveInCluster(w, r, op, path)
+		return
+	}
+	s.dispatch(w, r, op, path)
+}
+
+// dispatch hands a request with its canonical path to the sys/ routes or
+// to the mounted engines.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
 		s.serveSys(w, r, op, rest)
 		return

@@ -54,6 +54,10 @@ func (p *parser) storage(item *ast.ObjectItem) Storage {
 				st.Path = p.str(it, label+": path")
 			case "node_id":
 				st.NodeID = p.str(it, label+": node_id")
+			case "retry_join":
+				if rj, ok := p.retryJoin(it, label); ok {
+					st.RetryJoin = append(st.RetryJoin, rj)
+				}
 			default:
 				p.errorf(it.Keys[0].Pos(), label, "unknown key %q", k)
 			}

@@ -73,6 +73,9 @@ type Storage struct {
 	Path string
 	// NodeID names a raft node in its cluster (raft only, required).
 	NodeID string
+	// RetryJoin lists nodes of a cluster this new raft node joins
+	// through; none: it starts a cluster of its own at init.
+	RetryJoin []RetryJoin
 }
 
 // Listener is a listener block.
