@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/arca-secrets/arca/core/sealconf"
 	"github.com/arca-secrets/arca/internal/config"
 	"github.com/arca-secrets/arca/server"
 	"github.com/arca-secrets/arca/storage"
@@ -46,9 +47,14 @@ func openRaft(conf *config.Config, applied func(keys []string)) (storage.Backend
 		ctx, cancel := context.WithTimeout(context.Background(), raftCatchUpWait)
 		defer cancel()
 		for {
+			// Caught up enough to unseal: a leader is known, the seal
+			// configuration is applied, and so is everything the node
+			// knows committed.
 			if id, _ := n.Leader(); id != "" {
-				if err := n.WaitApplied(ctx, n.CommitIndex()); err == nil {
-					break
+				if e, err := n.Get(ctx, sealconf.Path); err == nil && e != nil {
+					if err := n.WaitApplied(ctx, n.CommitIndex()); err == nil {
+						break
+					}
 				}
 			}
 			if ctx.Err() != nil {
