@@ -57,7 +57,8 @@ func (s *Server) serveInCluster(w http.ResponseWriter, r *http.Request, op logic
 // X-Vault-Index is applied here; if it is not within the wait, the
 // request goes to the active node, or with X-Vault-Inconsistent: fail
 // is refused (412). An attempt that turns out to write (a token's use
-// count, a lease) is dropped unsent and forwarded.
+// count, a lease), or that is refused (a token this node has not
+// applied yet), is dropped unsent and forwarded.
 func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	if want, ok := cluster.ParseIndex(r.Header.Values("X-Vault-Index")); ok {
 		if err := s.cluster.AwaitIndex(r.Context(), want); err != nil {
@@ -80,7 +81,9 @@ func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op log
 	local := r.WithContext(context.WithValue(r.Context(), notLeaderKey{}, &wrote))
 	local.Body = io.NopCloser(bytes.NewReader(body))
 	s.dispatch(rec, local, op, path)
-	if wrote.Load() {
+	// A 403 here may only mean the token (or a policy) is newer than
+	// this node's applied state: the active node decides.
+	if wrote.Load() || rec.code == http.StatusForbidden {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		s.cluster.Forward(w, r)

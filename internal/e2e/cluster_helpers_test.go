@@ -245,3 +245,10 @@ func testPublicKey(t *testing.T) string {
 	}
 	return base64.StdEncoding.EncodeToString(der)
 }
+
+// encodeTestIndex is an X-Vault-Index value for index i, in the shape a
+// node sends.
+func encodeTestIndex(i uint64) string {
+	state := "v1:arca:" + fmt.Sprint(i) + ":0"
+	return base64.StdEncoding.EncodeToString([]byte(state + ":00"))
+}

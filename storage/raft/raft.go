@@ -88,11 +88,12 @@ func Open(cfg Config) (*Node, error) {
 	rc.LocalID = hraft.ServerID(cfg.NodeID)
 	rc.Logger = newLogger(cfg.Logger)
 	// Shorter than Raft's defaults (1s), so that a new leader is elected
-	// well within two seconds of the old one's death; loopback and LAN
-	// round trips are far below these.
-	rc.HeartbeatTimeout = 500 * time.Millisecond
-	rc.ElectionTimeout = 500 * time.Millisecond
-	rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	// well within two seconds of the old one's death (a follower stands
+	// after 300-600ms of silence); loopback and LAN round trips are far
+	// below these.
+	rc.HeartbeatTimeout = 300 * time.Millisecond
+	rc.ElectionTimeout = 300 * time.Millisecond
+	rc.LeaderLeaseTimeout = 200 * time.Millisecond
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
