@@ -24,6 +24,8 @@ type Cluster interface {
 	Forward(w http.ResponseWriter, r *http.Request)
 	IndexHeader() string
 	AwaitIndex(ctx context.Context, index uint64) error
+	AwaitLinearizable(ctx context.Context) error
+	ReadIndex(ctx context.Context) (uint64, error)
 	Status(ctx context.Context) cluster.Status
 	Challenge(ctx context.Context, serverID string) (*cluster.ChallengeResponse, error)
 	Answer(ctx context.Context, req cluster.AnswerRequest) (*cluster.AnswerResponse, error)
@@ -40,8 +42,17 @@ var _ Cluster = (*cluster.Node)(nil)
 // node if answering would write. Every answer carries X-Vault-Index.
 func (s *Server) serveInCluster(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	w = &indexWriter{ResponseWriter: w, index: s.cluster.IndexHeader}
+	// A linearizable read (ConsistencyHeader) of data, not of this
+	// node's own sys/ state.
+	linear := cluster.Linearizable(r) && (op == logical.ReadOperation || op == logical.ListOperation) && !strings.HasPrefix(path, "sys/")
 	switch s.cluster.Place(r.Context(), op, path, forwarded(r)) {
 	case cluster.Local:
+		if linear && !s.core.Sealed() {
+			if err := s.cluster.AwaitLinearizable(r.Context()); err != nil {
+				s.respondErr(w, r, err)
+				return
+			}
+		}
 		s.dispatch(w, r, op, path)
 	case cluster.Refuse:
 		s.respondErr(w, r, cluster.ErrNotActive)
@@ -49,7 +60,7 @@ func (s *Server) serveInCluster(w http.ResponseWriter, r *http.Request, op logic
 		r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxRequestSize)
 		s.cluster.Forward(w, r)
 	case cluster.TryLocal:
-		s.serveStandbyRead(w, r, op, path)
+		s.serveStandbyRead(w, r, op, path, linear)
 	}
 }
 
@@ -59,9 +70,14 @@ func (s *Server) serveInCluster(w http.ResponseWriter, r *http.Request, op logic
 // is refused (412). An attempt that turns out to write (a token's use
 // count, a lease), or that is refused (a token this node has not
 // applied yet), is dropped unsent and forwarded.
-func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
-	if want, ok := cluster.ParseIndex(r.Header.Values("X-Vault-Index")); ok {
-		if err := s.cluster.AwaitIndex(r.Context(), want); err != nil {
+func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op logical.Operation, path string, linear bool) {
+	want, ok := cluster.ParseIndex(r.Header.Values("X-Vault-Index"))
+	if ok || linear {
+		err := s.cluster.AwaitIndex(r.Context(), want)
+		if err == nil && linear {
+			err = s.cluster.AwaitLinearizable(r.Context())
+		}
+		if err != nil {
 			if strings.EqualFold(r.Header.Get("X-Vault-Inconsistent"), "fail") {
 				s.respondErr(w, r, err)
 				return
@@ -122,8 +138,24 @@ func (s *Server) ForwardHandler() http.Handler {
 			r.RemoteAddr = net.JoinHostPort(ip.String(), "0")
 		}
 		r.Header.Del(cluster.ForwardedForHeader)
+		if r.URL.Path == cluster.ReadIndexPath {
+			s.serveReadIndex(w, r)
+			return
+		}
 		s.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true)))
 	})
+}
+
+// serveReadIndex answers a standby's read-index request (cluster port
+// only): the active node's applied index once a quorum confirms it
+// leads.
+func (s *Server) serveReadIndex(w http.ResponseWriter, r *http.Request) {
+	idx, err := s.cluster.ReadIndex(r.Context())
+	if err != nil {
+		s.respondErr(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, map[string]uint64{"index": idx})
 }
 
 // indexWriter sets X-Vault-Index as the answer's header is written: the

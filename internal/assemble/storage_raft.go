@@ -31,8 +31,12 @@ func openRaft(conf *config.Config, applied func(keys []string)) (storage.Backend
 		return nil, nil, fmt.Errorf("cluster_addr: %w", err)
 	}
 	var self atomic.Pointer[raft.Node]
+	bind := u.Host
+	if len(conf.Listeners) > 0 && conf.Listeners[0].ClusterAddress != "" {
+		bind = conf.Listeners[0].ClusterAddress
+	}
 	n, err := raft.Open(raft.Config{
-		Dir: conf.Storage.Path, NodeID: conf.Storage.NodeID, BindAddr: u.Host,
+		Dir: conf.Storage.Path, NodeID: conf.Storage.NodeID, BindAddr: bind, AdvertiseAddr: u.Host,
 		Applied: func(keys []string) {
 			if n := self.Load(); n != nil && !n.IsLeader() {
 				applied(keys)

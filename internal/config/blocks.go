@@ -94,6 +94,11 @@ func (p *parser) listener(item *ast.ObjectItem) (Listener, bool) {
 			l.TLSKeyFile = p.str(it, label+": "+k)
 		case "tls_disable":
 			l.TLSDisable = p.boolean(it, label+": "+k)
+		case "cluster_address":
+			l.ClusterAddress = p.str(it, label+": "+k)
+			if _, _, err := net.SplitHostPort(l.ClusterAddress); err != nil {
+				p.errorf(pos, label+": cluster_address", "must be HOST:PORT, got %q", l.ClusterAddress)
+			}
 		default:
 			if !p.listenerLimit(&l.Limits, it, label+": "+k, k) {
 				p.errorf(pos, label, "unknown key %q", k)

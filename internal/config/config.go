@@ -88,6 +88,10 @@ type Listener struct {
 	TLSCertFile, TLSKeyFile string
 	// TLSDisable serves plain HTTP.
 	TLSDisable bool
+	// ClusterAddress is where a raft node's cluster port listens
+	// (host:port); empty: cluster_addr's host and port. Set it when
+	// other nodes reach this one at another address (NAT, a proxy).
+	ClusterAddress string
 	// Limits bound what a request may cost on this listener.
 	Limits ListenerLimits
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,12 +24,16 @@ import (
 
 type clusterNode struct {
 	id, addr, clusterAddr, dir, conf string
+	// bindAddr, when set, is where the cluster port listens while others
+	// reach it at clusterAddr (a proxy in front of it).
+	bindAddr string
 	p                                *proc
 	c                                *api.Client
 }
 
 type testCluster struct {
 	t     *testing.T
+	bin   string // the arca binary; arcaBin when empty
 	nodes []*clusterNode
 	init  *api.InitResponse
 }
@@ -41,21 +46,48 @@ func clusterConfig(t *testing.T, n *clusterNode, leaders []string) string {
 	for _, l := range leaders {
 		fmt.Fprintf(&joins, "  retry_join {\n    leader_api_addr = %q\n  }\n", "http://"+l)
 	}
-	return writeConfig(t, n.addr, fmt.Sprintf("storage \"raft\" {\n  path    = %q\n  node_id = %q\n%s}", n.dir, n.id, joins.String()),
-		"disable_mlock = true", `cluster_addr = "https://`+n.clusterAddr+`"`, `api_addr = "http://`+n.addr+`"`)
+	bind := ""
+	if n.bindAddr != "" {
+		bind = fmt.Sprintf("  cluster_address = %q\n", n.bindAddr)
+	}
+	body := fmt.Sprintf("storage \"raft\" {\n  path    = %q\n  node_id = %q\n%s}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n%s}\n"+
+		"disable_mlock = true\ncluster_addr = \"https://%s\"\napi_addr = \"http://%s\"\n", n.dir, n.id, joins.String(), n.addr, bind, n.clusterAddr, n.addr)
+	path := filepath.Join(t.TempDir(), "arca.hcl")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (tc *testCluster) binary() string {
+	if tc.bin != "" {
+		return tc.bin
+	}
+	return arcaBin
 }
 
 // newTestCluster starts size nodes and forms a cluster of them.
 func newTestCluster(t *testing.T, size int) *testCluster {
 	t.Helper()
-	tc := &testCluster{t: t}
-	for i := 1; i <= size; i++ {
-		n := &clusterNode{id: fmt.Sprintf("node-%d", i), addr: freeAddr(t), clusterAddr: freeAddr(t), dir: filepath.Join(t.TempDir(), "raft")}
+	return newTestClusterWith(t, arcaBin, make([]*clusterNode, size))
+}
+
+// newTestClusterWith forms a cluster of bin's processes; a nil node is
+// made with fresh addresses.
+func newTestClusterWith(t *testing.T, bin string, nodes []*clusterNode) *testCluster {
+	t.Helper()
+	tc := &testCluster{t: t, bin: bin}
+	for i, n := range nodes {
+		if n == nil {
+			n = &clusterNode{clusterAddr: freeAddr(t)}
+		}
+		n.id, n.addr, n.dir = fmt.Sprintf("node-%d", i+1), freeAddr(t), filepath.Join(t.TempDir(), "raft")
 		tc.nodes = append(tc.nodes, n)
 	}
+	size := len(nodes)
 	first := tc.nodes[0]
 	first.conf = clusterConfig(t, first, nil)
-	first.p = startArca(t, first.addr, "-config="+first.conf)
+	first.p = startArcaBin(t, tc.binary(), first.addr, "-config="+first.conf)
 	first.c = newClient(t, first.addr, "")
 	tc.init = initAndUnseal(t, first.c)
 	tc.waitActive(first, 30*time.Second)
@@ -72,7 +104,7 @@ func (tc *testCluster) join(n *clusterNode, leaders []string) {
 	t := tc.t
 	t.Helper()
 	n.conf = clusterConfig(t, n, leaders)
-	n.p = startArca(t, n.addr, "-config="+n.conf)
+	n.p = startArcaBin(t, tc.binary(), n.addr, "-config="+n.conf)
 	n.c = newClient(t, n.addr, "")
 	tc.unsealJoiner(n)
 }

@@ -38,8 +38,11 @@ type Config struct {
 	// NodeID names the node in the cluster; unique, stable.
 	NodeID string
 	// BindAddr is the host:port the node's Raft transport listens on, and
-	// the address other nodes reach it at.
+	// the address other nodes reach it at unless AdvertiseAddr is set.
 	BindAddr string
+	// AdvertiseAddr is the host:port other nodes reach this one at, when
+	// not BindAddr.
+	AdvertiseAddr string
 	// Applied is called with the keys of every committed write this node
 	// applies (nil keys: a snapshot replaced everything), after they are
 	// visible to reads: core's Invalidate hangs here.
@@ -111,7 +114,7 @@ func Open(cfg Config) (*Node, error) {
 		logs.Close()
 		return nil, err
 	}
-	stream, err := newTLSStream(cfg.BindAddr, id)
+	stream, err := newTLSStream(cfg.BindAddr, cfg.AdvertiseAddr, id)
 	if err != nil {
 		logs.Close()
 		return nil, err
@@ -229,6 +232,10 @@ func (n *Node) IsLeader() bool { return n.raft.State() == hraft.Leader }
 // LeaderCh delivers true when this node becomes leader and false when it
 // stops: where the active state starts and stops.
 func (n *Node) LeaderCh() <-chan bool { return n.raft.LeaderCh() }
+
+// VerifyLeader confirms with a quorum that this node still leads: a
+// read that must be linearizable asks this before it is answered.
+func (n *Node) VerifyLeader() error { return n.leaderOnly(n.raft.VerifyLeader().Error()) }
 
 // Barrier waits until this node, as leader, has applied every entry
 // committed before it: a new leader calls it before it serves as the

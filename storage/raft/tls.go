@@ -56,8 +56,9 @@ func newIdentity(cert tls.Certificate, ca *x509.Certificate) *identity {
 // tlsStream is a hraft.StreamLayer over TLS with client certificates,
 // which also hands forwarded-request connections to its own listener.
 type tlsStream struct {
-	ln net.Listener
-	id atomic.Pointer[identity]
+	ln        net.Listener
+	advertise net.Addr
+	id        atomic.Pointer[identity]
 	// member says whether a node id may talk to this node (nil: any
 	// holder of a cluster certificate).
 	member atomic.Pointer[func(id string) bool]
@@ -70,12 +71,20 @@ type tlsStream struct {
 
 var _ hraft.StreamLayer = (*tlsStream)(nil)
 
-func newTLSStream(bind string, id *identity) (*tlsStream, error) {
+func newTLSStream(bind, advertise string, id *identity) (*tlsStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	s := &tlsStream{ln: ln, raftConns: make(chan net.Conn, 16), done: make(chan struct{})}
+	s := &tlsStream{ln: ln, advertise: ln.Addr(), raftConns: make(chan net.Conn, 16), done: make(chan struct{})}
+	if advertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", advertise)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.advertise = a
+	}
 	s.fwd = &chanListener{conns: make(chan net.Conn, 16), done: s.done, addr: ln.Addr()}
 	s.id.Store(id)
 	go s.acceptLoop()
@@ -180,7 +189,9 @@ func (s *tlsStream) Close() error {
 	return nil
 }
 
-func (s *tlsStream) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the address other nodes reach this one at (Raft records it
+// in the configuration).
+func (s *tlsStream) Addr() net.Addr { return s.advertise }
 
 // Dial connects to a peer's Raft RPCs; the peer must prove it belongs to
 // the cluster.
