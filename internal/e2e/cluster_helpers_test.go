@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,8 +28,8 @@ type clusterNode struct {
 	// bindAddr, when set, is where the cluster port listens while others
 	// reach it at clusterAddr (a proxy in front of it).
 	bindAddr string
-	p                                *proc
-	c                                *api.Client
+	p        *proc
+	c        *api.Client
 }
 
 type testCluster struct {
@@ -237,21 +238,11 @@ func rawDo(t *testing.T, addr, token, method, path, body string, hdr map[string]
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	_, _ = fmt.Fprint(&b, readAllString(resp))
-	return resp.StatusCode, resp.Header, b.String()
-}
-
-func readAllString(resp *http.Response) string {
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			return sb.String()
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // mustNot fails the test if the output holds any of unwanted.
