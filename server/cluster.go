@@ -97,9 +97,10 @@ func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op log
 	local := r.WithContext(context.WithValue(r.Context(), notLeaderKey{}, &wrote))
 	local.Body = io.NopCloser(bytes.NewReader(body))
 	s.dispatch(rec, local, op, path)
-	// A 403 here may only mean the token (or a policy) is newer than
-	// this node's applied state: the active node decides.
-	if wrote.Load() || rec.code == http.StatusForbidden {
+	// A 403 or a 404 here may only mean the token, a policy or the
+	// entry is newer than this node's applied state: a standby never
+	// says no from its own copy; the active node decides.
+	if wrote.Load() || rec.code == http.StatusForbidden || rec.code == http.StatusNotFound {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		s.cluster.Forward(w, r)
