@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/arca-secrets/arca/storage"
@@ -120,7 +121,11 @@ func hostOf(addr string) (string, error) {
 
 // hostPort is the host:port of a cluster address.
 func hostPort(addr string) (string, error) {
-	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("cluster address %q: no host:port", addr)
+		}
 		addr = u.Host
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
