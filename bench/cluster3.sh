@@ -46,14 +46,14 @@ for n in 2 3; do
 	unsealed "${API[$n]}"
 done
 
-run() { # run label addr
-	for r in $(seq "$ROUNDS"); do
+run() { # run label addr: each workload alone, ROUNDS times
+	for r in $(seq "$ROUNDS"); do for wl in ${WORKLOADS//,/ }; do
 		"$ARCA" bench -addr="http://127.0.0.1:$2" -token="$token" -duration="$DUR" -concurrency="$CONC" \
-			-workload="$WORKLOADS" -format=json -quiet |
+			-workload="$wl" -format=json -quiet |
 			python3 -c 'import json,sys
 for w in json.load(sys.stdin):
     print("%s round %s  %-13s %8.0f ops/s  p50 %6.2f ms  p99 %6.2f ms  errors %s" % (sys.argv[1], sys.argv[2], w["workload"], w["ops_per_sec"], w["p50_ms"], w["p99_ms"], sum(w["errors"].values())))' "$1" "$r"
-	done
+	done; done
 }
 run "3-node active " "${API[1]}"
 run "3-node standby" "${API[2]}"

@@ -118,6 +118,11 @@ func readsOnly(ctx context.Context, n *Node, op logical.Operation, path string) 
 // active node; only the cluster port's listener believes it.
 const ForwardedForHeader = "X-Arca-Forwarded-For"
 
+// ForwardedCertHeader carries the client's TLS certificates (base64
+// DER, leaf first) from a standby to the active node; only the cluster
+// port's listener believes it.
+const ForwardedCertHeader = "X-Arca-Forwarded-Client-Cert"
+
 // forwarder passes requests to the active node over the cluster port.
 type forwarder struct {
 	raft  *raft.Node
@@ -144,8 +149,17 @@ func newForwarder(node *raft.Node, log *slog.Logger) *forwarder {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", addr
 			pr.Out.Host = addr
 			pr.Out.Header.Del(ForwardedForHeader)
+			pr.Out.Header.Del(ForwardedCertHeader)
 			if host, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 				pr.Out.Header.Set(ForwardedForHeader, host)
+			}
+			// The cert auth method reads the client's certificate: it
+			// travels with the request (the standby's TLS verified
+			// nothing of it; the active node's auth method does).
+			if pr.In.TLS != nil {
+				for _, c := range pr.In.TLS.PeerCertificates {
+					pr.Out.Header.Add(ForwardedCertHeader, base64.StdEncoding.EncodeToString(c.Raw))
+				}
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -3,6 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -139,6 +142,21 @@ func (s *Server) ForwardHandler() http.Handler {
 			r.RemoteAddr = net.JoinHostPort(ip.String(), "0")
 		}
 		r.Header.Del(cluster.ForwardedForHeader)
+		var certs []*x509.Certificate
+		for _, v := range r.Header.Values(cluster.ForwardedCertHeader) {
+			der, err := base64.StdEncoding.DecodeString(v)
+			if err != nil {
+				continue
+			}
+			if c, err := x509.ParseCertificate(der); err == nil {
+				certs = append(certs, c)
+			}
+		}
+		r.Header.Del(cluster.ForwardedCertHeader)
+		r.TLS = nil
+		if len(certs) > 0 {
+			r.TLS = &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: certs}
+		}
 		if r.URL.Path == cluster.ReadIndexPath {
 			s.serveReadIndex(w, r)
 			return

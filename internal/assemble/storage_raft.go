@@ -37,6 +37,7 @@ func openRaft(conf *config.Config, applied func(keys []string)) (storage.Backend
 	}
 	n, err := raft.Open(raft.Config{
 		Dir: conf.Storage.Path, NodeID: conf.Storage.NodeID, BindAddr: bind, AdvertiseAddr: u.Host,
+		TimeoutScale: conf.Storage.PerformanceMultiplier,
 		Applied: func(keys []string) {
 			if n := self.Load(); n != nil && !n.IsLeader() {
 				applied(keys)

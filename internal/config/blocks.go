@@ -54,6 +54,8 @@ func (p *parser) storage(item *ast.ObjectItem) Storage {
 				st.Path = p.str(it, label+": path")
 			case "node_id":
 				st.NodeID = p.str(it, label+": node_id")
+			case "performance_multiplier":
+				st.PerformanceMultiplier = p.positive(it, label+": performance_multiplier")
 			case "retry_join":
 				if rj, ok := p.retryJoin(it, label); ok {
 					st.RetryJoin = append(st.RetryJoin, rj)

@@ -73,6 +73,11 @@ type Storage struct {
 	Path string
 	// NodeID names a raft node in its cluster (raft only, required).
 	NodeID string
+	// PerformanceMultiplier scales Raft's timeouts (1, the default: a
+	// follower stands for election after 300-600ms without a leader);
+	// raise it on slow or loaded hosts and networks, at the cost of a
+	// slower failover.
+	PerformanceMultiplier int
 	// RetryJoin lists nodes of a cluster this new raft node joins
 	// through; none: it starts a cluster of its own at init.
 	RetryJoin []RetryJoin

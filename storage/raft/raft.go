@@ -55,6 +55,9 @@ type Config struct {
 	// of this process alone, so that no other process can take part —
 	// what a cluster of one needs.
 	TLS *tls.Config
+	// TimeoutScale multiplies Raft's timeouts (performance_multiplier);
+	// 1 when zero.
+	TimeoutScale int
 	// Logger receives Raft's messages; discarded when nil.
 	Logger *slog.Logger
 	// tune shortens Raft's timers (tests).
@@ -94,9 +97,10 @@ func Open(cfg Config) (*Node, error) {
 	// well within two seconds of the old one's death (a follower stands
 	// after 300-600ms of silence); loopback and LAN round trips are far
 	// below these.
-	rc.HeartbeatTimeout = 300 * time.Millisecond
-	rc.ElectionTimeout = 300 * time.Millisecond
-	rc.LeaderLeaseTimeout = 200 * time.Millisecond
+	scale := time.Duration(max(cfg.TimeoutScale, 1))
+	rc.HeartbeatTimeout = scale * 300 * time.Millisecond
+	rc.ElectionTimeout = scale * 300 * time.Millisecond
+	rc.LeaderLeaseTimeout = scale * 200 * time.Millisecond
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
