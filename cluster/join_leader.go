@@ -28,9 +28,12 @@ import (
 
 // challengeTTL bounds how long a challenge can be answered; maxChallenges
 // bounds how many are outstanding (the endpoint takes no token).
+// Each challenge is a write to the replicated log by a caller with no
+// token, so issuing is also bounded in rate: maxIssued a minute.
 const (
 	challengeTTL  = 5 * time.Minute
 	maxChallenges = 32
+	maxIssued     = 64
 	nonceSize     = 32
 )
 
@@ -42,6 +45,7 @@ type challenge struct {
 type challenges struct {
 	mu      sync.Mutex
 	entries map[string]challenge
+	issued  []time.Time // issue times within the last minute
 }
 
 // serverIDPattern: a Raft server id as the config's node_id allows.
@@ -79,11 +83,19 @@ func (n *Node) Challenge(ctx context.Context, serverID string) (*ChallengeRespon
 			delete(n.challenges.entries, id)
 		}
 	}
+	recent := n.challenges.issued[:0]
+	for _, at := range n.challenges.issued {
+		if now.Sub(at) < time.Minute {
+			recent = append(recent, at)
+		}
+	}
+	n.challenges.issued = recent
 	_, renewing := n.challenges.entries[serverID]
-	if !renewing && len(n.challenges.entries) >= maxChallenges {
+	if (!renewing && len(n.challenges.entries) >= maxChallenges) || len(recent) >= maxIssued {
 		n.challenges.mu.Unlock()
 		return nil, fmt.Errorf("%w: too many joins under way; retry later", ErrInvalid)
 	}
+	n.challenges.issued = append(n.challenges.issued, now)
 	n.challenges.entries[serverID] = challenge{nonce: nonce, expires: now.Add(challengeTTL)}
 	n.challenges.mu.Unlock()
 

@@ -147,6 +147,20 @@ func TestClusterRefusesOutsiders(t *testing.T) {
 			t.Fatalf("wrong answer #%d: %d %s, want 403", i+1, code, out)
 		}
 	}
+	// Challenges cost a replicated write each and need no token: they
+	// are bounded in number and rate.
+	refused := 0
+	for i := range 70 {
+		code, _, _ := rawDo(t, active.addr, "", http.MethodPost, "/v1/sys/storage/raft/bootstrap/challenge", `{"server_id":"flood"}`, nil)
+		if code == http.StatusBadRequest {
+			refused++
+		} else if code != http.StatusOK {
+			t.Fatalf("challenge #%d: %d", i, code)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("70 challenges in a row were all given: their rate is unbounded")
+	}
 	for _, bad := range []string{`{"server_id":"../x"}`, `{"server_id":""}`, `{"server_id":"` + strings.Repeat("a", 65) + `"}`} {
 		if code, _, out := rawDo(t, active.addr, "", http.MethodPost, "/v1/sys/storage/raft/bootstrap/challenge", bad, nil); code != http.StatusBadRequest {
 			t.Fatalf("challenge for %s: %d %s, want 400", bad, code, out)
