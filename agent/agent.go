@@ -31,13 +31,14 @@ import (
 
 // Agent is a running agent.
 type Agent struct {
-	cfg    *Config
-	log    *slog.Logger
-	up     *upstream
-	auth   *autoAuth
-	tokens *tokens
-	kv     *kvCache
-	leases *leaseKeeper
+	cfg     *Config
+	log     *slog.Logger
+	up      *upstream
+	auth    *autoAuth
+	tokens  *tokens
+	kv      *kvCache
+	leases  *leaseKeeper
+	metrics *agentMetrics
 }
 
 // Run starts the agent and serves until ctx ends.
@@ -57,7 +58,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
-		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
+		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk},
+		metrics: newAgentMetrics()}
 	tg, err := newTemplating(cfg, agentSource{up: up, auth: auth}, clk, log)
 	if err != nil {
 		return err

@@ -43,6 +43,20 @@ type workloadHandler struct {
 
 func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := h.a
+	if r.URL.Path == metricsPath {
+		ci, _ := r.Context().Value(connKey{}).(*connInfo)
+		if ci == nil {
+			writeErr(w, http.StatusInternalServerError, "no connection information")
+			return
+		}
+		id, err := a.metrics.identity(ci.conn)
+		if err != nil {
+			writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
+			return
+		}
+		a.metrics.serve(w, r, id)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
 		writeErr(w, http.StatusNotFound, "the agent serves only the Vault API under /v1/")
@@ -64,7 +78,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "no connection information")
 		return
 	}
-	id, err := ci.conn.Identity()
+	id, err := a.metrics.identity(ci.conn)
 	if err != nil {
 		a.log.Warn("refused a caller", "reason", err.Error(), "path", r.URL.Path)
 		writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
@@ -85,15 +99,17 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cacheable := method == http.MethodGet && how == forwarded && a.kv != nil
 	if cacheable {
 		if rep, age := a.kv.getAged(id.Key(), r.URL.RequestURI()); rep != nil {
+			a.metrics.cache.WithLabelValues("hit").Inc()
 			setAge(w, age)
 			writeReply(w, rep)
 			a.log.Debug("served from cache", "caller", id.String(), "path", r.URL.Path)
 			return
 		}
+		a.metrics.cache.WithLabelValues("miss").Inc()
 	}
 	wt, err := a.tokens.get(r.Context(), id)
 	if err != nil {
-		if cacheable && loginDown(err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+		if cacheable && loginDown(err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path, "error", err)
 			return
 		}
@@ -102,7 +118,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	upPath := (&url.URL{Path: r.URL.Path}).EscapedPath()
 	rep, err := a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
-	if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+	if cacheable && serverDown(rep, err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 		a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
 		return
 	}
@@ -121,7 +137,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rep, err = a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
-		if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+		if cacheable && serverDown(rep, err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
 			return
 		}

@@ -59,6 +59,23 @@ func (c *Core) Active() bool {
 	return st.role == Active
 }
 
+// Counts returns how many service tokens and leases are stored, on the
+// active node (whose token store and lease manager keep the counts);
+// ok is false elsewhere.
+func (c *Core) Counts(ctx context.Context) (tokens, leases int64, ok bool) {
+	st, release, err := c.enter()
+	if err != nil {
+		return 0, 0, false
+	}
+	defer release()
+	if st.role != Active {
+		return 0, 0, false
+	}
+	tokens, terr := st.tokens.Count(ctx)
+	leases, lerr := st.leases.Count(ctx)
+	return tokens, leases, terr == nil && lerr == nil
+}
+
 // AuditFailures counts the requests refused, or answers withheld,
 // because no audit device could record them.
 func (c *Core) AuditFailures() uint64 { return c.auditFailures.Load() }

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,6 +70,22 @@ func New(cfg Config) *Server {
 // when max_request_duration allows longer.
 const bodyReadTimeout = 30 * time.Second
 
+// onEOF calls f once, when the body it wraps is read to its end.
+type onEOF struct {
+	io.ReadCloser
+	f    func()
+	done bool
+}
+
+func (b *onEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.f()
+	}
+	return n, err
+}
+
 // errBusy: the listener is at max_concurrent_requests (503).
 var errBusy = errors.New("the server is at its limit of concurrent requests; retry shortly")
 
@@ -111,7 +128,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if deadline.Before(readBy) {
 		readBy = deadline
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(readBy)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(readBy)
+	// Once the body is read, the connection's read deadline is the
+	// request's own: net/http cancels a request whose connection read
+	// times out, so the 30s for the body would cut off a revoke-prefix
+	// that runs longer, within max_request_duration.
+	r.Body = &onEOF{ReadCloser: r.Body, f: func() { _ = rc.SetReadDeadline(deadline) }}
 	ctx, cancel := context.WithDeadline(context.WithValue(r.Context(), slotKey{}, sl), deadline)
 	defer cancel()
 	r = r.WithContext(ctx)

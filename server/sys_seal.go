@@ -201,9 +201,18 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 	default:
 		status, err = code("activecode", http.StatusOK)
 	}
-	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode"} {
+	// Vault's other codes and flags name states a node without standbys
+	// is never in; a malformed one is still refused, not ignored.
+	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode", "removedcode", "haunhealthycode"} {
 		if err == nil {
 			_, err = code(name, 0)
+		}
+	}
+	for _, name := range []string{"standbyok", "perfstandbyok"} {
+		if v := q.Get(name); err == nil && v != "" {
+			if _, perr := strconv.ParseBool(v); perr != nil {
+				err = &badRequest{"invalid value for " + name + ": must be true or false"}
+			}
 		}
 	}
 	if err != nil {

@@ -145,6 +145,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	if err := storage.PutAll(ctx, s.view, writes); err != nil {
 		return nil, err
 	}
+	s.count.Add(1)
 	return e, nil
 }
 

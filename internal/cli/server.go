@@ -197,6 +197,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		Sealed:        func() bool { return c.Sealed() },
 		Active:        func() bool { return c.Active() },
 		AuditFailures: func() uint64 { return c.AuditFailures() },
+		Counts:        func() (int64, int64, bool) { return c.Counts(context.Background()) },
 	})
 	c = core.New(core.Config{
 		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
