@@ -201,8 +201,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 	default:
 		status, err = code("activecode", http.StatusOK)
 	}
-	// Vault's other codes and flags name states a node without standbys
-	// is never in; a malformed one is still refused, not ignored.
+	// Vault's other codes and flags (standbycode is read above on a
+	// standby) name states an Arca node is never in; a malformed one is
+	// still refused, not ignored.
 	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode", "removedcode", "haunhealthycode"} {
 		if err == nil {
 			_, err = code(name, 0)
