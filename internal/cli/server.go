@@ -208,6 +208,7 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
 		Memory: mode, Logger: log, AuditDevices: devices,
 		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs}, Events: bus,
+		HA: conf.Storage.Type == "raft",
 	})
 	liveCore.Store(c)
 	if err := c.CheckSeal(ctx); err != nil {
@@ -236,12 +237,25 @@ func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stde
 		}
 		printDevBanner(stdout, conf.Listeners[0].Address, res)
 	}
+	node, err := assemble.StartCluster(ctx, conf, c, backend, sl, mode, log)
+	if err != nil {
+		return err
+	}
 	stopUnseal := assemble.StartAutoUnseal(ctx, c, sl, log)
-	errc := make(chan error, len(listeners))
+	errc := make(chan error, len(listeners)+1)
 	for i, l := range listeners {
 		// Each listener has its own limits, so its own server over the
 		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend), Events: bus})
+		sc := server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend), Events: bus}
+		if node != nil {
+			sc.Cluster = node
+		}
+		srv := server.New(sc)
+		if i == 0 && node != nil {
+			// Requests standbys forward arrive on the cluster port and
+			// are served with the first listener's limits.
+			go assemble.ServeForwarded(ctx, srv, assemble.RaftNode(backend), log)
+		}
 		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
 		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
 	}
