@@ -106,6 +106,9 @@ func (c *Core) beforeTokensRevoke(ctx context.Context, st *unsealed, es []*token
 		if errs[i] == nil {
 			errs[i] = c.dropCubbyhole(ctx, e)
 		}
+		if errs[i] == nil {
+			c.events.RevokeToken(e.Accessor) // its subscriptions end with it
+		}
 	}
 	return errs
 }
