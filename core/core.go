@@ -64,6 +64,10 @@ type Config struct {
 	// Events receives change events (KV writes, revoked leases and
 	// tokens, policy changes); nil publishes none.
 	Events *events.Bus
+	// HA: the node is one of a cluster and stays a standby once unsealed
+	// until SetActive makes it the active node (the Raft leader's
+	// watcher does). False: a node alone, active as soon as unsealed.
+	HA bool
 }
 
 // Core holds the server's state. All methods are safe for concurrent use.
@@ -78,6 +82,7 @@ type Core struct {
 	memory      secmem.Mode
 	log         *slog.Logger
 	now         func() time.Time
+	ha          bool
 
 	// stateLock: requests hold it for reading; seal and unseal for writing,
 	// so a seal waits for requests in flight and none starts after it.
@@ -127,6 +132,7 @@ func New(cfg Config) *Core {
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
+		ha:          cfg.HA,
 		audit:       broker,
 		auditTable:  audittable.New(b, broker, cfg.AuditDevices, cfg.AuditPolicy, log),
 		genRoot:     genroot.NewTracker(cfg.Memory),

@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 
+	"github.com/arca-secrets/arca/storage"
+
 	"github.com/arca-secrets/arca/auth/tokenauth"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/token"
@@ -95,4 +97,38 @@ func (st *unsealed) stepDown() {
 		st.stopActive = nil
 	}
 	st.role = Standby
+}
+
+// SetActive makes the unsealed node the active one (it leads the
+// cluster and has applied everything committed before) or a standby
+// (it lost the lead). Requests in flight finish first.
+func (c *Core) SetActive(active bool) error {
+	c.stateLock.Lock()
+	defer c.stateLock.Unlock()
+	st := c.state
+	switch {
+	case st == nil:
+		return ErrSealed
+	case active && st.role != Active:
+		c.becomeActive(st)
+		c.log.Info("this node is now the active node")
+	case !active && st.role == Active:
+		st.stepDown()
+		c.log.Info("this node is now a standby")
+	}
+	return nil
+}
+
+// clusterPrefix is where the cluster keeps its own entries inside the
+// barrier: its CA, the active node's addresses.
+const clusterPrefix = "sys/cluster/"
+
+// ClusterStorage is the barrier's storage under sys/cluster/, for the
+// cluster's own entries; ErrSealed while sealed. Writes succeed only on
+// the active node.
+func (c *Core) ClusterStorage() (storage.Backend, error) {
+	if c.Sealed() {
+		return nil, ErrSealed
+	}
+	return storage.NewView(c.barrier, clusterPrefix), nil
 }

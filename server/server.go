@@ -21,6 +21,7 @@ import (
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/internal/wipehttp"
+	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	Raft RaftStorage
 	// Events serves sys/events/subscribe; nil: the server has no events.
 	Events *events.Bus
+	// Cluster is the node's part in a Raft cluster: forwarding, standby
+	// reads, joins, who is active. Nil: a node alone.
+	Cluster Cluster
 }
 
 // Server is an http.Handler for the /v1/ API.
@@ -48,6 +52,7 @@ type Server struct {
 	metrics *metrics.Registry
 	raft    RaftStorage
 	events  *events.Bus
+	cluster Cluster
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -62,7 +67,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, events: cfg.Events, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, events: cfg.Events, cluster: cfg.Cluster, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
@@ -183,6 +188,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.respondErr(w, r, err)
 		return
 	}
+	if s.cluster != nil {
+		s.serveInCluster(w, r, op, path)
+		return
+	}
+	s.dispatch(w, r, op, path)
+}
+
+// dispatch hands a request with its canonical path to the sys/ routes or
+// to the mounted engines.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
 		s.serveSys(w, r, op, rest)
 		return

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/arca-secrets/arca/agent"
+	"github.com/arca-secrets/arca/internal/serverrun"
 )
 
 // runAgent is "arca agent -config agent.hcl".
@@ -32,7 +33,7 @@ func runAgent(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(*logLevel, e.stderr)
-	warnIfNotErasing(log)
+	serverrun.WarnIfNotErasing(log)
 	err = agent.Run(ctx, cfg, log)
 	var child *agent.ChildExitError
 	if errors.As(err, &child) {

@@ -13,6 +13,7 @@ import (
 // bao CLIs do).
 func runOperatorRaft(e *env, args []string) int {
 	return subcommands(e, "operator raft", args, map[string]func(*env, []string) int{
+		"join":        runRaftJoin,
 		"list-peers":  runRaftListPeers,
 		"remove-peer": runRaftRemovePeer,
 		"snapshot":    runRaftSnapshot,
@@ -47,6 +48,45 @@ func runRaftListPeers(e *env, args []string) int {
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// runRaftJoin asks the node addressed (ARCA_ADDR, -address) to join the
+// cluster of the node at leader_api_addr; it needs no token. The node is
+// then unsealed with the cluster's unseal keys.
+func runRaftJoin(e *env, args []string) int {
+	c, _, pos, code := clientFor(e, "operator raft join", args, 1, 1, nil)
+	if code >= 0 {
+		return code
+	}
+	body := map[string]any{"leader_api_addr": pos[0]}
+	if ca := os.Getenv("ARCA_RAFT_LEADER_CA_CERT"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return apiError(e, "reading the leader's CA certificate", err)
+		}
+		body["leader_ca_cert"] = string(pem)
+	}
+	req := c.NewRequest(http.MethodPost, "/v1/sys/storage/raft/join")
+	if err := req.SetJSONBody(body); err != nil {
+		return apiError(e, "joining the cluster", err)
+	}
+	resp, err := c.RawRequest(req)
+	if err != nil {
+		return apiError(e, "joining the cluster", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Joined bool `json:"joined"`
+	}
+	if err := resp.DecodeJSON(&out); err != nil {
+		return apiError(e, "joining the cluster", err)
+	}
+	if out.Joined {
+		fmt.Fprintln(e.stdout, "Joined: true (unseal this node with the cluster's unseal keys)")
+		return exitOK
+	}
+	fmt.Fprintln(e.stdout, "Joined: false")
+	return 1
 }
 
 func runRaftRemovePeer(e *env, args []string) int {
