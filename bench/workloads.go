@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Workloads lists the names newWorkload knows.
@@ -69,12 +71,39 @@ func (w *kv) setup(ctx context.Context, c *client, prefix string) error {
 		return err
 	}
 	w.value = map[string]any{"data": map[string]any{"value": strings.Repeat("v", 100)}}
+	if err := firstWrite(ctx, c, kvPath(w.mount, 0), w.value); err != nil {
+		return err
+	}
 	for i := range w.keys {
 		if err := c.do(ctx, http.MethodPost, kvPath(w.mount, i), "", w.value, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// upgradeWait is how long firstWrite waits for a new KV v2 mount.
+const upgradeWait = 30 * time.Second
+
+// firstWrite writes to a KV v2 mount just created, waiting while the
+// server answers 400: OpenBao and Vault set up a new v2 mount in the
+// background ("upgrading from non-versioned to versioned data") and refuse
+// its requests with 400 until then, which on raft can outlast the mount
+// call by a second.
+func firstWrite(ctx context.Context, c *client, path string, value any) error {
+	deadline := time.Now().Add(upgradeWait)
+	for {
+		err := c.do(ctx, http.MethodPost, path, "", value, nil)
+		var se *statusError
+		if !errors.As(err, &se) || se.code != http.StatusBadRequest || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func kvPath(mount string, key int) string {
