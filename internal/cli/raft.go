@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"text/tabwriter"
+
+	"github.com/openbao/openbao/api/v2"
 )
 
 // runOperatorRaft serves arca operator raft: list-peers, remove-peer and
@@ -58,35 +60,12 @@ func runRaftJoin(e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	body := map[string]any{"leader_api_addr": pos[0]}
-	if ca := os.Getenv("ARCA_RAFT_LEADER_CA_CERT"); ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return apiError(e, "reading the leader's CA certificate", err)
-		}
-		body["leader_ca_cert"] = string(pem)
-	}
-	req := c.NewRequest(http.MethodPost, "/v1/sys/storage/raft/join")
-	if err := req.SetJSONBody(body); err != nil {
-		return apiError(e, "joining the cluster", err)
-	}
-	resp, err := c.RawRequest(req)
+	resp, err := c.Sys().RaftJoin(&api.RaftJoinRequest{LeaderAPIAddr: pos[0]})
 	if err != nil {
 		return apiError(e, "joining the cluster", err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Joined bool `json:"joined"`
-	}
-	if err := resp.DecodeJSON(&out); err != nil {
-		return apiError(e, "joining the cluster", err)
-	}
-	if out.Joined {
-		fmt.Fprintln(e.stdout, "Joined: true (unseal this node with the cluster's unseal keys)")
-		return exitOK
-	}
-	fmt.Fprintln(e.stdout, "Joined: false")
-	return 1
+	fmt.Fprintf(e.stdout, "Joined: %v\n", resp.Joined)
+	return map[bool]int{true: exitOK, false: 1}[resp.Joined]
 }
 
 func runRaftRemovePeer(e *env, args []string) int {

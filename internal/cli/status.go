@@ -53,15 +53,9 @@ func haRows(ha *api.LeaderResponse) []kvRow {
 	if !ha.HAEnabled {
 		return []kvRow{{"HA Enabled", "false"}}
 	}
-	mode := "standby"
-	if ha.IsSelf {
-		mode = "active"
-	}
-	rows := []kvRow{{"HA Enabled", "true"}, {"HA Mode", mode}, {"Active Node Address", ha.LeaderAddress}}
-	if ha.IsSelf {
-		rows = append(rows, kvRow{"Active Since", ha.ActiveTime.Format("2006-01-02T15:04:05Z07:00")})
-	}
-	return append(rows, kvRow{"Raft Committed Index", fmt.Sprint(ha.RaftCommittedIndex)}, kvRow{"Raft Applied Index", fmt.Sprint(ha.RaftAppliedIndex)})
+	mode := map[bool]string{true: "active", false: "standby"}[ha.IsSelf]
+	return []kvRow{{"HA Enabled", "true"}, {"HA Mode", mode}, {"Active Node Address", ha.LeaderAddress},
+		{"Raft Committed Index", fmt.Sprint(ha.RaftCommittedIndex)}, {"Raft Applied Index", fmt.Sprint(ha.RaftAppliedIndex)}}
 }
 
 func printSealStatus(e *env, format string, st *api.SealStatusResponse) {

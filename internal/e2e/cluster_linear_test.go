@@ -84,7 +84,7 @@ func runRegisterWorkload(t *testing.T, tc *testCluster, cut *faultProxy, kill bo
 			rng := rand.New(rand.NewPCG(uint64(id), 7))
 			// Paced, so that the history stays small enough to check
 			// exhaustively in seconds.
-			pace := time.NewTicker(25 * time.Millisecond)
+			pace := time.NewTicker(50 * time.Millisecond)
 			defer pace.Stop()
 			for seq := 0; ; seq++ {
 				select {
@@ -92,7 +92,7 @@ func runRegisterWorkload(t *testing.T, tc *testCluster, cut *faultProxy, kill bo
 					return
 				case <-pace.C:
 				}
-				in := regInput{key: fmt.Sprintf("k%d", rng.IntN(5)), write: rng.IntN(2) == 0}
+				in := regInput{key: fmt.Sprintf("k%d", rng.IntN(8)), write: rng.IntN(2) == 0}
 				var req *http.Request
 				if in.write {
 					in.value = fmt.Sprintf("c%d-%d", id, seq)

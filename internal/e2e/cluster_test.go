@@ -129,6 +129,19 @@ func TestClusterRefusesOutsiders(t *testing.T) {
 	}
 	arca(t, []string{"ARCA_ADDR=http://" + active.addr, "ARCA_TOKEN=" + root}, "", "operator", "raft", "list-peers").mustNot(t, "node-4")
 
+	// A fifth node, started with no retry_join, joins through the CLI
+	// (sys/storage/raft/join) and, unsealed with the keys, is a member.
+	n5 := &clusterNode{id: "node-5", addr: freeAddr(t), clusterAddr: freeAddr(t), dir: filepath.Join(t.TempDir(), "raft")}
+	n5.conf = clusterConfig(t, n5, nil)
+	n5.p = startArca(t, n5.addr, "-config="+n5.conf)
+	n5.c = newClient(t, n5.addr, "")
+	arca(t, []string{"ARCA_ADDR=http://" + n5.addr}, "", "operator", "raft", "join", "http://"+active.addr).must(t, 0, "Joined: true")
+	tc.unsealJoiner(n5)
+	tc.nodes = append(tc.nodes, n5)
+	tc.waitVoters(4)
+	// Joining again, now that it belongs to a cluster, is refused.
+	arca(t, []string{"ARCA_ADDR=http://" + n5.addr}, "", "operator", "raft", "join", "http://"+active.addr).must(t, 1, "already has raft state")
+
 	// Answers that prove nothing.
 	for _, body := range []string{
 		`{"server_id":"evil","answer":"AAAA","cluster_addr":"127.0.0.1:1","public_key":""}`,
