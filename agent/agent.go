@@ -8,8 +8,10 @@
 // server is unreachable), and renews the leases it handed out while their workload
 // lives. A loopback TCP listener forwards only requests that bring their
 // own token: the agent's token is never lent to a caller. Its own
-// templates render secrets into files, and into the environment of a
-// child it supervises (exec), with the agent's own token.
+// templates render secrets into files with the agent's own token, and
+// into the environment of a child it supervises (exec) with the child's
+// own workload identity. It hears of changes from the server's event
+// stream (events.go).
 package agent
 
 import (
@@ -27,17 +29,19 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/agent/attest"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // Agent is a running agent.
 type Agent struct {
-	cfg    *Config
-	log    *slog.Logger
-	up     *upstream
-	auth   *autoAuth
-	tokens *tokens
-	kv     *kvCache
-	leases *leaseKeeper
+	cfg     *Config
+	log     *slog.Logger
+	up      *upstream
+	auth    *autoAuth
+	tokens  *tokens
+	kv      *kvCache
+	leases  *leaseKeeper
+	metrics *agentMetrics
 }
 
 // Run starts the agent and serves until ctx ends.
@@ -57,8 +61,16 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
-		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk}}
-	tg, err := newTemplating(cfg, agentSource{up: up, auth: auth}, clk, log)
+		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk},
+		metrics: newAgentMetrics()}
+	// The exec child's environment is fetched with its own identity.
+	envSrc := agentSource{up: up, auth: auth}
+	if cfg.Exec != nil && len(cfg.Exec.Env) > 0 {
+		if envSrc.child, err = newChildIdentity(cfg.Exec, a.tokens); err != nil {
+			return err
+		}
+	}
+	tg, err := newTemplating(cfg, agentSource{up: up, auth: auth}, envSrc, clk, log)
 	if err != nil {
 		return err
 	}
@@ -72,7 +84,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		}
 		srv := &http.Server{
-			Handler: h, ConnContext: connContext,
+			Handler: wipehttp.Handler(h), ConnContext: connContext,
 			// A slow or silent client holds a connection for a bounded time
 			// and a bounded amount of memory.
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -80,16 +92,26 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		servers = append(servers, srv)
-		go func() { _ = srv.Serve(ln) }()
+		go func() { _ = srv.Serve(wipehttp.Listener{Listener: ln}) }()
 		log.Info("agent listening", "type", l.Type, "address", l.Address)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); auth.run(ctx) }()
 	tg.start(ctx, auth.ready, &wg)
+	w := &watcher{up: up, auth: auth, log: log, clock: clk, kv: a.kv, units: tg.units}
+	var revoked chan string
+	if envSrc.child != nil {
+		guard := newChildGuard(envSrc.child, log, func() { tg.envUnit.changed(change{all: true}) })
+		w.onEvent, revoked = guard.notify, guard.revoked
+		wg.Add(1)
+		go func() { defer wg.Done(); guard.run(ctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(ctx, auth.ready) }()
 	var result error
 	if cfg.Exec != nil {
-		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered}
+		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered, child: envSrc.child, revoked: revoked}
 		result = sup.run(ctx)
 		cancel()
 	}

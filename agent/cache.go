@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -18,6 +19,8 @@ type kvCache struct {
 	clock         clock
 	mu            sync.Mutex
 	m             map[string]map[string]cached
+	// swept is when entries past use were last dropped.
+	swept time.Time
 }
 
 type cached struct {
@@ -45,8 +48,9 @@ func (c *kvCache) get(who, uri string) *reply {
 func (c *kvCache) getAged(who, uri string) (*reply, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[who][uri]
 	now := c.clock.Now()
+	c.sweepLocked(now)
+	e, ok := c.m[who][uri]
 	if !ok || !now.Before(e.expires) {
 		return nil, 0
 	}
@@ -76,7 +80,7 @@ func (c *kvCache) stale(who, uri string) (*reply, staleness, time.Duration, time
 	}
 	now := c.clock.Now()
 	age, past := now.Sub(e.stored), max(now.Sub(e.expires), 0)
-	if past > c.maxStale {
+	if past > c.maxStale || e.rep == nil {
 		return nil, pastMaxStale, age, past
 	}
 	return e.rep, withinMaxStale, age, past
@@ -92,6 +96,43 @@ func (c *kvCache) put(who, uri string, rep *reply) {
 	}
 	now := c.clock.Now()
 	byURI[uri] = cached{rep: rep, stored: now, expires: now.Add(c.ttl)}
+	c.sweepLocked(now)
+}
+
+// sweepLocked drops, at most once per TTL, the answers that can no longer
+// be served, not even stale: an answer holds a secret, and memory that
+// holds it must be let go once it is of no use. The collector overwrites
+// what it frees (secmem.ClobberFreed), so a sweep that dropped answers
+// starts a collection rather than wait for the next one, which a quiet
+// agent may not run for minutes.
+func (c *kvCache) sweepLocked(now time.Time) {
+	if now.Before(c.swept.Add(c.ttl)) {
+		return
+	}
+	c.swept = now
+	dropped := false
+	defer func() {
+		if dropped {
+			go runtime.GC()
+		}
+	}()
+	for who, byURI := range c.m {
+		for uri, e := range byURI {
+			switch past := now.Sub(e.expires); {
+			case past > 2*c.maxStale+c.ttl:
+				delete(byURI, uri)
+			case past > c.maxStale && e.rep != nil:
+				dropped = true
+				// Kept without its answer for a while, so an outage
+				// past max_stale is still told apart from "never read".
+				e.rep = nil
+				byURI[uri] = e
+			}
+		}
+		if len(byURI) == 0 {
+			delete(c.m, who)
+		}
+	}
 }
 
 func (c *kvCache) forget(who string) {

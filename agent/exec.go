@@ -30,6 +30,19 @@ type supervisor struct {
 	env <-chan []string
 	// before is waited for before the first start (false: give up).
 	before func(context.Context) bool
+	// child, when set, is the identity the child's secrets were fetched
+	// for: a started child that is not it is stopped at once.
+	child *childIdentity
+	// revoked gives the reason the child may no longer run (nil: never).
+	revoked <-chan string
+}
+
+// ChildRevokedError is what Run returns in exec mode when the child was
+// stopped because the server revoked its right to run.
+type ChildRevokedError struct{ Reason string }
+
+func (e *ChildRevokedError) Error() string {
+	return "the child was stopped: its workload identity was revoked: " + e.Reason
 }
 
 // child is a running child process.
@@ -61,6 +74,10 @@ func (s *supervisor) run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.stop(c)
 			return nil
+		case reason := <-s.revoked:
+			s.log.Error("the child's workload identity was revoked; stopping it", "pid", c.cmd.Process.Pid, "reason", reason)
+			s.stop(c)
+			return &ChildRevokedError{Reason: reason}
 		case next := <-s.env:
 			if slices.Equal(next, vars) {
 				continue
@@ -118,6 +135,15 @@ func (s *supervisor) start(vars []string) (*child, error) {
 	}
 	c := &child{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(c.done) }()
+	if s.child != nil {
+		// Start returns once the child runs its program: what it
+		// attests to now is what it is.
+		if err := s.child.verify(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			<-c.done
+			return nil, fmt.Errorf("exec: %w", err)
+		}
+	}
 	s.log.Info("started the child", "command", s.conf.Command[0], "pid", cmd.Process.Pid)
 	return c, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/agent/attest"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // forwardedHeaders are the only request headers passed to the server: a
@@ -43,6 +44,20 @@ type workloadHandler struct {
 
 func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := h.a
+	if r.URL.Path == metricsPath {
+		ci, _ := r.Context().Value(connKey{}).(*connInfo)
+		if ci == nil {
+			writeErr(w, http.StatusInternalServerError, "no connection information")
+			return
+		}
+		id, err := a.metrics.identity(ci.conn)
+		if err != nil {
+			writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
+			return
+		}
+		a.metrics.serve(w, r, id)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
 		writeErr(w, http.StatusNotFound, "the agent serves only the Vault API under /v1/")
@@ -64,7 +79,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "no connection information")
 		return
 	}
-	id, err := ci.conn.Identity()
+	id, err := a.metrics.identity(ci.conn)
 	if err != nil {
 		a.log.Warn("refused a caller", "reason", err.Error(), "path", r.URL.Path)
 		writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
@@ -85,15 +100,17 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cacheable := method == http.MethodGet && how == forwarded && a.kv != nil
 	if cacheable {
 		if rep, age := a.kv.getAged(id.Key(), r.URL.RequestURI()); rep != nil {
+			a.metrics.cache.WithLabelValues("hit").Inc()
 			setAge(w, age)
 			writeReply(w, rep)
 			a.log.Debug("served from cache", "caller", id.String(), "path", r.URL.Path)
 			return
 		}
+		a.metrics.cache.WithLabelValues("miss").Inc()
 	}
 	wt, err := a.tokens.get(r.Context(), id)
 	if err != nil {
-		if cacheable && loginDown(err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+		if cacheable && loginDown(err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path, "error", err)
 			return
 		}
@@ -102,7 +119,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	upPath := (&url.URL{Path: r.URL.Path}).EscapedPath()
 	rep, err := a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
-	if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+	if cacheable && serverDown(rep, err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 		a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
 		return
 	}
@@ -121,7 +138,7 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rep, err = a.up.do(r.Context(), method, upPath, r.URL.RawQuery, wt.token, hdr, body)
-		if cacheable && serverDown(rep, err) && serveStale(w, a.kv, id.Key(), r.URL.RequestURI()) {
+		if cacheable && serverDown(rep, err) && a.serveStale(w, id.Key(), r.URL.RequestURI()) {
 			a.log.Warn("served a stale read: the server is unreachable", "caller", id.String(), "path", r.URL.Path)
 			return
 		}
@@ -226,14 +243,13 @@ func writeReply(w http.ResponseWriter, rep *reply) {
 			w.Header().Set(k, v)
 		}
 	}
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(rep.body)
+	wipehttp.WriteBody(w, rep.status, rep.body)
 }
 
 func writeErr(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(map[string][]string{"errors": {msg}})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string][]string{"errors": {msg}})
+	wipehttp.WriteBody(w, status, append(body, '\n'))
 }
 
 type leaseInfo struct {
@@ -297,6 +313,9 @@ func (h *tcpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if u, ok := c.(interface{ Unwrap() net.Conn }); ok {
+		c = u.Unwrap()
+	}
 	if ac, ok := c.(*attest.Conn); ok {
 		return context.WithValue(ctx, connKey{}, &connInfo{conn: ac})
 	}

@@ -157,3 +157,31 @@ func TestCachedAnswerAge(t *testing.T) {
 		t.Fatalf("Age: got %q, want %q", got, "3")
 	}
 }
+
+// TestCacheLetsAnswersGo: an answer past any use (TTL and max_stale gone)
+// is dropped from memory at the next use of the cache, not kept until its
+// key is read again; past max_stale it still reads as "too old".
+func TestCacheLetsAnswersGo(t *testing.T) {
+	clk := clocktest.New()
+	c := newKVCache(5*time.Second, 30*time.Second, newClock(clk.Now))
+	c.put("alice", "/v1/secret/data/app", &reply{status: 200, body: []byte(`{"data":{"v":1}}`)})
+	clk.Advance(36 * time.Second)
+	c.put("bob", "/v1/secret/data/other", &reply{status: 200, body: []byte(`{}`)})
+	c.mu.Lock()
+	e, ok := c.m["alice"]["/v1/secret/data/app"]
+	c.mu.Unlock()
+	if !ok || e.rep != nil {
+		t.Fatalf("past max_stale: entry kept=%v with its answer=%v; want kept without it", ok, ok && e.rep != nil)
+	}
+	if _, st, _, _ := c.stale("alice", "/v1/secret/data/app"); st != pastMaxStale {
+		t.Fatalf("past max_stale reads as %v", st)
+	}
+	clk.Advance(time.Minute)
+	c.put("bob", "/v1/secret/data/other", &reply{status: 200, body: []byte(`{}`)})
+	c.mu.Lock()
+	_, ok = c.m["alice"]
+	c.mu.Unlock()
+	if ok {
+		t.Fatal("an identity whose answers are all past use is still in the cache")
+	}
+}

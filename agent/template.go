@@ -75,6 +75,10 @@ func base64Decode(s string) (string, error) {
 type dep struct {
 	secret *Secret
 	keys   []string
+	// path is what was read, written or (list) listed; change events
+	// about it make the dep due.
+	path string
+	list bool
 	// origTTL is the lease's TTL when it was issued; a renewal that
 	// gives less has reached the lease's max TTL.
 	origTTL time.Duration
@@ -178,7 +182,7 @@ func (r *renderer) secret(path string, args ...string) (*Secret, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret %q: %w", path, err)
 		}
-		return &dep{secret: s}, nil
+		return &dep{secret: s, path: path}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -195,7 +199,7 @@ func (r *renderer) secrets(path string) ([]string, error) {
 			return nil, fmt.Errorf("secrets %q: %w", path, err)
 		}
 		sort.Strings(keys)
-		return &dep{keys: keys}, nil
+		return &dep{keys: keys, path: path, list: true}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func TestUnitLoopFollowsTheClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	outs := make(chan string)
-	u := &unit{name: "t", r: r, clock: clk, log: discard, rendered: make(chan struct{}),
+	u := &unit{name: "t", r: r, clock: clk, log: discard, rendered: make(chan struct{}), inbox: newChanges(),
 		sink: func(ctx context.Context, out [][]byte) error {
 			select {
 			case outs <- string(out[0]):

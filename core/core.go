@@ -27,6 +27,7 @@ import (
 	"github.com/arca-secrets/arca/core/audittable"
 	"github.com/arca-secrets/arca/core/genroot"
 	"github.com/arca-secrets/arca/core/sealconf"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
 	"github.com/arca-secrets/arca/secmem"
@@ -60,6 +61,13 @@ type Config struct {
 	AuditDevices []AuditDevice
 	// AuditPolicy limits what sys/audit may enable.
 	AuditPolicy AuditPolicy
+	// Events receives change events (KV writes, revoked leases and
+	// tokens, policy changes); nil publishes none.
+	Events *events.Bus
+	// HA: the node is one of a cluster and stays a standby once unsealed
+	// until SetActive makes it the active node (the Raft leader's
+	// watcher does). False: a node alone, active as soon as unsealed.
+	HA bool
 }
 
 // Core holds the server's state. All methods are safe for concurrent use.
@@ -74,6 +82,7 @@ type Core struct {
 	memory      secmem.Mode
 	log         *slog.Logger
 	now         func() time.Time
+	ha          bool
 
 	// stateLock: requests hold it for reading; seal and unseal for writing,
 	// so a seal waits for requests in flight and none starts after it.
@@ -97,6 +106,7 @@ type Core struct {
 	rekey     *rekeyState
 
 	genRoot *genroot.Tracker // the root token generation in progress
+	events  *events.Bus
 }
 
 // New returns a sealed Core.
@@ -122,9 +132,11 @@ func New(cfg Config) *Core {
 		memory:      cfg.Memory,
 		log:         log,
 		now:         now,
+		ha:          cfg.HA,
 		audit:       broker,
 		auditTable:  audittable.New(b, broker, cfg.AuditDevices, cfg.AuditPolicy, log),
 		genRoot:     genroot.NewTracker(cfg.Memory),
+		events:      cfg.Events,
 	}
 }
 

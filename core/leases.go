@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/arca-secrets/arca/events"
 	"strings"
 	"time"
 
@@ -19,8 +20,17 @@ const leasePrefix = "sys/expire/"
 const leaseInterval = time.Second
 
 func (c *Core) openLeases(st *unsealed) *lease.Manager {
-	revoke := func(ctx context.Context, l *lease.Lease) error { return c.revokeLease(ctx, st, l) }
-	return lease.New(lease.Config{Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now})
+	revoke := func(ctx context.Context, l *lease.Lease) error {
+		err := c.revokeLease(ctx, st, l)
+		if err == nil {
+			c.events.Publish(events.LeaseRevoked(l.ID, l.Path))
+		}
+		return err
+	}
+	return lease.New(lease.Config{
+		Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now,
+		RevokeTokens: func(ctx context.Context, accs []string) []error { return st.tokens.RevokeAccessors(ctx, accs) },
+	})
 }
 
 // revokeLease revokes what a lease stands for.
@@ -173,8 +183,49 @@ func (c *Core) LeaseRevokePrefix(ctx context.Context, prefix string, force bool)
 		return 0, err
 	}
 	defer release()
-	n, err := st.leases.RevokePrefix(ctx, prefix, force)
-	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n)
+	return c.revokePrefix(ctx, st, prefix, force)
+}
+
+// LeaseRevokePrefixQueued starts revoke-prefix in the background on the
+// active node and returns at once (Vault's sync=false). A lease whose
+// revocation fails is kept and retried by the expiry worker, as always.
+func (c *Core) LeaseRevokePrefixQueued(prefix string, force bool) error {
+	if err := lease.CheckPrefix(prefix); err != nil {
+		return leaseErr(err)
+	}
+	st, release, err := c.enter()
+	if err != nil {
+		return err
+	}
+	ctx := st.activeCtx
+	release()
+	if ctx == nil {
+		return fmt.Errorf("%w: this node is not the active one", ErrInvalidRequest)
+	}
+	go func() {
+		st, release, ok := c.activeState(ctx)
+		if !ok {
+			return
+		}
+		defer release()
+		_, _ = c.revokePrefix(ctx, st, prefix, force)
+	}()
+	return nil
+}
+
+func (c *Core) revokePrefix(ctx context.Context, st *unsealed, prefix string, force bool) (int, error) {
+	start, last := c.now(), c.now()
+	n, err := st.leases.RevokePrefix(ctx, prefix, force, func(done int) {
+		// A long run says how far it got, every few seconds.
+		if now := c.now(); now.Sub(last) >= 5*time.Second {
+			last = now
+			c.log.Info("revoke-prefix in progress", "prefix", prefix, "revoked", done, "elapsed", now.Sub(start).Round(time.Second).String())
+		}
+	})
+	c.log.Info("revoke-prefix", "prefix", prefix, "force", force, "revoked", n, "elapsed", c.now().Sub(start).String())
+	if err != nil {
+		c.log.Warn("revoke-prefix left leases for a retry", "prefix", prefix, "error", err.Error())
+	}
 	return n, leaseErr(err)
 }
 

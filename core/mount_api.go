@@ -162,7 +162,7 @@ func (c *Core) Unmount(ctx context.Context, path, table string) error {
 	// The secrets a mount handed out are revoked while it can still
 	// revoke them; if it cannot, the mount stays (revoke-force the
 	// leases first to disable it anyway).
-	if n, err := st.leases.RevokePrefix(ctx, path, false); err != nil {
+	if n, err := st.leases.RevokePrefix(ctx, path, false, nil); err != nil {
 		return fmt.Errorf("revoking the leases of %s (%d revoked): %w", path, n, err)
 	}
 	r.mu.Lock()

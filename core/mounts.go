@@ -160,7 +160,7 @@ func (c *Core) startMount(ctx context.Context, st *unsealed, me MountEntry) (*mo
 	view := storage.NewView(c.barrier, mountDataRoot+me.UUID+"/")
 	revoke := func(ctx context.Context, prefix string) (int, error) {
 		// Called from a request, which holds c.stateLock for reading.
-		return st.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false)
+		return st.leases.RevokePrefix(ctx, me.Path+strings.TrimPrefix(prefix, "/"), false, nil)
 	}
 	engine, err := factory(ctx, logical.MountConfig{Options: maps.Clone(me.Options), Storage: view, RevokeLeases: revoke, GeneratePassword: c.passwordFromPolicy, Now: c.now})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/audit"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/token"
 )
@@ -181,6 +182,13 @@ func (c *Core) Serve(ctx context.Context, req *Request) (*Result, error) {
 			c.revokeUnrecordedLease(ctx, st, res.Lease)
 		}
 		return nil, aerr
+	}
+	if err == nil && m != nil {
+		// Only a change that was recorded is announced; never its values.
+		me := m.entry
+		if ev, ok := events.ForRequest(events.Mount{Path: me.Path, Type: me.Type, Accessor: me.Accessor, Version: me.Options["version"]}, r.Path, string(r.Operation)); ok {
+			c.events.Publish(ev)
+		}
 	}
 	return res, err
 }

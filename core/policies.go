@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"github.com/arca-secrets/arca/events"
 	"slices"
 	"sort"
 	"strings"
@@ -170,6 +171,7 @@ func (c *Core) WritePolicy(ctx context.Context, name, text string) error {
 		return err
 	}
 	c.policies.reset()
+	c.events.Publish(events.PolicyChanged(n, false))
 	c.log.Info("policy written", "name", n)
 	return nil
 }
@@ -190,6 +192,7 @@ func (c *Core) DeletePolicy(ctx context.Context, name string) error {
 		return err
 	}
 	c.policies.reset()
+	c.events.Publish(events.PolicyChanged(n, true))
 	c.log.Info("policy deleted", "name", n)
 	return nil
 }

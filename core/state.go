@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 
+	"github.com/arca-secrets/arca/storage"
+
 	"github.com/arca-secrets/arca/auth/tokenauth"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/token"
@@ -57,6 +59,23 @@ func (c *Core) Active() bool {
 	return st.role == Active
 }
 
+// Counts returns how many service tokens and leases are stored, on the
+// active node (whose token store and lease manager keep the counts);
+// ok is false elsewhere.
+func (c *Core) Counts(ctx context.Context) (tokens, leases int64, ok bool) {
+	st, release, err := c.enter()
+	if err != nil {
+		return 0, 0, false
+	}
+	defer release()
+	if st.role != Active {
+		return 0, 0, false
+	}
+	tokens, terr := st.tokens.Count(ctx)
+	leases, lerr := st.leases.Count(ctx)
+	return tokens, leases, terr == nil && lerr == nil
+}
+
 // AuditFailures counts the requests refused, or answers withheld,
 // because no audit device could record them.
 func (c *Core) AuditFailures() uint64 { return c.auditFailures.Load() }
@@ -78,4 +97,38 @@ func (st *unsealed) stepDown() {
 		st.stopActive = nil
 	}
 	st.role = Standby
+}
+
+// SetActive makes the unsealed node the active one (it leads the
+// cluster and has applied everything committed before) or a standby
+// (it lost the lead). Requests in flight finish first.
+func (c *Core) SetActive(active bool) error {
+	c.stateLock.Lock()
+	defer c.stateLock.Unlock()
+	st := c.state
+	switch {
+	case st == nil:
+		return ErrSealed
+	case active && st.role != Active:
+		c.becomeActive(st)
+		c.log.Info("this node is now the active node")
+	case !active && st.role == Active:
+		st.stepDown()
+		c.log.Info("this node is now a standby")
+	}
+	return nil
+}
+
+// clusterPrefix is where the cluster keeps its own entries inside the
+// barrier: its CA, the active node's addresses.
+const clusterPrefix = "sys/cluster/"
+
+// ClusterStorage is the barrier's storage under sys/cluster/, for the
+// cluster's own entries; ErrSealed while sealed. Writes succeed only on
+// the active node.
+func (c *Core) ClusterStorage() (storage.Backend, error) {
+	if c.Sealed() {
+		return nil, ErrSealed
+	}
+	return storage.NewView(c.barrier, clusterPrefix), nil
 }

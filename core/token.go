@@ -32,9 +32,15 @@ func (c *Core) openTokenAPI(st *unsealed) *tokenauth.Engine {
 
 func (c *Core) openTokens(ctx context.Context, st *unsealed) (*token.Store, error) {
 	return token.Open(ctx, token.Config{
-		Storage:  storage.NewView(c.barrier, tokenStorePrefix),
-		Now:      c.now,
-		OnRevoke: func(ctx context.Context, e *token.Entry) error { return c.onTokenRevoke(ctx, st, e) },
+		Storage:      storage.NewView(c.barrier, tokenStorePrefix),
+		Now:          c.now,
+		BeforeRevoke: func(ctx context.Context, es []*token.Entry) []error { return c.beforeTokensRevoke(ctx, st, es) },
+		AfterRevoke: func(ctx context.Context, es []*token.Entry) error {
+			if st.leases == nil {
+				return nil
+			}
+			return st.leases.DropTokenLeases(ctx, accessorsOf(es))
+		},
 	})
 }
 
@@ -84,14 +90,35 @@ func (c *Core) CheckToken(ctx context.Context, id string) (*token.Entry, error) 
 	return st.lookupToken(ctx, id)
 }
 
-// onTokenRevoke cleans up what belongs to a token when it goes.
-func (c *Core) onTokenRevoke(ctx context.Context, st *unsealed, e *token.Entry) error {
+// beforeTokensRevoke revokes what a batch of tokens owns before they go:
+// the secret leases they created and their cubbyholes, and ends their
+// event subscriptions. A token whose leases cannot all be revoked stays
+// (its error), and is tried again.
+func (c *Core) beforeTokensRevoke(ctx context.Context, st *unsealed, es []*token.Entry) []error {
+	for _, e := range es {
+		c.events.RevokeToken(e.Accessor) // its subscriptions end with it
+	}
+	errs := make([]error, len(es))
 	if st.leases != nil {
-		if err := st.leases.RevokeByToken(ctx, e.Accessor, true); err != nil {
-			return err
+		errs = st.leases.RevokeByTokens(ctx, accessorsOf(es))
+	}
+	for i, e := range es {
+		if errs[i] == nil {
+			errs[i] = c.dropCubbyhole(ctx, e)
+		}
+		if errs[i] == nil {
+			c.events.RevokeToken(e.Accessor) // its subscriptions end with it
 		}
 	}
-	return c.dropCubbyhole(ctx, e)
+	return errs
+}
+
+func accessorsOf(es []*token.Entry) []string {
+	accs := make([]string, len(es))
+	for i, e := range es {
+		accs[i] = e.Accessor
+	}
+	return accs
 }
 
 // LookupAccessor returns the entry an accessor names.

@@ -192,9 +192,11 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		return err
 	}
 	c.state = st
-	// One node alone is the active node once unsealed; a cluster will
-	// make this the leader's step.
-	c.becomeActive(st)
+	// One node alone is the active node once unsealed; in a cluster the
+	// leader's watcher makes it so (SetActive).
+	if !c.ha {
+		c.becomeActive(st)
+	}
 	return nil
 }
 

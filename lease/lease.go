@@ -48,6 +48,10 @@ type Lease struct {
 	// Attempts counts failed revocations; RetryAt is when the next one is.
 	Attempts int       `json:"attempts,omitempty"`
 	RetryAt  time.Time `json:"retry_at,omitempty"`
+
+	// raw is the stored form the lease was read from, if it was: a
+	// removal compares it with storage instead of decoding again.
+	raw []byte
 }
 
 // TTL is the time left at now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,7 +101,7 @@ func TestRevokePrefixAndForce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := m.RevokePrefix(ctx, "auth/approle/login", false)
+	n, err := m.RevokePrefix(ctx, "auth/approle/login", false, nil)
 	if err != nil || n != 25 {
 		t.Fatalf("revoke-prefix: %d, %v; want 25", n, err)
 	}
@@ -108,30 +109,30 @@ func TestRevokePrefixAndForce(t *testing.T) {
 		t.Fatalf("other leases touched: %d left, want 25", len(rest))
 	}
 	stuck, _ := m.Register(ctx, Lease{Kind: KindSecret, Path: "stuck/creds"}, time.Hour, 0)
-	if _, err := m.RevokePrefix(ctx, "stuck", false); !errors.Is(err, ErrRetry) {
+	if _, err := m.RevokePrefix(ctx, "stuck", false, nil); !errors.Is(err, ErrRetry) {
 		t.Fatalf("stuck backend: %v", err)
 	}
 	if _, err := m.Lookup(ctx, stuck.ID); err != nil {
 		t.Fatal("a lease whose revocation failed was lost")
 	}
-	if n, err := m.RevokePrefix(ctx, "stuck", true); err != nil || n != 1 {
+	if n, err := m.RevokePrefix(ctx, "stuck", true, nil); err != nil || n != 1 {
 		t.Fatalf("revoke-force: %d, %v", n, err)
 	}
-	if _, err := m.RevokePrefix(ctx, "", false); !errors.Is(err, ErrInvalid) {
+	if _, err := m.RevokePrefix(ctx, "", false, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("empty prefix: %v", err)
 	}
 }
 
 func TestRevokeByToken(t *testing.T) {
-	var revoked int
-	m, _ := newManager(t, func(context.Context, *Lease) error { revoked++; return nil })
+	var revoked atomic.Int64
+	m, _ := newManager(t, func(context.Context, *Lease) error { revoked.Add(1); return nil })
 	ctx := context.Background()
 	for range 3 {
 		_, _ = m.Register(ctx, Lease{Kind: KindSecret, Path: "db/creds/a", TokenAccessor: "tokA"}, time.Hour, 0)
 	}
 	_, _ = m.Register(ctx, Lease{Kind: KindSecret, Path: "db/creds/b", TokenAccessor: "tokB"}, time.Hour, 0)
-	if err := m.RevokeByToken(ctx, "tokA", false); err != nil || revoked != 3 {
-		t.Fatalf("revoke by token: %v, %d revoked", err, revoked)
+	if errs := m.RevokeByTokens(ctx, []string{"tokA"}); errs[0] != nil || revoked.Load() != 3 {
+		t.Fatalf("revoke by token: %v, %d revoked", errs, revoked.Load())
 	}
 }
 
@@ -148,7 +149,7 @@ func BenchmarkRevokePrefix100k(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		n, err := m.RevokePrefix(ctx, "auth/approle/login", false)
+		n, err := m.RevokePrefix(ctx, "auth/approle/login", false, nil)
 		if err != nil || n != 100_000 {
 			b.Fatalf("%d, %v", n, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/internal/stripe"
+	"github.com/arca-secrets/arca/internal/tally"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -33,18 +34,26 @@ type Config struct {
 	Storage storage.Backend
 	// Revoke is called to revoke a lease's secret or token.
 	Revoke RevokeFunc
+	// RevokeTokens, when set, revokes the tokens of token leases in
+	// batches, instead of Revoke one lease at a time.
+	RevokeTokens RevokeTokensFunc
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Manager keeps leases.
 type Manager struct {
-	st     storage.Backend
-	revoke RevokeFunc
-	now    func() time.Time
+	st           storage.Backend
+	revoke       RevokeFunc
+	revokeTokens RevokeTokensFunc
+	now          func() time.Time
 	// locks serialise changes to one lease (keyed by id); other leases
 	// change in parallel, so their storage writes share commits.
 	locks stripe.Locks
+	// flight is the token leases being revoked through RevokeTokens.
+	flight inFlight
+	// count is how many leases are stored.
+	count tally.Count
 }
 
 // New returns a manager over cfg.Storage.
@@ -53,7 +62,7 @@ func New(cfg Config) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, now: now}
+	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, revokeTokens: cfg.RevokeTokens, now: now}
 }
 
 func validID(id string) bool {
@@ -71,6 +80,7 @@ func (m *Manager) Register(ctx context.Context, l Lease, ttl, maxTTL time.Durati
 	if err := m.save(ctx, nl, time.Time{}); err != nil {
 		return nil, err
 	}
+	m.count.Add(1)
 	return nl, nil
 }
 
@@ -90,6 +100,9 @@ func (m *Manager) Stage(step *storage.Step, l Lease, ttl, maxTTL time.Duration) 
 	if err := step.Stage(m.st, puts, deletes); err != nil {
 		return nil, fmt.Errorf("writing lease: %w", err)
 	}
+	// Counted now: a step that then fails to commit leaves the gauge one
+	// high until the next restart recounts.
+	m.count.Add(1)
 	return nl, nil
 }
 
@@ -154,6 +167,32 @@ func writes(l *Lease, old time.Time) (puts []*storage.Entry, deletes []string, e
 	return puts, deletes, nil
 }
 
+// Count returns how many leases are stored: id/ is counted once, then the
+// count is kept by registrations and removals.
+func (m *Manager) Count(ctx context.Context) (int64, error) {
+	return m.count.Get(func() (int64, error) { return m.countUnder(ctx, "id/") })
+}
+
+func (m *Manager) countUnder(ctx context.Context, prefix string) (int64, error) {
+	names, err := m.st.List(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, name := range names {
+		if !strings.HasSuffix(name, "/") {
+			n++
+			continue
+		}
+		sub, err := m.countUnder(ctx, prefix+name)
+		if err != nil {
+			return 0, err
+		}
+		n += sub
+	}
+	return n, nil
+}
+
 // Lookup returns a lease.
 func (m *Manager) Lookup(ctx context.Context, id string) (*Lease, error) {
 	if !validID(id) {
@@ -166,10 +205,15 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Lease, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
+	return decode(e.Value)
+}
+
+func decode(raw []byte) (*Lease, error) {
 	var l Lease
-	if err := json.Unmarshal(e.Value, &l); err != nil {
+	if err := json.Unmarshal(raw, &l); err != nil {
 		return nil, fmt.Errorf("decoding lease: %w", err)
 	}
+	l.raw = raw
 	return &l, nil
 }
 
@@ -189,7 +233,6 @@ func (m *Manager) List(ctx context.Context, prefix string) ([]string, error) {
 // it. extend, when set, renews what the lease stands for first (the token)
 // and may shorten the new expiry.
 func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, extend func(*Lease, time.Time) (time.Time, error)) (*Lease, error) {
-	defer m.locks.Lock(id)()
 	l, err := m.Lookup(ctx, id)
 	if err != nil {
 		return nil, err
@@ -208,19 +251,27 @@ func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration,
 	if !l.MaxExpireTime.IsZero() && exp.After(l.MaxExpireTime) {
 		exp = l.MaxExpireTime
 	}
+	// The issuer is asked without the lease's lock: renewing a token
+	// takes the token store's lock, which a token's revocation holds while
+	// it takes lease locks, so holding ours here could deadlock the two.
 	if extend != nil {
 		if exp, err = extend(l, exp); err != nil {
 			return nil, err
 		}
 	}
-	old := l.ExpireTime
-	l.ExpireTime, l.LastRenewal = exp, now
-	return l, m.save(ctx, l, old)
+	defer m.locks.Lock(id)()
+	// Revoked meanwhile: the renewal must not write the lease back.
+	cur, err := m.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	old := cur.ExpireTime
+	cur.ExpireTime, cur.LastRenewal = exp, now
+	return cur, m.save(ctx, cur, old)
 }
 
-// remove deletes a lease and its index keys in one storage step. The
-// lease's lock must be held.
-func (m *Manager) remove(ctx context.Context, l *Lease) error {
+// keysOf lists a lease's key and its index keys.
+func keysOf(l *Lease) []string {
 	h := idHash(l.ID)
 	keys := []string{"exp/" + bucket(l.ExpireTime) + "/" + h}
 	if !l.RetryAt.IsZero() {
@@ -229,5 +280,9 @@ func (m *Manager) remove(ctx context.Context, l *Lease) error {
 	if l.TokenAccessor != "" {
 		keys = append(keys, "tok/"+l.TokenAccessor+"/"+h)
 	}
-	return storage.WriteAll(ctx, m.st, nil, append(keys, "id/"+l.ID))
+	return append(keys, "id/"+l.ID)
+}
+
+func (m *Manager) writeAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
+	return storage.WriteAll(ctx, m.st, puts, deletes)
 }

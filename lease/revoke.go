@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -23,43 +21,32 @@ func (m *Manager) Revoke(ctx context.Context, id string, force bool) error {
 	if err != nil {
 		return err
 	}
-	var cause error
-	if !force && m.revoke != nil {
-		cause = m.revoke(ctx, l)
-	}
-	defer m.locks.Lock(id)()
-	if cause == nil {
-		return m.remove(ctx, l)
-	}
-	cur, err := m.Lookup(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil // revoked meanwhile by someone else
-	}
-	if err != nil {
-		return errors.Join(cause, err)
-	}
-	old := cur.RetryAt
-	if old.IsZero() {
-		old = cur.ExpireTime
-	}
-	cur.Attempts++
-	cur.RetryAt = m.now().UTC().Add(backoff(cur.Attempts))
-	if err := m.save(ctx, cur, old); err != nil {
-		return errors.Join(cause, err)
-	}
-	return fmt.Errorf("%w: %s: %w", ErrRetry, id, cause)
+	_, errs := m.revokeLeases(ctx, []*Lease{l}, skipIf(force))
+	return errors.Join(errs...)
 }
+
+// skipIf is the issuers to skip: all of them with force, none otherwise.
+func skipIf(force bool) func(*Lease) bool {
+	if !force {
+		return nil
+	}
+	return func(*Lease) bool { return true }
+}
+
+// Progress is told how many leases a long revocation has revoked so far.
+type Progress func(revoked int)
 
 // RevokePrefix revokes every lease under prefix and returns how many were
 // revoked. With force, issuers are not called (for a backend that can no
-// longer revoke). Listing runs beside revocation; failures leave their
-// leases for a retry and are reported with ErrRetry.
-func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool) (int, error) {
-	prefix = strings.Trim(prefix, "/")
-	if prefix == "" || strings.Contains(prefix, "..") || strings.Contains(prefix, "//") {
-		return 0, fmt.Errorf("%w: a prefix is required", ErrInvalid)
+// longer revoke). Leases go in batches (see revokeLeases), listed beside
+// their revocation; progress, when set, hears after each batch. Failures
+// leave their leases for a retry and are reported with ErrRetry.
+func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool, progress Progress) (int, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return 0, err
 	}
-	ids := make(chan string, 1024)
+	prefix = strings.Trim(prefix, "/")
+	ids := make(chan string, batchSize)
 	var listErr error
 	go func() {
 		defer close(ids)
@@ -68,32 +55,51 @@ func (m *Manager) RevokePrefix(ctx context.Context, prefix string, force bool) (
 			ids <- prefix // the prefix is itself a lease id
 		}
 	}()
-	var done, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				err := m.Revoke(ctx, id, force)
-				switch {
-				case err == nil:
-					done.Add(1)
-				case errors.Is(err, ErrNotFound):
-				default:
-					failed.Add(1)
-				}
+	// Three stages run side by side: the walk lists ids, the reader reads
+	// a batch of leases while the previous batch is revoked, and the
+	// remover removes a batch while the next is revoked.
+	batches := make(chan []*Lease, 1)
+	var lookErr error
+	go func() {
+		defer close(batches)
+		batch := make([]string, 0, batchSize)
+		read := func() {
+			ls, err := m.lookupAll(ctx, batch)
+			if err != nil && lookErr == nil {
+				lookErr = err
 			}
-		}()
+			batch = make([]string, 0, batchSize)
+			batches <- ls
+		}
+		for id := range ids {
+			if batch = append(batch, id); len(batch) == batchSize {
+				read()
+			}
+		}
+		read()
+	}()
+	r := remover{m: m, ctx: ctx, progress: progress}
+	for ls := range batches {
+		r.add(m.issueAll(ctx, ls, skipIf(force), &r.errs))
 	}
-	wg.Wait()
-	if listErr != nil {
-		return int(done.Load()), listErr
+	r.wait()
+	if err := errors.Join(listErr, lookErr); err != nil {
+		return r.removed, err
 	}
-	if n := failed.Load(); n > 0 {
-		return int(done.Load()), fmt.Errorf("%w: %d leases under %s", ErrRetry, n, prefix)
+	if len(r.errs) > 0 {
+		return r.removed, fmt.Errorf("%w: %d leases under %s: %w", ErrRetry, len(r.errs), prefix, r.errs[0])
 	}
-	return int(done.Load()), nil
+	return r.removed, nil
+}
+
+// CheckPrefix says whether prefix names a part of the lease tree that
+// revoke-prefix may revoke: not empty, no "..", no empty segment.
+func CheckPrefix(prefix string) error {
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" || strings.Contains(prefix, "..") || strings.Contains(prefix, "//") {
+		return fmt.Errorf("%w: a prefix is required", ErrInvalid)
+	}
+	return nil
 }
 
 // walk sends every lease id under prefix (which ends in "/").
@@ -118,43 +124,121 @@ func (m *Manager) walk(ctx context.Context, prefix string, out chan<- string) er
 	return nil
 }
 
-// RevokeByToken revokes the leases a token created (when it is revoked).
-func (m *Manager) RevokeByToken(ctx context.Context, tokenAccessor string, skipTokenLeases bool) error {
-	if tokenAccessor == "" || strings.Contains(tokenAccessor, "/") {
-		return nil
-	}
-	names, err := m.st.List(ctx, "tok/"+tokenAccessor+"/")
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, h := range names {
-		e, err := m.st.Get(ctx, "tok/"+tokenAccessor+"/"+h)
-		if err != nil || e == nil {
+// RevokeByTokens revokes the secret leases the tokens with the given
+// accessors created (when the tokens are revoked), in batches, and
+// returns one error per accessor: nil when every lease it created is
+// revoked, an error wrapping ErrRetry when some are kept for a retry. A
+// token's own lease (KindToken) is left: it stands for the token, and
+// goes with DropTokenLeases once the token is gone.
+func (m *Manager) RevokeByTokens(ctx context.Context, accessors []string) []error {
+	errs := make([]error, len(accessors))
+	owner := map[string]int{} // lease id -> index in accessors
+	var ls []*Lease
+	for i, acc := range accessors {
+		found, err := m.leasesOf(ctx, acc, KindSecret)
+		if err != nil {
+			errs[i] = err
 			continue
 		}
-		id := string(e.Value)
-		l, err := m.Lookup(ctx, id)
+		for _, l := range found {
+			owner[l.ID] = i
+		}
+		ls = append(ls, found...)
+	}
+	for len(ls) > 0 {
+		chunk := ls[:min(batchSize, len(ls))]
+		ls = ls[len(chunk):]
+		issued := m.issue(ctx, chunk, nil)
+		var gone []*Lease
+		for j, l := range chunk {
+			if issued[j] == nil {
+				gone = append(gone, l)
+				continue
+			}
+			if err := m.keepForRetry(ctx, l.ID, issued[j]); err != nil {
+				i := owner[l.ID]
+				errs[i] = errors.Join(errs[i], err)
+			}
+		}
+		if err := m.removeAll(ctx, gone); err != nil {
+			for _, l := range gone {
+				i := owner[l.ID]
+				errs[i] = errors.Join(errs[i], err)
+			}
+		}
+	}
+	return errs
+}
+
+// DropTokenLeases removes the leases that stand for the given tokens
+// (KindToken), without calling back: the tokens are gone already.
+func (m *Manager) DropTokenLeases(ctx context.Context, accessors []string) error {
+	var ls []*Lease
+	for _, acc := range accessors {
+		if m.inFlightLease(acc) != "" {
+			continue // the manager removes it once the token is revoked
+		}
+		found, err := m.leasesOf(ctx, acc, KindToken)
+		if err != nil {
+			return err
+		}
+		ls = append(ls, found...)
+	}
+	for len(ls) > 0 {
+		chunk := ls[:min(batchSize, len(ls))]
+		ls = ls[len(chunk):]
+		if err := m.removeAll(ctx, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leasesOf returns the leases of the given kind created by the token with
+// accessor, through the tok/ index.
+func (m *Manager) leasesOf(ctx context.Context, accessor string, kind Kind) ([]*Lease, error) {
+	if accessor == "" || strings.Contains(accessor, "/") {
+		return nil, nil
+	}
+	names, err := m.st.List(ctx, "tok/"+accessor+"/")
+	if err != nil {
+		return nil, err
+	}
+	var out []*Lease
+	skip := ""
+	if id := m.inFlightLease(accessor); id != "" {
+		skip = idHash(id)
+	}
+	for _, h := range names {
+		if h == skip {
+			continue // the token's own lease, being revoked by the manager
+		}
+		e, err := m.st.Get(ctx, "tok/"+accessor+"/"+h)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			continue
+		}
+		l, err := m.Lookup(ctx, string(e.Value))
 		if errors.Is(err, ErrNotFound) {
-			_ = m.st.Delete(ctx, "tok/"+tokenAccessor+"/"+h)
+			// A stale index entry; it names nothing to revoke.
+			_ = m.st.Delete(ctx, "tok/"+accessor+"/"+h)
 			continue
 		}
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		// The token's own lease goes without calling back: the token is
-		// being revoked already.
-		force := skipTokenLeases && l.Kind == KindToken
-		if err := m.Revoke(ctx, id, force); err != nil && !errors.Is(err, ErrNotFound) {
-			errs = append(errs, err)
+		if l.Kind == kind {
+			out = append(out, l)
 		}
 	}
-	return errors.Join(errs...)
+	return out, nil
 }
 
 // ExpireDue revokes the leases due by now (expired, or due a retry),
-// reading only the time buckets up to now. It returns how many it revoked.
+// reading only the time buckets up to now, in batches. It returns how
+// many it revoked.
 func (m *Manager) ExpireDue(ctx context.Context) (int, error) {
 	now := m.now().UTC()
 	buckets, err := m.st.List(ctx, "exp/")
@@ -163,6 +247,17 @@ func (m *Manager) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	var errs []error
+	var due []string
+	flush := func() {
+		ls, err := m.lookupAll(ctx, due)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		due = due[:0]
+		done, failed := m.revokeLeases(ctx, ls, nil)
+		n += done
+		errs = append(errs, failed...)
+	}
 	for _, b := range buckets {
 		b = strings.TrimSuffix(b, "/")
 		if b > bucket(now) {
@@ -173,27 +268,20 @@ func (m *Manager) ExpireDue(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, h := range hashes {
-			revoked, err := m.expireOne(ctx, b, h, now)
+			id, isDue, err := m.dueLease(ctx, b, h, now)
 			if err != nil {
 				errs = append(errs, err)
 			}
-			if revoked {
-				n++
+			if id == "" || !isDue {
+				continue
+			}
+			if due = append(due, id); len(due) == batchSize {
+				flush()
 			}
 		}
 	}
+	flush()
 	return n, errors.Join(errs...)
-}
-
-func (m *Manager) expireOne(ctx context.Context, b, h string, now time.Time) (bool, error) {
-	id, due, err := m.dueLease(ctx, b, h, now)
-	if err != nil || id == "" || !due {
-		return false, err
-	}
-	if err := m.Revoke(ctx, id, false); err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
-	}
-	return true, nil
 }
 
 // dueLease reads an index entry: the lease id, and whether it is due now.

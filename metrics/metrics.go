@@ -27,6 +27,9 @@ type Config struct {
 	// AuditFailures counts requests refused because no audit device
 	// could record them.
 	AuditFailures func() uint64
+	// Counts reports how many service tokens and leases are stored; ok
+	// false (sealed, not the active node) leaves both gauges out.
+	Counts func() (tokens, leases int64, ok bool)
 }
 
 // Registry holds Arca's metrics.
@@ -84,7 +87,31 @@ func New(cfg Config) *Registry {
 			Help: "Requests refused because no audit device could record them.",
 		}, func() float64 { return float64(cfg.AuditFailures()) }))
 	}
+	if cfg.Counts != nil {
+		r.reg.MustRegister(&countsCollector{counts: cfg.Counts,
+			tokens: prometheus.NewDesc("arca_token_count", "Service tokens stored (on the active node).", nil, nil),
+			leases: prometheus.NewDesc("arca_lease_count", "Leases stored (on the active node).", nil, nil),
+		})
+	}
 	return r
+}
+
+// countsCollector reports the token and lease counts, or nothing when
+// they are not known here.
+type countsCollector struct {
+	counts         func() (int64, int64, bool)
+	tokens, leases *prometheus.Desc
+}
+
+func (c *countsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.tokens; ch <- c.leases }
+
+func (c *countsCollector) Collect(ch chan<- prometheus.Metric) {
+	tokens, leases, ok := c.counts()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.tokens, prometheus.GaugeValue, float64(tokens))
+	ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(leases))
 }
 
 // ObserveRequest records one answered request.

@@ -18,6 +18,9 @@ const (
 	Sudo
 	// Deny overrides everything else on the path it is granted for.
 	Deny
+	// Subscribe lets a token hear of changes to the path (change events)
+	// without reading it, as Vault's capability of the name does.
+	Subscribe
 )
 
 var capabilityNames = []struct {
@@ -25,7 +28,7 @@ var capabilityNames = []struct {
 	c    Capability
 }{
 	{"create", Create}, {"read", Read}, {"update", Update}, {"patch", Patch},
-	{"delete", Delete}, {"list", List}, {"sudo", Sudo}, {"deny", Deny},
+	{"delete", Delete}, {"list", List}, {"sudo", Sudo}, {"deny", Deny}, {"subscribe", Subscribe},
 }
 
 // ParseCapability returns the capability named s.

@@ -239,6 +239,8 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 		step{name: "raft configuration", method: "GET", path: "sys/storage/raft/configuration", tok: root, status: 400, audited: "sys/storage/raft/configuration", failed: true},
 		step{name: "raft remove-peer", method: "POST", path: "sys/storage/raft/remove-peer", tok: root, body: map[string]any{"server_id": "x"}, status: 400, audited: "sys/storage/raft/remove-peer", failed: true},
 		step{name: "raft snapshot", method: "GET", path: "sys/storage/raft/snapshot", tok: root, status: 400, audited: "sys/storage/raft/snapshot", failed: true},
+		// A node alone has no HA peers to list.
+		step{name: "ha-status", method: "GET", path: "sys/ha-status", tok: root, status: 200, audited: "sys/ha-status"},
 	)
 
 	// Metrics and profiles.
@@ -247,6 +249,9 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 		step{name: "pprof index", method: "GET", path: "sys/pprof", tok: root, status: 200, audited: "sys/pprof"},
 		step{name: "pprof heap", method: "GET", path: "sys/pprof/heap", tok: root, status: 200, audited: "sys/pprof/heap"},
 	)
+	// Events: a subscription is a WebSocket; a plain GET is refused, and
+	// recorded as such (internal/e2e/events_test.go streams them).
+	run(step{name: "events subscribe", method: "GET", path: "sys/events/subscribe/kv*?json=true", tok: root, status: 400, audited: "sys/events/subscribe/kv*", failed: true})
 
 	// Recovery-key rekey: this server's Shamir seal has none, and says so.
 	run(

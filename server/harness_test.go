@@ -18,6 +18,7 @@ import (
 	"github.com/arca-secrets/arca/auth/approle"
 	"github.com/arca-secrets/arca/auth/userpass"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
 	"github.com/arca-secrets/arca/secmem"
@@ -60,8 +61,10 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 	}
 	dir := t.TempDir()
 	auditPath := filepath.Join(dir, "audit.log")
+	bus := events.New(events.Config{})
+	t.Cleanup(bus.Close)
 	c := core.New(core.Config{
-		Storage: inmem.New(), StorageType: "inmem", Memory: secmem.BestEffort,
+		Storage: inmem.New(), StorageType: "inmem", Memory: secmem.BestEffort, Events: bus,
 		Engines: engines, AuthMethods: auths,
 		AuditDevices: []core.AuditDevice{{Name: "file", Type: "file", Options: map[string]string{"file_path": auditPath}}},
 		AuditPolicy:  core.AuditPolicy{FileDirs: []string{dir}},
@@ -72,7 +75,7 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 	}
 	logs := &logRecorder{}
 	reg := metrics.New(metrics.Config{Sealed: c.Sealed, Active: c.Active, AuditFailures: c.AuditFailures})
-	srv := server.New(server.Config{Core: c, Logger: slog.New(logs), Limits: opts.limits, Metrics: reg})
+	srv := server.New(server.Config{Core: c, Logger: slog.New(logs), Limits: opts.limits, Metrics: reg, Events: bus})
 	hs := httptest.NewServer(srv)
 	ts := &testServer{t: t, core: c, srv: srv, http: hs, unsealKey: res.Shares[0], root: res.RootToken, auditPath: auditPath, logs: logs, covered: map[string]bool{}}
 	t.Cleanup(func() {

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -119,6 +120,9 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// stream, when a handler sets it, takes the connection over once the
+	// request is recorded (a WebSocket of events) instead of the answer.
+	stream func(w http.ResponseWriter, r *http.Request)
 }
 
 var _ http.ResponseWriter = (*recorder)(nil)
@@ -180,7 +184,6 @@ func (rec *recorder) flush(w http.ResponseWriter) {
 	if status == 0 {
 		status = http.StatusNoContent
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(rec.body.Bytes())
+	wipehttp.WriteBody(w, status, rec.body.Bytes())
 	clear(rec.body.Bytes())
 }

@@ -7,17 +7,26 @@ import (
 	"net/http"
 
 	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/cluster"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/seal"
+	"github.com/arca-secrets/arca/storage/raft"
 )
 
 // respondJSON writes v as the whole body.
 func respondJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every answer is made of JSON-encodable values; this is a bug.
+		respondError(w, http.StatusInternalServerError, errors.New("encoding the answer failed"))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	wipehttp.WriteBody(w, status, append(body, '\n'))
+	clear(body)
 }
 
 // respondError writes Vault's error shape: {"errors":["..."]}.
@@ -42,8 +51,15 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, lease.ErrRetry):
 		return http.StatusBadRequest
-	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed), errors.Is(err, seal.ErrUnavailable):
+	case errors.Is(err, core.ErrSealed), errors.Is(err, barrier.ErrSealed), errors.Is(err, seal.ErrUnavailable),
+		errors.Is(err, raft.ErrNotLeader), errors.Is(err, cluster.ErrNotActive):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrInconsistent):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, cluster.ErrJoinRefused):
+		return http.StatusForbidden
+	case errors.Is(err, cluster.ErrInvalid), errors.Is(err, cluster.ErrNoJoin), errors.Is(err, raft.ErrHasState):
+		return http.StatusBadRequest
 	case errors.Is(err, core.ErrPermissionDenied), errors.Is(err, logical.ErrPermissionDenied):
 		return http.StatusForbidden
 	case errors.Is(err, core.ErrNoMount), errors.Is(err, logical.ErrUnsupportedPath), errors.Is(err, logical.ErrNotFound):
@@ -76,6 +92,7 @@ func (e *badRequest) Unwrap() error { return errBadRequest }
 // respondErr writes err with its status. Internal errors are logged and
 // answered with a generic message, so no storage detail reaches a client.
 func (s *Server) respondErr(w http.ResponseWriter, r *http.Request, err error) {
+	noteNotLeader(r, err)
 	status := statusOf(err)
 	if errors.Is(err, core.ErrAudit) {
 		// Say why, without the device's details (paths), which are logged.

@@ -80,6 +80,10 @@ func TestSealedOpenRoutes(t *testing.T) {
 				"init":        {{method: "GET", path: "sys/init", status: 200, field: "initialized", value: true}, {method: "PUT", path: "sys/init", body: map[string]any{"secret_shares": 1, "secret_threshold": 1}, status: 400}},
 				"unseal":      {{method: "PUT", path: "sys/unseal", body: map[string]any{"reset": true}, status: 200, field: "sealed", value: true}},
 				"leader":      {{method: "GET", path: "sys/leader", status: 503}},
+				// A node alone (no raft) takes no part in joins.
+				"storage/raft/join":                {{method: "POST", path: "sys/storage/raft/join", body: map[string]any{"leader_api_addr": "http://127.0.0.1:1"}, status: 400}},
+				"storage/raft/bootstrap/challenge": {{method: "POST", path: "sys/storage/raft/bootstrap/challenge", body: map[string]any{"server_id": "x"}, status: 400}},
+				"storage/raft/bootstrap/answer":    {{method: "POST", path: "sys/storage/raft/bootstrap/answer", body: map[string]any{}, status: 400}},
 				"wrapping/lookup": {
 					{method: "POST", path: "sys/wrapping/lookup", body: map[string]any{"token": wrapping}, status: 503},
 				},

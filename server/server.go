@@ -10,13 +10,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/events"
+	"github.com/arca-secrets/arca/internal/wipehttp"
+	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
 )
 
@@ -32,6 +37,11 @@ type Config struct {
 	// Raft administers integrated storage (sys/storage/raft/*); nil when
 	// the storage is not raft.
 	Raft RaftStorage
+	// Events serves sys/events/subscribe; nil: the server has no events.
+	Events *events.Bus
+	// Cluster is the node's part in a Raft cluster: forwarding, standby
+	// reads, joins, who is active. Nil: a node alone.
+	Cluster Cluster
 }
 
 // Server is an http.Handler for the /v1/ API.
@@ -41,6 +51,8 @@ type Server struct {
 	limits  Limits
 	metrics *metrics.Registry
 	raft    RaftStorage
+	events  *events.Bus
+	cluster Cluster
 	// inFlight holds a slot per request being served.
 	inFlight chan struct{}
 	sys      map[string]sysRoute
@@ -55,7 +67,7 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limits := cfg.Limits.withDefaults()
-	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
+	s := &Server{core: cfg.Core, log: log, limits: limits, metrics: cfg.Metrics, raft: cfg.Raft, events: cfg.Events, cluster: cfg.Cluster, inFlight: make(chan struct{}, limits.MaxConcurrentRequests)}
 	s.sys = s.sysRoutes()
 	return s
 }
@@ -64,11 +76,49 @@ func New(cfg Config) *Server {
 // when max_request_duration allows longer.
 const bodyReadTimeout = 30 * time.Second
 
+// onEOF calls f once, when the body it wraps is read to its end.
+type onEOF struct {
+	io.ReadCloser
+	f    func()
+	done bool
+}
+
+func (b *onEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.f()
+	}
+	return n, err
+}
+
 // errBusy: the listener is at max_concurrent_requests (503).
 var errBusy = errors.New("the server is at its limit of concurrent requests; retry shortly")
 
 // ServeHTTP serves a request and counts it in the metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Freed memory is overwritten by the collector (GODEBUG=clobberfree=1,
+	// see secmem.ClobberFreed); what net/http keeps alive is cleared by
+	// wipehttp.
+	mark := &eraseMark{}
+	defer func() {
+		if mark.now {
+			// The request sealed the server: its keys and everything the
+			// requests before it left are garbage now; collect it so that
+			// it is overwritten at once rather than at the next
+			// collection, which an idle sealed server may not run for
+			// minutes. Twice: the first collection moves pooled buffers
+			// (encoding/json's) aside, the second frees them.
+			runtime.GC()
+			runtime.GC()
+		}
+	}()
+	wipehttp.TakeCredentials(r)
+	defer wipehttp.DropCredentials(r)
+	s.serveMeasured(w, r.WithContext(context.WithValue(r.Context(), eraseKey{}, mark)))
+}
+
+func (s *Server) serveMeasured(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
 		s.serve(w, r)
 		return
@@ -106,7 +156,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if deadline.Before(readBy) {
 		readBy = deadline
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(readBy)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(readBy)
+	// Once the body is read, the connection's read deadline is the
+	// request's own: net/http cancels a request whose connection read
+	// times out, so the 30s for the body would cut off a revoke-prefix
+	// that runs longer, within max_request_duration.
+	r.Body = &onEOF{ReadCloser: r.Body, f: func() { _ = rc.SetReadDeadline(deadline) }}
 	ctx, cancel := context.WithDeadline(context.WithValue(r.Context(), slotKey{}, sl), deadline)
 	defer cancel()
 	r = r.WithContext(ctx)
@@ -132,6 +188,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.respondErr(w, r, err)
 		return
 	}
+	if s.cluster != nil {
+		s.serveInCluster(w, r, op, path)
+		return
+	}
+	s.dispatch(w, r, op, path)
+}
+
+// dispatch hands a request with its canonical path to the sys/ routes or
+// to the mounted engines.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, op logical.Operation, path string) {
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
 		s.serveSys(w, r, op, rest)
 		return
@@ -149,9 +215,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, tlsConf *tls.Config)
 		IdleTimeout:       5 * time.Minute,
 		TLSConfig:         tlsConf,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// An event stream bounds its connection's kernel buffer.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, netConnKey{}, c) },
 	}
 	errc := make(chan error, 1)
 	go func() {
+		if tlsConf == nil {
+			l = wipehttp.Listener{Listener: l}
+		}
 		if tlsConf != nil {
 			errc <- hs.ServeTLS(l, "", "")
 			return

@@ -118,7 +118,23 @@ func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request, sub string
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case "revoke-prefix", "revoke-force":
-		if _, err := s.core.LeaseRevokePrefix(ctx, rest, op == "revoke-force"); err != nil {
+		// sync (Vault's; true unless said): false queues the revocation
+		// on the active node and answers 202 at once.
+		sync, given, err := logical.BoolParam(body, "sync")
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		force := op == "revoke-force"
+		if given && !sync {
+			if err := s.core.LeaseRevokePrefixQueued(rest, force); err != nil {
+				s.respondErr(w, r, err)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if _, err := s.core.LeaseRevokePrefix(ctx, rest, force); err != nil {
 			s.respondErr(w, r, err)
 			return
 		}

@@ -16,6 +16,9 @@ type RaftStorage interface {
 	RemoveServer(id string) error
 	SaveSnapshot(w io.Writer) error
 	RestoreSnapshot(r io.Reader) error
+	// EnsureCluster starts a cluster of this node if it belongs to none
+	// (at init).
+	EnsureCluster(ctx context.Context) error
 }
 
 var _ RaftStorage = (*raft.Node)(nil)

@@ -31,12 +31,21 @@ func (s *Server) handleSealStatus(w http.ResponseWriter, r *http.Request, _ stri
 	if !allow(w, r, http.MethodGet) {
 		return
 	}
-	st, err := s.core.SealStatus(r.Context())
+	st, err := s.sealStatus(r.Context())
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
 	respondJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+// sealStatus is the core's, or while this node joins a cluster, the
+// join's: the cluster's seal and the keys given so far.
+func (s *Server) sealStatus(ctx context.Context) (core.SealStatus, error) {
+	if s.cluster != nil && s.cluster.JoinPending() {
+		return s.cluster.JoinSealStatus(), nil
+	}
+	return s.core.SealStatus(ctx)
 }
 
 func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
@@ -68,6 +77,18 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request, _ string) {
 	if len(req.PGPKeys) > 0 || len(req.RecoveryPGPKeys) > 0 || req.RootTokenPGPKey != "" {
 		s.respondErr(w, r, &badRequest{"PGP-encrypted key shares are not supported"})
 		return
+	}
+	if s.cluster != nil && s.cluster.JoinPending() {
+		s.respondErr(w, r, &badRequest{"this node is joining a cluster: unseal it with the cluster's keys instead"})
+		return
+	}
+	if s.raft != nil {
+		// A raft node starts its cluster (of one) at init, not before:
+		// until then it may still join another.
+		if err := s.raft.EnsureCluster(r.Context()); err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
 	}
 	res, err := s.core.InitWith(r.Context(), core.InitParams{
 		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
@@ -112,9 +133,12 @@ func (s *Server) handleUnseal(w http.ResponseWriter, r *http.Request, _ string) 
 		var share []byte
 		share, err = decodeKey(req.Key)
 		if err == nil {
-			if req.Migrate {
+			switch {
+			case req.Migrate:
 				st, err = s.core.UnsealMigrate(r.Context(), share)
-			} else {
+			case s.cluster != nil && s.cluster.JoinPending():
+				st, err = s.cluster.JoinUnseal(r.Context(), share)
+			default:
 				st, err = s.core.Unseal(r.Context(), share)
 			}
 			clear(share)
@@ -138,6 +162,7 @@ func (s *Server) handleSeal(w http.ResponseWriter, r *http.Request, _ string) {
 			s.log.Error("sealing failed", "error", err)
 		}
 	})
+	eraseAfter(r)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -159,23 +184,37 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 		}
 		return n, nil
 	}
-	st, err := s.core.SealStatus(r.Context())
+	st, err := s.sealStatus(r.Context())
 	if err != nil {
 		s.respondErr(w, r, err)
 		return
 	}
 	var status int
+	standby := false
 	switch {
 	case !st.Initialized:
 		status, err = code("uninitcode", http.StatusNotImplemented)
 	case st.Sealed:
 		status, err = code("sealedcode", http.StatusServiceUnavailable)
+	case s.cluster != nil && !s.core.Active():
+		standby = true
+		status, err = healthStandby(q)
 	default:
 		status, err = code("activecode", http.StatusOK)
 	}
-	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode"} {
+	// Vault's other codes and flags (standbycode is read above on a
+	// standby) name states an Arca node is never in; a malformed one is
+	// still refused, not ignored.
+	for _, name := range []string{"standbycode", "drsecondarycode", "performancestandbycode", "perfstandbyokcode", "removedcode", "haunhealthycode"} {
 		if err == nil {
 			_, err = code(name, 0)
+		}
+	}
+	for _, name := range []string{"standbyok", "perfstandbyok"} {
+		if v := q.Get(name); err == nil && v != "" {
+			if _, perr := strconv.ParseBool(v); perr != nil {
+				err = &badRequest{"invalid value for " + name + ": must be true or false"}
+			}
 		}
 	}
 	if err != nil {
@@ -185,7 +224,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 	body := map[string]any{
 		"initialized":                  st.Initialized,
 		"sealed":                       st.Sealed,
-		"standby":                      false,
+		"standby":                      standby,
 		"performance_standby":          false,
 		"replication_performance_mode": "disabled",
 		"replication_dr_mode":          "disabled",
@@ -199,8 +238,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, _ string) 
 	respondJSON(w, status, body)
 }
 
-// handleLeader answers sys/leader like a server without HA: the vault/bao
-// CLIs call it from "status".
+// handleLeader answers sys/leader: who is active (the vault/bao CLIs call
+// it from "status"); a node alone says HA is off.
 func (s *Server) handleLeader(w http.ResponseWriter, r *http.Request, _ string) {
 	if !allow(w, r, http.MethodGet) {
 		return
@@ -209,15 +248,5 @@ func (s *Server) handleLeader(w http.ResponseWriter, r *http.Request, _ string) 
 		s.respondErr(w, r, core.ErrSealed)
 		return
 	}
-	respondJSON(w, http.StatusOK, map[string]any{
-		"ha_enabled":                          false,
-		"is_self":                             false,
-		"active_time":                         "0001-01-01T00:00:00Z",
-		"leader_address":                      "",
-		"leader_cluster_address":              "",
-		"performance_standby":                 false,
-		"performance_standby_last_remote_wal": 0,
-		"raft_committed_index":                0,
-		"raft_applied_index":                  0,
-	})
+	respondJSON(w, http.StatusOK, s.leaderJSON(r.Context()))
 }

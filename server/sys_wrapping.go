@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/wipehttp"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -110,8 +111,7 @@ func (s *Server) handleWrapping(w http.ResponseWriter, r *http.Request, op strin
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(raw)
+		wipehttp.WriteBody(w, http.StatusOK, raw)
 		clear(raw)
 	case "lookup":
 		info, err := s.core.WrapLookup(ctx, target)

@@ -163,6 +163,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (*Entry, error) {
 	if err := step.Commit(ctx); err != nil {
 		return nil, err
 	}
+	s.count.Add(1)
 	return e, nil
 }
 

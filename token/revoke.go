@@ -25,7 +25,7 @@ func (s *Store) Revoke(ctx context.Context, e *Entry) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.revokeTreeLocked(ctx, e.Accessor)
+	return errors.Join(s.revokeTreesLocked(ctx, []string{e.Accessor})...)
 }
 
 // RevokeOrphan revokes a token alone; its children become orphans.
@@ -51,70 +51,7 @@ func (s *Store) RevokeOrphan(ctx context.Context, e *Entry) error {
 			return err
 		}
 	}
-	return s.deleteLocked(ctx, e.Accessor)
-}
-
-// revokeTreeLocked collects the tree under accessor, then deletes it
-// leaves first, so a crash halfway leaves no child without its index.
-func (s *Store) revokeTreeLocked(ctx context.Context, accessor string) error {
-	order := []string{}
-	stack := []string{accessor}
-	for len(stack) > 0 {
-		a := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		order = append(order, a)
-		children, err := s.view.List(ctx, parentPrefix+a+"/")
-		if err != nil {
-			return fmt.Errorf("listing child tokens: %w", err)
-		}
-		for _, c := range children {
-			stack = append(stack, strings.TrimSuffix(c, "/"))
-		}
-	}
-	for i := len(order) - 1; i >= 0; i-- {
-		if err := s.deleteLocked(ctx, order[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// deleteLocked removes one token's entry and index keys.
-func (s *Store) deleteLocked(ctx context.Context, accessor string) error {
-	e, err := s.lookupAccessorLocked(ctx, accessor)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return s.view.Delete(ctx, accessorPrefix+accessor)
-	case err != nil:
-		return err
-	}
-	if s.onRevoke != nil {
-		if err := s.onRevoke(ctx, e); err != nil {
-			return fmt.Errorf("cleaning up after token: %w", err)
-		}
-	}
-	children, err := s.view.List(ctx, parentPrefix+accessor+"/")
-	if err != nil {
-		return err
-	}
-	for _, c := range children {
-		if err := s.view.Delete(ctx, parentPrefix+accessor+"/"+c); err != nil {
-			return err
-		}
-	}
-	s.cache.drop(e.Hash)
-	defer s.cache.drop(e.Hash)
-	for _, key := range []string{idPrefix + e.Hash, accessorPrefix + accessor} {
-		if err := s.view.Delete(ctx, key); err != nil {
-			return err
-		}
-	}
-	if e.Parent != "" {
-		if err := s.view.Delete(ctx, parentPrefix+e.Parent+"/"+accessor); err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(s.revokeTreesLocked(ctx, []string{e.Accessor})...)
 }
 
 // RevokeByMount revokes every token issued through the auth mount with
@@ -131,7 +68,7 @@ func (s *Store) Tidy(ctx context.Context) (int, error) {
 }
 
 // revokeWhere revokes every token (with its subtree) for which match is
-// true. It scans the accessor index.
+// true, in batches. It scans the accessor index.
 func (s *Store) revokeWhere(ctx context.Context, match func(*Entry) bool) (int, error) {
 	accessors, err := s.view.List(ctx, accessorPrefix)
 	if err != nil {
@@ -140,6 +77,18 @@ func (s *Store) revokeWhere(ctx context.Context, match func(*Entry) bool) (int, 
 	n := 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var batch []string
+	var errs []error
+	flush := func() {
+		for _, err := range s.revokeTreesLocked(ctx, batch) {
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				n++
+			}
+		}
+		batch = batch[:0]
+	}
 	for _, a := range accessors {
 		e, err := s.lookupAccessorLocked(ctx, a)
 		if errors.Is(err, ErrNotFound) {
@@ -149,13 +98,13 @@ func (s *Store) revokeWhere(ctx context.Context, match func(*Entry) bool) (int, 
 			return n, err
 		}
 		if match(e) {
-			if err := s.revokeTreeLocked(ctx, a); err != nil {
-				return n, err
+			if batch = append(batch, a); len(batch) == revokeBatch {
+				flush()
 			}
-			n++
 		}
 	}
-	return n, nil
+	flush()
+	return n, errors.Join(errs...)
 }
 
 // RevokeAccessor revokes the token an accessor names and its tree, even
@@ -166,5 +115,38 @@ func (s *Store) RevokeAccessor(ctx context.Context, accessor string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.revokeTreeLocked(ctx, accessor)
+	return errors.Join(s.revokeTreesLocked(ctx, []string{accessor})...)
+}
+
+// RevokeAccessors revokes the tokens the accessors name, each with its
+// tree, even when expired, in batches; it returns one error per accessor
+// (nil when its whole tree is revoked; a token already gone is no error).
+func (s *Store) RevokeAccessors(ctx context.Context, accessors []string) []error {
+	errs := make([]error, len(accessors))
+	// An accessor that cannot name a token (empty, a path) has nothing to
+	// revoke, as RevokeAccessor says.
+	valid := make([]string, 0, len(accessors))
+	for _, a := range accessors {
+		if a != "" && !strings.Contains(a, "/") {
+			valid = append(valid, a)
+		}
+	}
+	if len(valid) < len(accessors) {
+		at := 0
+		sub := s.RevokeAccessors(ctx, valid)
+		for i, a := range accessors {
+			if a != "" && !strings.Contains(a, "/") {
+				errs[i] = sub[at]
+				at++
+			}
+		}
+		return errs
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for start := 0; start < len(accessors); start += revokeBatch {
+		end := min(start+revokeBatch, len(accessors))
+		copy(errs[start:end], s.revokeTreesLocked(ctx, accessors[start:end]))
+	}
+	return errs
 }

@@ -9,11 +9,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/arca-secrets/arca/internal/stripe"
+	"github.com/arca-secrets/arca/internal/tally"
 	"github.com/arca-secrets/arca/storage"
 )
 
@@ -32,9 +34,15 @@ type Config struct {
 	Now func() time.Time
 	// DefaultTTL and MaxTTL are the system defaults (768h each when zero).
 	DefaultTTL, MaxTTL time.Duration
-	// OnRevoke is called for every token revoked, before its entry goes
-	// (to drop its cubbyhole and, later, its leases). Nil means nothing.
-	OnRevoke func(ctx context.Context, e *Entry) error
+	// BeforeRevoke is called with a batch of tokens being revoked, before
+	// their entries go, to revoke what they own (the secret leases they
+	// created, their cubbyholes); it returns one error per token, and a
+	// token with an error is kept (with its ancestors) for a later try.
+	// Nil means nothing.
+	BeforeRevoke func(ctx context.Context, es []*Entry) []error
+	// AfterRevoke is called with the tokens whose entries are gone, to
+	// drop what stands for them (their own leases). Nil means nothing.
+	AfterRevoke func(ctx context.Context, es []*Entry) error
 }
 
 // Store keeps token entries.
@@ -44,7 +52,8 @@ type Store struct {
 	now        func() time.Time
 	defaultTTL time.Duration
 	maxTTL     time.Duration
-	onRevoke   func(ctx context.Context, e *Entry) error
+	before     func(ctx context.Context, es []*Entry) []error
+	after      func(ctx context.Context, es []*Entry) error
 
 	// mu serialises changes to entries (use counts, renewals, revocation),
 	// so a token with one use left is used once. Creations hold it only
@@ -64,6 +73,8 @@ type Store struct {
 
 	// cache holds decoded entries for the token check.
 	cache entryCache
+	// count is how many service tokens are stored.
+	count tally.Count
 }
 
 // DefaultSystemTTL is Vault's default and maximum token TTL (32 days).
@@ -71,7 +82,7 @@ const DefaultSystemTTL = 768 * time.Hour
 
 // Open loads the store's salt, creating it on first use.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{view: cfg.Storage, now: cfg.Now, defaultTTL: cfg.DefaultTTL, maxTTL: cfg.MaxTTL, onRevoke: cfg.OnRevoke}
+	s := &Store{view: cfg.Storage, now: cfg.Now, defaultTTL: cfg.DefaultTTL, maxTTL: cfg.MaxTTL, before: cfg.BeforeRevoke, after: cfg.AfterRevoke}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -194,6 +205,15 @@ func (s *Store) LookupAccessor(ctx context.Context, accessor string) (*Entry, er
 	return e, nil
 }
 
+// Count returns how many service tokens are stored: the accessor index is
+// counted once, then kept by creations and revocations.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	return s.count.Get(func() (int64, error) {
+		accs, err := s.view.List(ctx, accessorPrefix)
+		return int64(len(accs)), err
+	})
+}
+
 // Accessors lists every token's accessor.
 func (s *Store) Accessors(ctx context.Context) ([]string, error) {
 	return s.view.List(ctx, accessorPrefix)
@@ -217,7 +237,7 @@ func (s *Store) Use(ctx context.Context, e *Entry) error {
 	}
 	cur.NumUses--
 	if cur.NumUses == 0 {
-		return s.revokeTreeLocked(ctx, cur.Accessor)
+		return errors.Join(s.revokeTreesLocked(ctx, []string{cur.Accessor})...)
 	}
 	return s.put(ctx, cur)
 }

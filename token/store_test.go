@@ -171,8 +171,10 @@ func TestUseLimit(t *testing.T) {
 
 func TestRevokeByMountAndOnRevoke(t *testing.T) {
 	var revoked []string
-	s, err := Open(context.Background(), Config{Storage: inmem.New(), OnRevoke: func(_ context.Context, e *Entry) error {
-		revoked = append(revoked, e.Accessor)
+	s, err := Open(context.Background(), Config{Storage: inmem.New(), BeforeRevoke: func(_ context.Context, es []*Entry) []error {
+		for _, e := range es {
+			revoked = append(revoked, e.Accessor)
+		}
 		return nil
 	}})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/arca-secrets/arca/agent"
+	"github.com/arca-secrets/arca/internal/serverrun"
 )
 
 // runAgent is "arca agent -config agent.hcl".
@@ -31,7 +32,9 @@ func runAgent(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err = agent.Run(ctx, cfg, newLogger(*logLevel, e.stderr))
+	log := newLogger(*logLevel, e.stderr)
+	serverrun.WarnIfNotErasing(log)
+	err = agent.Run(ctx, cfg, log)
 	var child *agent.ChildExitError
 	if errors.As(err, &child) {
 		return child.Code // exec mode: the child's exit code is the agent's

@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -19,12 +19,13 @@ import (
 // runBench drives a Vault-compatible server with a workload mix:
 // arca bench -workload=kv-read:9,kv-write:1 -duration=30s -concurrency=32
 func runBench(e *env, args []string) int {
-	var addr, token, caCert, workload, format, prefix string
+	var addr, token, caCert, workload, format, prefix, server string
 	var duration time.Duration
 	var concurrency, kvKeys int
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&addr, "addr", "", "server address (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&addr, "addr", "", "server address, or an agent's socket as unix:///path/agent.sock (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&server, "server", "", "with a unix:// -addr: the server that sets up and cleans up (default $ARCA_ADDR, then $VAULT_ADDR)")
 	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
 	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
@@ -49,6 +50,7 @@ func runBench(e *env, args []string) int {
 	if token == "" {
 		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
 	}
+	server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
 	if caCert == "" {
 		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
 	}
@@ -61,14 +63,14 @@ func runBench(e *env, args []string) int {
 	if kvKeys < 1 {
 		return usageError(e, "-kv-keys must be at least 1")
 	}
-	mix, err := parseMix(workload)
+	mix, err := bench.ParseMix(workload)
 	if err != nil {
 		return usageError(e, "%v", err)
 	}
 	if pgURL == "" {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
-	cfg := bench.Config{Addr: addr, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
+	cfg := bench.Config{Addr: addr, Server: server, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}
@@ -108,25 +110,4 @@ func serveCeiling(e *env, addr string) int {
 		return exitError
 	}
 	return exitOK
-}
-
-// parseMix reads "a:3,b:1" (a weight defaults to 1).
-func parseMix(s string) ([]bench.Weighted, error) {
-	var out []bench.Weighted
-	for _, part := range strings.Split(s, ",") {
-		name, w, hasWeight := strings.Cut(strings.TrimSpace(part), ":")
-		weight := 1
-		if hasWeight {
-			n, err := strconv.Atoi(w)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("bad weight in %q", part)
-			}
-			weight = n
-		}
-		if name == "" {
-			return nil, fmt.Errorf("empty workload in %q", s)
-		}
-		out = append(out, bench.Weighted{Name: name, Weight: weight})
-	}
-	return out, nil
 }

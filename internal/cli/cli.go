@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"auth":     {"Enable, list and disable auth methods", runAuth},
 		"audit":    {"Enable, list, disable audit devices; verify an audit log", runAudit},
 		"lease":    {"Look up, renew and revoke leases", runLease},
+		"events":   {"Subscribe to change events (KV writes, revoked leases, policy changes)", runEvents},
 		"bench":    {"Load-test a Vault-compatible server", runBench},
 		"agent":    {"Serve secrets to local processes, recognised by their kernel credentials", runAgent},
 		"volume":   {"Bind LUKS volumes to Arca, unlock and rotate them", runVolume},

@@ -73,6 +73,10 @@ func (e *env) client(c *commonFlags) (*api.Client, error) {
 		return nil, err
 	}
 	client.ClearNamespace()
+	// A person at a terminal expects to read what was just written,
+	// through whichever node of a cluster: the CLI's reads are
+	// linearizable (a node alone ignores the header).
+	client.AddHeader("X-Arca-Consistency", "linearizable")
 	if t := e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN"); t != "" {
 		client.SetToken(t)
 	} else if t := e.storedToken(); t != "" {

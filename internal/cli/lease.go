@@ -61,9 +61,12 @@ func runLeaseRenew(e *env, args []string) int {
 
 func runLeaseRevoke(e *env, args []string) int {
 	var prefix, force bool
+	sync, every := true, time.Second
 	c, _, pos, code := clientFor(e, "lease revoke", args, 1, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&prefix, "prefix", false, "revoke every lease under the given prefix (sudo)")
 		fs.BoolVar(&force, "force", false, "with -prefix: drop the leases even if their backend cannot revoke them (sudo)")
+		fs.BoolVar(&sync, "sync", true, "with -prefix: wait until every lease is revoked, with progress on stderr; -sync=false queues the revocation on the server and returns at once")
+		fs.DurationVar(&every, "progress-interval", time.Second, "with -prefix and -sync: how often to report progress on stderr")
 	})
 	if code >= 0 {
 		return code
@@ -72,19 +75,26 @@ func runLeaseRevoke(e *env, args []string) int {
 	switch {
 	case force && !prefix:
 		return usageError(e, "-force needs -prefix")
-	case force:
-		err = c.Sys().RevokeForce(pos[0])
+	case prefix && !sync:
+		route := "sys/leases/revoke-prefix/"
+		if force {
+			route = "sys/leases/revoke-force/"
+		}
+		_, err = c.Logical().Write(route+strings.TrimPrefix(pos[0], "/"), map[string]any{"sync": false})
 	case prefix:
-		err = c.Sys().RevokePrefix(pos[0])
+		err = revokeWithProgress(e, c, pos[0], force, max(every, time.Millisecond))
 	default:
 		err = c.Sys().Revoke(pos[0])
 	}
 	if err != nil {
 		return apiError(e, "revoking", err)
 	}
-	if prefix {
+	switch {
+	case prefix && !sync:
+		fmt.Fprintf(e.stdout, "Success! Queued the revocation of every lease under: %s\n", pos[0])
+	case prefix:
 		fmt.Fprintf(e.stdout, "Success! Revoked every lease under: %s\n", pos[0])
-	} else {
+	default:
 		fmt.Fprintf(e.stdout, "Success! Revoked lease: %s\n", pos[0])
 	}
 	return exitOK

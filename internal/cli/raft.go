@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"text/tabwriter"
+
+	"github.com/openbao/openbao/api/v2"
 )
 
 // runOperatorRaft serves arca operator raft: list-peers, remove-peer and
@@ -13,6 +15,7 @@ import (
 // bao CLIs do).
 func runOperatorRaft(e *env, args []string) int {
 	return subcommands(e, "operator raft", args, map[string]func(*env, []string) int{
+		"join":        runRaftJoin,
 		"list-peers":  runRaftListPeers,
 		"remove-peer": runRaftRemovePeer,
 		"snapshot":    runRaftSnapshot,
@@ -47,6 +50,22 @@ func runRaftListPeers(e *env, args []string) int {
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// runRaftJoin asks the node addressed (ARCA_ADDR, -address) to join the
+// cluster of the node at leader_api_addr; it needs no token. The node is
+// then unsealed with the cluster's unseal keys.
+func runRaftJoin(e *env, args []string) int {
+	c, _, pos, code := clientFor(e, "operator raft join", args, 1, 1, nil)
+	if code >= 0 {
+		return code
+	}
+	resp, err := c.Sys().RaftJoin(&api.RaftJoinRequest{LeaderAPIAddr: pos[0]})
+	if err != nil {
+		return apiError(e, "joining the cluster", err)
+	}
+	fmt.Fprintf(e.stdout, "Joined: %v\n", resp.Joined)
+	return map[bool]int{true: exitOK, false: 1}[resp.Joined]
 }
 
 func runRaftRemovePeer(e *env, args []string) int {

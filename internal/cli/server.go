@@ -2,40 +2,18 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
-	"github.com/arca-secrets/arca/internal/assemble"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strings"
-	"sync/atomic"
 	"syscall"
 
-	"github.com/arca-secrets/arca/auth/approle"
-	"github.com/arca-secrets/arca/auth/cert"
-	"github.com/arca-secrets/arca/auth/userpass"
-	"github.com/arca-secrets/arca/auth/workload"
-	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/internal/config"
-	"github.com/arca-secrets/arca/logical"
-	"github.com/arca-secrets/arca/metrics"
-	"github.com/arca-secrets/arca/seal"
-	"github.com/arca-secrets/arca/secmem"
-	"github.com/arca-secrets/arca/secrets/database"
-	"github.com/arca-secrets/arca/secrets/kv"
-	"github.com/arca-secrets/arca/secrets/transit"
-	"github.com/arca-secrets/arca/secrets/volume"
-	"github.com/arca-secrets/arca/server"
+	"github.com/arca-secrets/arca/internal/serverrun"
 )
-
-// lockProbeSize is how much locked memory the server checks for at start:
-// room for the root key, several keyring terms and unseal shares.
-const lockProbeSize = 32 << 10
 
 type serverFlags struct {
 	configPath       string
@@ -75,7 +53,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, f, conf, stdout, stderr); err != nil {
+	if err := serverrun.Run(ctx, serverrun.Options{Dev: f.dev, DevRootTokenID: f.devRootTokenID}, conf, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
@@ -97,236 +75,4 @@ func serverConfig(f serverFlags) (*config.Config, error) {
 	return config.ParseFile(f.configPath)
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
-	var l slog.Level
-	switch level {
-	case "trace", "debug":
-		l = slog.LevelDebug
-	case "warn":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// memoryMode checks that key memory can be locked. Without disable_mlock a
-// failure stops the server: keys that may be swapped to disk are a leak.
-func memoryMode(conf *config.Config, log *slog.Logger) (secmem.Mode, error) {
-	err := secmem.CheckLock(lockProbeSize)
-	switch {
-	case err == nil:
-		return secmem.RequireLock, nil
-	case conf.DisableMlock:
-		log.Warn("key memory cannot be locked and disable_mlock is set: keys may be swapped to disk", "error", err)
-		return secmem.BestEffort, nil
-	}
-	return 0, err
-}
-
-func engines() map[string]logical.Factory {
-	return map[string]logical.Factory{"kv": kv.Factory, "transit": transit.Factory, "database": database.Factory, "volume": volume.Factory}
-}
-
-func authMethods() map[string]logical.Factory {
-	return map[string]logical.Factory{"userpass": userpass.Factory, "approle": approle.Factory, "workload": workload.Factory, "cert": cert.Factory}
-}
-
-func serve(ctx context.Context, f serverFlags, conf *config.Config, stdout, stderr io.Writer) error {
-	log := newLogger(conf.LogLevel, stderr)
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("hardening the process (non-dumpable, no core dumps): %w", err)
-	}
-	mode, err := memoryMode(conf, log)
-	if err != nil {
-		return err
-	}
-	// A raft node applies writes that other nodes made: core refreshes
-	// what it holds of them (the core exists only once storage does).
-	var liveCore atomic.Pointer[core.Core]
-	applied := func(keys []string) {
-		c := liveCore.Load()
-		if c == nil {
-			return
-		}
-		if keys == nil {
-			_ = c.InvalidateAll(context.Background())
-			return
-		}
-		for _, k := range keys {
-			if err := c.Invalidate(context.Background(), k); err != nil {
-				log.Warn("refreshing after a replicated write", "error", err)
-			}
-		}
-	}
-	backend, closeStorage, err := assemble.OpenStorage(conf, applied)
-	if err != nil {
-		return fmt.Errorf("opening storage: %w", err)
-	}
-	defer func() {
-		if err := closeStorage(); err != nil {
-			log.Error("closing storage", "error", err)
-		}
-	}()
-	sl, err := assemble.OpenSeal(conf.Seal, log)
-	if err != nil {
-		return fmt.Errorf("opening seal: %w", err)
-	}
-	if closer, ok := sl.(io.Closer); ok {
-		defer closer.Close()
-	}
-	var oldSeal seal.Seal
-	if conf.DisabledSeal != nil {
-		if oldSeal, err = assemble.OpenSeal(*conf.DisabledSeal, log); err != nil {
-			return fmt.Errorf("opening the disabled seal (seal migration): %w", err)
-		}
-		if closer, ok := oldSeal.(io.Closer); ok {
-			defer closer.Close()
-		}
-		log.Warn("seal migration mode: a disabled seal is configured", "from", oldSeal.Type(), "to", sl.Type())
-	}
-	var devices []core.AuditDevice
-	for _, a := range conf.Audit {
-		devices = append(devices, core.AuditDevice{Name: a.Name, Type: a.Type, Options: a.Options})
-	}
-	// The metrics read the core's state, and time its storage.
-	var c *core.Core
-	reg := metrics.New(metrics.Config{
-		Sealed:        func() bool { return c.Sealed() },
-		Active:        func() bool { return c.Active() },
-		AuditFailures: func() uint64 { return c.AuditFailures() },
-	})
-	c = core.New(core.Config{
-		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
-		Memory: mode, Logger: log, AuditDevices: devices,
-		AuditPolicy: core.AuditPolicy{Dev: f.dev, FileDirs: conf.AuditAPIFileDirs},
-	})
-	liveCore.Store(c)
-	if err := c.CheckSeal(ctx); err != nil {
-		return fmt.Errorf("checking the seal: %w", err)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if err := c.ReopenAudit(); err != nil {
-				log.Error("reopening audit devices", "error", err)
-			} else {
-				log.Info("audit devices reopened")
-			}
-		}
-	}()
-	listeners, err := listen(conf.Listeners)
-	if err != nil {
-		return err
-	}
-	if f.dev {
-		res, err := c.DevInit(ctx, f.devRootTokenID)
-		if err != nil {
-			return fmt.Errorf("starting dev server: %w", err)
-		}
-		printDevBanner(stdout, conf.Listeners[0].Address, res)
-	}
-	stopUnseal := assemble.StartAutoUnseal(ctx, c, sl, log)
-	errc := make(chan error, len(listeners))
-	for i, l := range listeners {
-		// Each listener has its own limits, so its own server over the
-		// one core.
-		srv := server.New(server.Config{Core: c, Logger: log, Limits: serverLimits(conf.Listeners[i].Limits), Metrics: reg, Raft: assemble.RaftAdmin(backend)})
-		log.Info("listening", "address", l.listener.Addr().String(), "tls", l.tls != nil)
-		go func() { errc <- srv.Serve(ctx, l.listener, l.tls) }()
-	}
-	var first error
-	for range listeners {
-		if err := <-errc; err != nil && first == nil && !errors.Is(err, context.Canceled) {
-			first = err
-			stopAll(ctx, listeners)
-		}
-	}
-	stopUnseal()
-	_ = c.Seal(context.Background())
-	return first
-}
-
-func stopAll(_ context.Context, ls []boundListener) {
-	for _, l := range ls {
-		_ = l.listener.Close()
-	}
-}
-
-type boundListener struct {
-	listener net.Listener
-	tls      *tls.Config
-}
-
-// serverLimits maps a listener block's limits onto the server's.
-func serverLimits(l config.ListenerLimits) server.Limits {
-	return server.Limits{
-		MaxRequestSize:        l.MaxRequestSize,
-		MaxRequestDuration:    l.MaxRequestDuration,
-		MaxConcurrentRequests: l.MaxConcurrentRequests,
-		JSON: server.JSONLimits{
-			MaxDepth: l.MaxJSONDepth, MaxStringLength: l.MaxJSONStringLength,
-			MaxObjectEntries: l.MaxJSONObjectEntries, MaxArrayElements: l.MaxJSONArrayElements,
-			MaxElements: l.MaxJSONElements,
-		},
-		AllowUnauthedRekey:        l.AllowUnauthedRekey,
-		UnauthenticatedMetrics:    l.UnauthenticatedMetrics,
-		AllowUnauthedGenerateRoot: l.AllowUnauthedGenerateRoot,
-	}
-}
-
-func listen(confs []config.Listener) ([]boundListener, error) {
-	var out []boundListener
-	for _, lc := range confs {
-		var tc *tls.Config
-		if !lc.TLSDisable {
-			cert, err := tls.LoadX509KeyPair(lc.TLSCertFile, lc.TLSKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Address, err)
-			}
-			// A client certificate is asked for but not verified here: the
-			// cert auth method verifies it against its own trust list,
-			// and clients without one are served as before.
-			tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
-		}
-		l, err := net.Listen("tcp", lc.Address)
-		if err != nil {
-			return nil, fmt.Errorf("listener %s: %w", lc.Address, err)
-		}
-		out = append(out, boundListener{listener: l, tls: tc})
-	}
-	return out, nil
-}
-
-func printDevBanner(w io.Writer, addr string, res *core.InitResult) {
-	var b strings.Builder
-	fmt.Fprintln(&b, "WARNING! dev mode is enabled! In this mode, Arca runs entirely in-memory,")
-	fmt.Fprintln(&b, "starts unsealed with a single unseal key, and listens without TLS.")
-	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "You may need to set the following environment variables:")
-	fmt.Fprintln(&b)
-	fmt.Fprintf(&b, "    $ export ARCA_ADDR='http://%s'\n", addr)
-	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "The unseal key and root token are displayed below in case you want to")
-	fmt.Fprintln(&b, "seal/unseal the server or re-authenticate.")
-	fmt.Fprintln(&b)
-	hexKeys, _ := encodeShareHex(res.Shares)
-	fmt.Fprintf(&b, "Unseal Key: %s\n", hexKeys[0])
-	fmt.Fprintf(&b, "Root Token: %s\n", res.RootToken)
-	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "Development mode should NOT be used in production installations!")
-	fmt.Fprint(w, b.String())
-}
-
-func encodeShareHex(shares [][]byte) ([]string, error) {
-	out := make([]string, len(shares))
-	for i, s := range shares {
-		out[i] = fmt.Sprintf("%x", s)
-		clear(s)
-	}
-	return out, nil
-}
+func newLogger(level string, w io.Writer) *slog.Logger { return serverrun.NewLogger(level, w) }

@@ -31,11 +31,31 @@ func runStatus(e *env, args []string) int {
 	if err != nil {
 		return apiError(e, "checking seal status", err)
 	}
-	printSealStatus(e, cf.format, st)
+	if cf.format == "json" || st.Sealed {
+		printSealStatus(e, cf.format, st)
+	} else {
+		// An unsealed node says who is active, as vault status does.
+		ha, err := c.Sys().Leader()
+		if err != nil {
+			return apiError(e, "reading the active node", err)
+		}
+		printStatusRows(e, st, haRows(ha))
+	}
 	if st.Sealed {
 		return 2
 	}
 	return exitOK
+}
+
+// haRows are status's lines about the cluster (HA Enabled false for a
+// node alone).
+func haRows(ha *api.LeaderResponse) []kvRow {
+	if !ha.HAEnabled {
+		return []kvRow{{"HA Enabled", "false"}}
+	}
+	mode := map[bool]string{true: "active", false: "standby"}[ha.IsSelf]
+	return []kvRow{{"HA Enabled", "true"}, {"HA Mode", mode}, {"Active Node Address", ha.LeaderAddress},
+		{"Raft Committed Index", fmt.Sprint(ha.RaftCommittedIndex)}, {"Raft Applied Index", fmt.Sprint(ha.RaftAppliedIndex)}}
 }
 
 func printSealStatus(e *env, format string, st *api.SealStatusResponse) {
@@ -43,6 +63,10 @@ func printSealStatus(e *env, format string, st *api.SealStatusResponse) {
 		_ = printJSON(e.stdout, st)
 		return
 	}
+	printStatusRows(e, st, []kvRow{{"HA Enabled", "false"}})
+}
+
+func printStatusRows(e *env, st *api.SealStatusResponse, ha []kvRow) {
 	rows := []kvRow{
 		{"Seal Type", st.Type},
 		{"Initialized", fmt.Sprint(st.Initialized)},
@@ -56,6 +80,6 @@ func printSealStatus(e *env, format string, st *api.SealStatusResponse) {
 	if st.Sealed && st.Initialized {
 		rows = append(rows, kvRow{"Unseal Progress", fmt.Sprintf("%d/%d", st.Progress, st.T)}, kvRow{"Unseal Nonce", st.Nonce})
 	}
-	rows = append(rows, kvRow{"Version", st.Version}, kvRow{"Storage Type", st.StorageType}, kvRow{"HA Enabled", "false"})
-	printTable(e.stdout, rows)
+	rows = append(rows, kvRow{"Version", st.Version}, kvRow{"Storage Type", st.StorageType})
+	printTable(e.stdout, append(rows, ha...))
 }

@@ -54,6 +54,12 @@ func (p *parser) storage(item *ast.ObjectItem) Storage {
 				st.Path = p.str(it, label+": path")
 			case "node_id":
 				st.NodeID = p.str(it, label+": node_id")
+			case "performance_multiplier":
+				st.PerformanceMultiplier = p.positive(it, label+": performance_multiplier")
+			case "retry_join":
+				if rj, ok := p.retryJoin(it, label); ok {
+					st.RetryJoin = append(st.RetryJoin, rj)
+				}
 			default:
 				p.errorf(it.Keys[0].Pos(), label, "unknown key %q", k)
 			}
@@ -90,6 +96,11 @@ func (p *parser) listener(item *ast.ObjectItem) (Listener, bool) {
 			l.TLSKeyFile = p.str(it, label+": "+k)
 		case "tls_disable":
 			l.TLSDisable = p.boolean(it, label+": "+k)
+		case "cluster_address":
+			l.ClusterAddress = p.str(it, label+": "+k)
+			if _, _, err := net.SplitHostPort(l.ClusterAddress); err != nil {
+				p.errorf(pos, label+": cluster_address", "must be HOST:PORT, got %q", l.ClusterAddress)
+			}
 		default:
 			if !p.listenerLimit(&l.Limits, it, label+": "+k, k) {
 				p.errorf(pos, label, "unknown key %q", k)

@@ -73,6 +73,14 @@ type Storage struct {
 	Path string
 	// NodeID names a raft node in its cluster (raft only, required).
 	NodeID string
+	// PerformanceMultiplier scales Raft's timeouts (1, the default: a
+	// follower stands for election after 300-600ms without a leader);
+	// raise it on slow or loaded hosts and networks, at the cost of a
+	// slower failover.
+	PerformanceMultiplier int
+	// RetryJoin lists nodes of a cluster this new raft node joins
+	// through; none: it starts a cluster of its own at init.
+	RetryJoin []RetryJoin
 }
 
 // Listener is a listener block.
@@ -85,6 +93,10 @@ type Listener struct {
 	TLSCertFile, TLSKeyFile string
 	// TLSDisable serves plain HTTP.
 	TLSDisable bool
+	// ClusterAddress is where a raft node's cluster port listens
+	// (host:port); empty: cluster_addr's host and port. Set it when
+	// other nodes reach this one at another address (NAT, a proxy).
+	ClusterAddress string
 	// Limits bound what a request may cost on this listener.
 	Limits ListenerLimits
 }

@@ -47,6 +47,21 @@ func TestValidForms(t *testing.T) {
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = \"true\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:2\"\n tls_disable = 1\n}\ndisable_mlock = \"true\"\n",
 			want: &Config{Storage: Storage{Type: "inmem"}, Seal: Seal{Type: "shamir"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:1", TLSDisable: true}, {Type: "tcp", Address: "127.0.0.1:2", TLSDisable: true}}, DisableMlock: true, LogLevel: "info"},
 		},
+		{
+			name: "raft cluster node",
+			src: "storage \"raft\" {\n path = \"/d\"\n node_id = \"n2\"\n performance_multiplier = 3\n" +
+				" retry_join {\n  leader_api_addr = \"https://n1:8200\"\n  leader_ca_cert_file = \"/ca.pem\"\n }\n" +
+				" retry_join {\n  leader_api_addr = \"http://n3:8200\"\n  leader_client_cert_file = \"/c.pem\"\n  leader_client_key_file = \"/k.pem\"\n }\n}\n" +
+				"listener \"tcp\" {\n tls_disable = true\n cluster_address = \"0.0.0.0:8201\"\n}\ncluster_addr = \"https://n2:8201\"\n",
+			want: &Config{
+				Storage: Storage{Type: "raft", Path: "/d", NodeID: "n2", PerformanceMultiplier: 3, RetryJoin: []RetryJoin{
+					{LeaderAPIAddr: "https://n1:8200", LeaderCACertFile: "/ca.pem"},
+					{LeaderAPIAddr: "http://n3:8200", LeaderClientCertFile: "/c.pem", LeaderClientKeyFile: "/k.pem"},
+				}},
+				Seal: Seal{Type: "shamir"}, Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true, ClusterAddress: "0.0.0.0:8201"}},
+				ClusterAddr: "https://n2:8201", LogLevel: "info",
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +110,13 @@ func TestBadForms(t *testing.T) {
 		{"disabled not a bool", ok + "seal \"shamir\" {}\nseal \"pkcs11\" {\n disabled = \"maybe\"\n}\n", 5, "seal \"pkcs11\": disabled"},
 		{"seal without a type", ok + "seal {}\n", 3, "seal"},
 		{"seal as a value", ok + "seal = \"shamir\"\n", 3, "seal"},
+		{"retry_join without a leader", raftWith(" retry_join {\n  leader_ca_cert_file = \"/x\"\n }\n"), 4, "storage \"raft\": retry_join"},
+		{"retry_join leader not a url", raftWith(" retry_join {\n  leader_api_addr = \"n1:8200\"\n }\n"), 4, "storage \"raft\": retry_join"},
+		{"retry_join unknown key", raftWith(" retry_join {\n  leader_api_addr = \"http://n1:8200\"\n  auto_join = \"x\"\n }\n"), 6, "storage \"raft\": retry_join"},
+		{"retry_join half a client cert", raftWith(" retry_join {\n  leader_api_addr = \"http://n1:8200\"\n  leader_client_cert_file = \"/c\"\n }\n"), 4, "storage \"raft\": retry_join"},
+		{"retry_join as a value", raftWith(" retry_join = \"http://n1:8200\"\n"), 4, "storage \"raft\": retry_join"},
+		{"performance_multiplier zero", raftWith(" performance_multiplier = 0\n"), 4, "storage \"raft\": performance_multiplier"},
+		{"bad cluster_address", "storage \"inmem\" {}\nlistener \"tcp\" {\n tls_disable = true\n cluster_address = \"nope\"\n}\n", 4, "listener \"tcp\": cluster_address"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +133,12 @@ func TestBadForms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raftWith is a raft storage block with extra lines (from line 4), a
+// listener and a cluster_addr.
+func raftWith(extra string) string {
+	return "storage \"raft\" {\n path = \"/d\"\n node_id = \"n\"\n" + extra + "}\nlistener \"tcp\" { tls_disable = true }\ncluster_addr = \"https://127.0.0.1:8201\"\n"
 }
 
 func TestAllErrorsAtOnce(t *testing.T) {

@@ -157,7 +157,7 @@ func (f *agentFixture) start() {
 	for {
 		select {
 		case <-done:
-			t.Fatalf("agent exited:\n%s", f.output())
+			t.Fatalf("agent exited (%v):\n%s", cmd.ProcessState, f.output())
 		default:
 		}
 		if code, _ := f.get("/v1/sys/health"); code != 0 && code != 503 {
@@ -168,6 +168,25 @@ func (f *agentFixture) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startNoListener starts an agent whose config has no listener (only
+// templates), ready once it has subscribed to the server's events.
+func (f *agentFixture) startNoListener() {
+	t := f.t
+	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf)
+	f.agent.Stdout = lockedWriter{&f.mu, &f.out}
+	f.agent.Stderr = lockedWriter{&f.mu, &f.out}
+	if err := f.agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.done = make(chan struct{})
+	done, cmd := f.done, f.agent
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	agentEventually(t, 30*time.Second, func() (bool, string) {
+		return strings.Contains(f.output(), "subscribed to change events"), "agent not subscribed:\n" + f.output()
+	})
 }
 
 func (f *agentFixture) output() string {

@@ -168,6 +168,13 @@ exec {
   user = "arca-wl-exec"
   restart_stop_timeout = "5s"
 }`, seen))
+	// The child's secrets are its own role's: the shell it runs as
+	// arca-wl-exec.
+	if _, err := f.root.Logical().Write("auth/workload/role/exec-child", map[string]any{
+		"bound_uids": []string{fmt.Sprint(uid)}, "bound_exe_paths": []string{"/usr/bin/dash"}, "token_policies": "app", "token_ttl": "10m",
+	}); err != nil {
+		t.Fatal(err)
+	}
 	f.start()
 	lines := func(n int) []string {
 		t.Helper()
@@ -210,40 +217,6 @@ func TestAgentExecExitCode(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 7 {
 		t.Fatalf("the agent exited with %d (%v), want the child's 7:\n%s", code, err, out)
-	}
-}
-
-// The README's template and exec example works as written, after what the
-// agent section's first example set up.
-func TestAgentTemplateREADME(t *testing.T) {
-	requireRoot(t)
-	p, _ := startDev(t, "root")
-	dir := t.TempDir()
-	if err := os.Symlink(arcaBin, filepath.Join(dir, "arca")); err != nil {
-		t.Fatal(err)
-	}
-	const before = `set -euo pipefail
-echo 'path "auth/workload/login" { capabilities = ["update"] }' | ./arca policy write host-agent -
-./arca auth enable -path=hosts approle
-./arca write auth/hosts/role/web1 token_policies=host-agent token_ttl=1h
-./arca read -field=role_id auth/hosts/role/web1/role-id > role_id
-./arca kv put secret/reports api_key=k-123
-`
-	cmd := exec.Command("/bin/bash", "-euo", "pipefail", "-c", before+readmeScript(t, "Templates and a supervised service"))
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ARCA_ADDR=http://" + p.addr, "ARCA_TOKEN=root", "HOME=" + dir}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "reports-agent.log"))
-		t.Fatalf("the README's example failed: %v\n%s\nagent:\n%s", err, out, log)
-	}
-	for _, want := range []string{"640 reports.conf", "api_key = k-456", "started with API_KEY=k-123\nstarted with API_KEY=k-456\n"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the README's example printed no %q:\n%s", want, out)
-		}
-	}
-	if n := strings.Count(string(out), "reports.conf changed"); n != 2 {
-		t.Errorf("the template's command ran %d times, want 2:\n%s", n, out)
 	}
 }
 

@@ -96,8 +96,14 @@ func (p *proc) output() string {
 // sys/health (any status). It is killed at the end of the test.
 func startArca(t testing.TB, addr string, args ...string) *proc {
 	t.Helper()
+	return startArcaBin(t, arcaBin, addr, args...)
+}
+
+// startArcaBin is startArca with another build of arca.
+func startArcaBin(t testing.TB, bin, addr string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, addr: addr, done: make(chan struct{})}
-	p.cmd = exec.Command(arcaBin, append([]string{"server"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"server"}, args...)...)
 	p.cmd.Stdout = lockedWriter{&p.mu, &p.stdout}
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	if err := p.cmd.Start(); err != nil {

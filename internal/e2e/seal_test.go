@@ -185,6 +185,9 @@ func TestHealthStatusCodes(t *testing.T) {
 	unseal(t, c, init.Keys[0])
 	check("", 200)
 	check("?activecode=204", 204)
+	check("?standbyok=true&perfstandbyok=false&removedcode=530&haunhealthycode=474", 200)
+	check("?standbyok=perhaps", 400)
+	check("?haunhealthycode=99", 400)
 	h, err := c.Sys().Health()
 	if err != nil || !h.Initialized || h.Sealed {
 		t.Fatalf("health: %+v, %v", h, err)

@@ -22,8 +22,32 @@ func (l *Locks) Lock(key string) (unlock func()) {
 	return mu.Unlock
 }
 
-func (l *Locks) of(key string) *sync.Mutex {
+func (l *Locks) of(key string) *sync.Mutex { return &l.mu[l.index(key)] }
+
+func (l *Locks) index(key string) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return &l.mu[h.Sum32()%uint32(len(l.mu))]
+	return int(h.Sum32() % uint32(len(l.mu)))
+}
+
+// LockMany takes the mutexes of every key, each once and in a fixed order
+// (so two callers never wait on each other crosswise), and returns their
+// release. A caller must hold none of the set's mutexes when it calls.
+func (l *Locks) LockMany(keys []string) (unlock func()) {
+	var take [len(Locks{}.mu)]bool
+	for _, k := range keys {
+		take[l.index(k)] = true
+	}
+	for i := range take {
+		if take[i] {
+			l.mu[i].Lock()
+		}
+	}
+	return func() {
+		for i := range take {
+			if take[i] {
+				l.mu[i].Unlock()
+			}
+		}
+	}
 }

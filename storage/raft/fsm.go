@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	hraft "github.com/hashicorp/raft"
 
@@ -28,12 +29,45 @@ type fsm struct {
 	// applied is called with the keys each applied command changed,
 	// after they are visible: how a node hears of writes it did not make.
 	applied func(keys []string)
+
+	// index is the last log index applied here (read-your-writes waits
+	// on it); sig is closed and replaced at each apply.
+	index   atomic.Uint64
+	sigMu   sync.Mutex
+	sig     chan struct{}
+	members atomic.Pointer[map[string]struct{}]
+}
+
+var _ hraft.ConfigurationStore = (*fsm)(nil)
+
+// StoreConfiguration records each committed membership: who may talk to
+// this node on the cluster port.
+func (f *fsm) StoreConfiguration(index uint64, c hraft.Configuration) {
+	f.members.Store(membersOf(c))
+	f.advance(index)
+}
+
+// changed is closed at the next apply.
+func (f *fsm) changed() <-chan struct{} {
+	f.sigMu.Lock()
+	defer f.sigMu.Unlock()
+	return f.sig
+}
+
+func (f *fsm) advance(index uint64) {
+	if index > f.index.Load() {
+		f.index.Store(index)
+	}
+	f.sigMu.Lock()
+	close(f.sig)
+	f.sig = make(chan struct{})
+	f.sigMu.Unlock()
 }
 
 var _ hraft.FSM = (*fsm)(nil)
 
 func newFSM(applied func([]string)) *fsm {
-	return &fsm{state: inmem.New(), applied: applied}
+	return &fsm{state: inmem.New(), applied: applied, sig: make(chan struct{})}
 }
 
 func (f *fsm) backend() *inmem.Backend {
@@ -45,6 +79,7 @@ func (f *fsm) backend() *inmem.Backend {
 // Apply applies one committed log entry; its error is the Apply future's
 // response.
 func (f *fsm) Apply(l *hraft.Log) any {
+	defer f.advance(l.Index)
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("raft storage: undecodable log entry %d: %w", l.Index, err)

@@ -38,8 +38,11 @@ type Config struct {
 	// NodeID names the node in the cluster; unique, stable.
 	NodeID string
 	// BindAddr is the host:port the node's Raft transport listens on, and
-	// the address other nodes reach it at.
+	// the address other nodes reach it at unless AdvertiseAddr is set.
 	BindAddr string
+	// AdvertiseAddr is the host:port other nodes reach this one at, when
+	// not BindAddr.
+	AdvertiseAddr string
 	// Applied is called with the keys of every committed write this node
 	// applies (nil keys: a snapshot replaced everything), after they are
 	// visible to reads: core's Invalidate hangs here.
@@ -52,6 +55,9 @@ type Config struct {
 	// of this process alone, so that no other process can take part —
 	// what a cluster of one needs.
 	TLS *tls.Config
+	// TimeoutScale multiplies Raft's timeouts (performance_multiplier);
+	// 1 when zero.
+	TimeoutScale int
 	// Logger receives Raft's messages; discarded when nil.
 	Logger *slog.Logger
 	// tune shortens Raft's timers (tests).
@@ -63,7 +69,9 @@ type Node struct {
 	raft      *hraft.Raft
 	fsm       *fsm
 	transport *hraft.NetworkTransport
+	stream    *tlsStream
 	logs      *raftboltdb.BoltStore
+	dir       string
 	timeout   time.Duration
 	id        string
 }
@@ -85,6 +93,17 @@ func Open(cfg Config) (*Node, error) {
 	rc := hraft.DefaultConfig()
 	rc.LocalID = hraft.ServerID(cfg.NodeID)
 	rc.Logger = newLogger(cfg.Logger)
+	// Shorter than Raft's defaults (1s), so that a new leader is elected
+	// well within two seconds of the old one's death (a follower stands
+	// after 300-600ms of silence); loopback and LAN round trips are far
+	// below these.
+	scale := time.Duration(max(cfg.TimeoutScale, 1))
+	rc.HeartbeatTimeout = scale * 300 * time.Millisecond
+	rc.ElectionTimeout = scale * 300 * time.Millisecond
+	rc.LeaderLeaseTimeout = scale * 200 * time.Millisecond
+	// Writes that arrive together go into the log together: one append
+	// (one fsync on each node) for up to MaxAppendEntries of them.
+	rc.BatchApplyCh = true
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
@@ -97,19 +116,12 @@ func Open(cfg Config) (*Node, error) {
 		logs.Close()
 		return nil, err
 	}
-	tlsConf := cfg.TLS
-	if tlsConf == nil {
-		host, _, err := net.SplitHostPort(cfg.BindAddr)
-		if err != nil {
-			logs.Close()
-			return nil, err
-		}
-		if tlsConf, err = ClusterTLS(host); err != nil {
-			logs.Close()
-			return nil, err
-		}
+	id, err := openIdentity(cfg)
+	if err != nil {
+		logs.Close()
+		return nil, err
 	}
-	stream, err := newTLSStream(cfg.BindAddr, tlsConf)
+	stream, err := newTLSStream(cfg.BindAddr, cfg.AdvertiseAddr, id)
 	if err != nil {
 		logs.Close()
 		return nil, err
@@ -126,7 +138,40 @@ func Open(cfg Config) (*Node, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	return &Node{raft: r, fsm: f, transport: transport, logs: logs, timeout: timeout, id: cfg.NodeID}, nil
+	n := &Node{raft: r, fsm: f, transport: transport, stream: stream, logs: logs, timeout: timeout, id: cfg.NodeID, dir: cfg.Dir}
+	// At start the state is the restored snapshot's (Raft's own applied
+	// index runs ahead of the state machine later, so it is read once).
+	f.index.Store(r.AppliedIndex())
+	if c := r.GetConfiguration(); c.Error() == nil {
+		f.members.Store(membersOf(c.Configuration()))
+	}
+	member := n.member
+	stream.member.Store(&member)
+	return n, nil
+}
+
+// openIdentity is the node's cluster identity: the one kept in its
+// directory (given by the cluster CA when it joined or first became
+// active), else cfg.TLS, else a certificate of a CA of this process
+// alone, which no other process trusts.
+func openIdentity(cfg Config) (*identity, error) {
+	if id, err := loadIdentity(cfg.Dir); id != nil || err != nil {
+		return id, err
+	}
+	conf := cfg.TLS
+	if conf == nil {
+		host, _, err := net.SplitHostPort(cfg.BindAddr)
+		if err != nil {
+			return nil, err
+		}
+		if conf, err = ClusterTLS(host); err != nil {
+			return nil, err
+		}
+	}
+	if len(conf.Certificates) == 0 || conf.RootCAs == nil {
+		return nil, errors.New("raft storage: the cluster TLS configuration needs a certificate and the cluster CA")
+	}
+	return &identity{cert: conf.Certificates[0], pool: conf.RootCAs}, nil
 }
 
 // Bootstrap makes a new cluster of this node alone (or of the given
@@ -154,6 +199,12 @@ func (n *Node) BootstrapIfNew() error {
 // AddVoter adds a node to the cluster; only the leader can.
 func (n *Node) AddVoter(id, addr string) error {
 	return n.leaderOnly(n.raft.AddVoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, n.timeout).Error())
+}
+
+// AddNonvoter adds a node that replicates but does not vote; only the
+// leader can.
+func (n *Node) AddNonvoter(id, addr string) error {
+	return n.leaderOnly(n.raft.AddNonvoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, n.timeout).Error())
 }
 
 // RemoveServer takes a node out of the cluster; only the leader can.
@@ -189,6 +240,10 @@ func (n *Node) IsLeader() bool { return n.raft.State() == hraft.Leader }
 // stops: where the active state starts and stops.
 func (n *Node) LeaderCh() <-chan bool { return n.raft.LeaderCh() }
 
+// VerifyLeader confirms with a quorum that this node still leads: a
+// read that must be linearizable asks this before it is answered.
+func (n *Node) VerifyLeader() error { return n.leaderOnly(n.raft.VerifyLeader().Error()) }
+
 // Barrier waits until this node, as leader, has applied every entry
 // committed before it: a new leader calls it before it serves as the
 // active node, or it could read a state older than what was
@@ -197,7 +252,7 @@ func (n *Node) Barrier() error { return n.leaderOnly(n.raft.Barrier(n.timeout).E
 
 // AppliedIndex is the index of the last log entry applied here (the
 // basis for read-your-writes).
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+func (n *Node) AppliedIndex() uint64 { return n.fsm.index.Load() }
 
 // Snapshot takes a snapshot now (compaction runs on its own as well).
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }

@@ -32,9 +32,11 @@ func freeAddr(t testing.TB) string {
 
 // fast shortens Raft's timers for loopback tests.
 func fast(c *hraft.Config) {
-	c.HeartbeatTimeout = 200 * time.Millisecond
-	c.ElectionTimeout = 200 * time.Millisecond
-	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	// Not shorter: under -race beside the other packages' tests, a 200ms
+	// heartbeat lost the lead mid-test.
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 }
 

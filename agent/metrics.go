@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/arca-secrets/arca/agent/attest"
+)
+
+// metricsPath is where the agent serves its own metrics on its socket,
+// Vault Agent's path for them.
+const metricsPath = "/agent/v1/metrics"
+
+// agentMetrics are the agent's own metrics, in its own registry: reads
+// answered from its cache or not, and the time to attest a caller. Labels
+// never name a caller or a path.
+type agentMetrics struct {
+	reg    *prometheus.Registry
+	cache  *prometheus.CounterVec
+	attest prometheus.Histogram
+}
+
+func newAgentMetrics() *agentMetrics {
+	m := &agentMetrics{
+		reg: prometheus.NewRegistry(),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "arca_agent", Name: "cache_reads_total",
+			Help: "Cacheable reads, by result: hit (from the cache), miss (asked of the server), stale (from the cache while the server was unreachable).",
+		}, []string{"result"}),
+		attest: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "arca_agent", Name: "attestation_duration_seconds",
+			Help:    "Time to attest a request's caller: in full on a connection's first request or after a change, a re-check otherwise.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+	}
+	for _, r := range []string{"hit", "miss", "stale"} {
+		m.cache.WithLabelValues(r) // present from the start, at zero
+	}
+	m.reg.MustRegister(m.cache, m.attest)
+	return m
+}
+
+// identity attests the connection's caller and times it.
+func (m *agentMetrics) identity(c *attest.Conn) (*attest.Identity, error) {
+	start := time.Now()
+	id, err := c.Identity()
+	m.attest.Observe(time.Since(start).Seconds())
+	return id, err
+}
+
+// serve answers metricsPath in Prometheus' text format, to root callers
+// only (the agent runs as root; other local users see only their own
+// answers).
+func (m *agentMetrics) serve(w http.ResponseWriter, r *http.Request, id *attest.Identity) {
+	if r.Method != http.MethodGet {
+		writeErr(w, http.StatusMethodNotAllowed, "arca agent: metrics are read with GET")
+		return
+	}
+	if id.UID != 0 {
+		writeErr(w, http.StatusForbidden, "arca agent: the agent's metrics are for root")
+		return
+	}
+	families, err := m.reg.Gather()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "arca agent: gathering metrics failed")
+		return
+	}
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return
+		}
+	}
+}
+
+// serveStale is serveStale, counted.
+func (a *Agent) serveStale(w http.ResponseWriter, key, uri string) bool {
+	if !serveStale(w, a.kv, key, uri) {
+		return false
+	}
+	a.metrics.cache.WithLabelValues("stale").Inc()
+	return true
+}

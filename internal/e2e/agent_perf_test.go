@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/openbao/openbao/api/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/arca-secrets/arca/bench"
+)
+
+// longTests says whether the long versions of the measurements run
+// (ARCA_LONG_TESTS=1); CI runs the short ones.
+func longTests() bool { return os.Getenv("ARCA_LONG_TESTS") == "1" }
+
+// runBench runs arca bench against addr (a server, or unix:// a socket)
+// and returns its one result.
+func runBench(t *testing.T, server, addr string, d time.Duration) bench.Result {
+	t.Helper()
+	out, err := exec.Command(arcaBin, "bench", "-addr", addr, "-server", server, "-token", "root", "-workload", "kv-read",
+		"-duration", d.String(), "-concurrency", "16", "-format", "json", "-quiet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("arca bench -addr %s: %v\n%s", addr, err, out)
+	}
+	var res []bench.Result
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+		t.Fatalf("arca bench printed %s (%v)", out, err)
+	}
+	return res[0]
+}
+
+// KV reads through the agent's socket (cached, keep-alive, 16 clients,
+// the bench's own workload role) against the same client on a trivial Go
+// handler on a UNIX socket: the ceiling of the machine. The long version
+// (ARCA_LONG_TESTS=1) is the one BENCHMARKS.md records.
+func TestAgentSocketKVReadThroughput(t *testing.T) {
+	requireRoot(t)
+	p, root := startDev(t, "root")
+	f := prepareAgent(t, p, root)
+	f.cache = `cache { kv_ttl = "10m" }`
+	f.writeAppRoleConfig("")
+	f.start()
+	if err := root.Sys().PutPolicy("bench", `path "arca-bench-kv-100/data/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/workload/role/bench", map[string]any{
+		"bound_uids": "0", "bound_exe_paths": arcaBin, "token_policies": "bench", "token_ttl": "1h",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The ceiling: a handler that answers a KV read's size of JSON.
+	answer := []byte(`{"request_id":"x","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":{"value":"` + strings.Repeat("v", 100) + `"},"metadata":{"created_time":"2026-01-01T00:00:00Z","custom_metadata":null,"deletion_time":"","destroyed":false,"version":1}},"wrap_info":null,"warnings":null,"auth":null}`)
+	trivialSock := filepath.Join(f.dir, "trivial.sock")
+	l, err := net.Listen("unix", trivialSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	})}
+	go func() { _ = hs.Serve(l) }()
+	t.Cleanup(func() { hs.Close() })
+
+	d := 2 * time.Second
+	if longTests() {
+		d = 15 * time.Second
+	}
+	server := "http://" + p.addr
+	ceiling := runBench(t, server, "unix://"+trivialSock, d)
+	direct := runBench(t, server, server, d)
+	warm := runBench(t, server, "unix://"+f.sock, d) // fills the agent's cache
+	agent := runBench(t, server, "unix://"+f.sock, d)
+	t.Logf("KV read straight to the server (root token): %.0f ops/s, p50 %.3f ms, p99 %.3f ms", direct.OpsPerSec, direct.P50, direct.P99)
+	t.Logf("KV read through the agent, cache filling: %.0f ops/s, p50 %.3f ms, p99 %.3f ms", warm.OpsPerSec, warm.P50, warm.P99)
+	t.Logf("trivial Go handler on a UNIX socket: %.0f ops/s, p50 %.3f ms, p99 %.3f ms", ceiling.OpsPerSec, ceiling.P50, ceiling.P99)
+	t.Logf("KV read through the agent (cached): %.0f ops/s (%.0f%% of the ceiling), p50 %.3f ms, p99 %.3f ms",
+		agent.OpsPerSec, 100*agent.OpsPerSec/ceiling.OpsPerSec, agent.P50, agent.P99)
+	if len(agent.Errors) != 0 || agent.Ops == 0 {
+		t.Fatalf("through the agent: %d ops, errors %v\nagent:\n%s", agent.Ops, agent.Errors, f.output())
+	}
+}
+
+// A KV write at the server reaches the file of every agent on the host,
+// each subscribed to the server's events: the time from the write's
+// answer to each agent's file being renamed into place. 5 agents in CI,
+// 100 with ARCA_LONG_TESTS=1 (the figure in BENCHMARKS.md).
+func TestAgentEventRenderLatency(t *testing.T) {
+	requireRoot(t)
+	agents, writes := 5, 3
+	if longTests() {
+		agents, writes = 100, 10
+	}
+	p, root := startDev(t, "root")
+	f := prepareAgent(t, p, root)
+	if err := root.Sys().PutPolicy("agent", agentEventsPolicy); err != nil {
+		t.Fatal(err)
+	}
+	// Every file lands in one directory, watched with inotify: the time a
+	// file is renamed into place is when its agent wrote it.
+	out := t.TempDir()
+	if d := os.Getenv("ARCA_RENDER_DIR"); d != "" {
+		// Where the files land: a tmpfs takes the disk's fsyncs out of
+		// the figure.
+		var err error
+		if out, err = os.MkdirTemp(d, "arca-render-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(out) })
+	}
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(ino) })
+	if _, err := unix.InotifyAddWatch(ino, out, unix.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	landed := map[string]time.Time{}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(ino, buf)
+			if err != nil || n <= 0 {
+				return
+			}
+			now := time.Now()
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+				mu.Lock()
+				landed[name] = now
+				mu.Unlock()
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}()
+	if err := root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/approle/role/host-agent", map[string]any{"token_policies": "agent", "token_ttl": "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := root.Logical().Read("auth/approle/role/host-agent/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range agents {
+		g := &agentFixture{t: t, root: root, server: p, dir: filepath.Join(f.dir, fmt.Sprint(i))}
+		g.sock, g.conf = filepath.Join(g.dir, "agent.sock"), filepath.Join(g.dir, "agent.hcl")
+		sid, err := root.Logical().Write("auth/approle/role/host-agent/secret-id", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(g.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]string{"role_id": rid.Data["role_id"].(string), "secret_id": sid.Data["secret_id"].(string)} {
+			if err := os.WriteFile(filepath.Join(g.dir, name), []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conf := fmt.Sprintf(`arca { address = "%s" }
+auto_auth { method "approle" { config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" } } }
+template_config { static_secret_render_interval = "1h" }
+template {
+  contents    = "password = {{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}\n"
+  destination = %q
+}
+`, root.Address(), g.dir, g.dir, filepath.Join(out, fmt.Sprintf("a%d.conf", i)))
+		if err := os.WriteFile(g.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g.startNoListener()
+	}
+	for i := range agents {
+		f.waitFile(t, filepath.Join(out, fmt.Sprintf("a%d.conf", i)), "password = s3cret-for-app\n")
+	}
+	var lat []time.Duration
+	for w := range writes {
+		value := fmt.Sprintf("v%d", w)
+		mu.Lock()
+		clear(landed)
+		mu.Unlock()
+		f.putApp(t, map[string]any{"password": value})
+		wrote := time.Now()
+		agentEventually(t, 30*time.Second, func() (bool, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(landed) >= agents, fmt.Sprintf("%d of %d files re-rendered", len(landed), agents)
+		})
+		mu.Lock()
+		for name, at := range landed {
+			b, err := os.ReadFile(filepath.Join(out, name))
+			if err != nil || string(b) != "password = "+value+"\n" {
+				t.Fatalf("%s holds %q (%v), want the new value", name, b, err)
+			}
+			lat = append(lat, at.Sub(wrote))
+		}
+		mu.Unlock()
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[(len(lat)*99)/100]
+	t.Logf("a KV write re-rendered on %d agents (%d writes): p50 %v, p99 %v, max %v", agents, writes, p50, p99, lat[len(lat)-1])
+}
