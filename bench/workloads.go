@@ -74,7 +74,7 @@ func (w *kv) setup(ctx context.Context, c *client, prefix string) error {
 	if err := firstWrite(ctx, c, kvPath(w.mount, 0), w.value); err != nil {
 		return err
 	}
-	for i := range w.keys {
+	for i := 1; i < w.keys; i++ {
 		if err := c.do(ctx, http.MethodPost, kvPath(w.mount, i), "", w.value, nil); err != nil {
 			return err
 		}
