@@ -41,7 +41,13 @@ func ReexecClobbering() error {
 		godebug = old + "," + clobberSetting
 	}
 	env := append([]string{"GODEBUG=" + godebug}, withoutGODEBUG(os.Environ())...)
-	return syscall.Exec("/proc/self/exe", os.Args, env)
+	// The executable by its path, not /proc/self/exe, so that the process
+	// keeps its name (ps, pgrep, systemd show "arca", not "exe").
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/proc/self/exe"
+	}
+	return syscall.Exec(exe, os.Args, env)
 }
 
 func withoutGODEBUG(env []string) []string {

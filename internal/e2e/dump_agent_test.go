@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func TestCoreDumpAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		value := randomText("agent-value-")
-		for path, v := range map[string]string{"app": value, "probe": "1", "other": randomText("other-")} {
+		for path, v := range map[string]string{"app": value, "probe": "p", "other": randomText("other-")} {
 			if _, err := root.Logical().Write("secret/data/"+path, map[string]any{"data": map[string]any{"v": v}}); err != nil {
 				t.Fatal(err)
 			}
@@ -56,14 +58,14 @@ func TestCoreDumpAgent(t *testing.T) {
 		if read("app") != value {
 			t.Fatal("the agent served another value")
 		}
-		// The probe is cached after the value: once the agent serves the
-		// probe's new value, the value's entry is past its kv_ttl too.
+		// The probe is cached after the value: once a read of the probe is
+		// a cache miss again (the agent's metrics count misses), the
+		// value's entry is past its kv_ttl too. (A write to the probe would
+		// not do: its change event drops the entry at once.)
 		read("probe")
-		if _, err := root.Logical().Write("secret/data/probe", map[string]any{"data": map[string]any{"v": "2"}}); err != nil {
-			t.Fatal(err)
-		}
-		if !eventually(10*time.Second, func() bool { return read("probe") == "2" }) {
-			t.Fatal("the agent kept serving the probe past its kv_ttl")
+		misses := agentCacheMisses(t, f)
+		if !eventually(10*time.Second, func() bool { read("probe"); return agentCacheMisses(t, f) > misses }) {
+			t.Fatal("the agent kept serving the probe from its cache past its kv_ttl")
 		}
 		for range 1000 {
 			read("other")
@@ -72,4 +74,24 @@ func TestCoreDumpAgent(t *testing.T) {
 		_ = f.agent.Process.Kill()
 		srv.kill()
 	}
+}
+
+// agentCacheMisses reads the agent's count of cache misses from its
+// metrics (root only, as this test runs).
+func agentCacheMisses(t *testing.T, f *agentFixture) int {
+	t.Helper()
+	code, body := f.get("/agent/v1/metrics")
+	if code != 200 {
+		t.Fatalf("agent metrics: %d %s", code, body)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, `arca_agent_cache_reads_total{result="miss"} `); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil {
+				t.Fatalf("miss count %q", rest)
+			}
+			return n
+		}
+	}
+	return 0
 }
