@@ -73,7 +73,9 @@ func TestSlowSubscriberDoesNotBlockPublisher(t *testing.T) {
 	b.Publish(Event{Type: "probe"})
 	take(t, probe)
 	evs, missed := slow.Take()
-	if total := len(evs); total != 4 || missed != 197 { // 200 and the probe
+	// 200 missed but the 4 queued, and the probe's own event, which the
+	// dispatcher may offer to the slow subscriber just after the probe.
+	if total := len(evs); total != 4 || missed < 196 || missed > 197 {
 		t.Fatalf("slow subscriber: got %d events and %d missed, want at most its queue and the rest missed", total, missed)
 	}
 	b.RevokeToken("many")
