@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -213,7 +214,16 @@ func (c *kvCache) forgetChange(ch change) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Dropped answers hold secrets: collect now, as a sweep does, so the
+	// collector overwrites them (secmem.ClobberFreed).
+	dropped := false
+	defer func() {
+		if dropped {
+			go runtime.GC()
+		}
+	}()
 	if ch.all {
+		dropped = len(c.m) > 0
 		clear(c.m)
 		return
 	}
@@ -229,6 +239,7 @@ func (c *kvCache) forgetChange(ch change) {
 			for _, want := range paths {
 				if p == want {
 					delete(byURI, uri)
+					dropped = true
 				}
 			}
 		}

@@ -62,10 +62,9 @@ func TestCoreDumpAgent(t *testing.T) {
 		// a cache miss again (the agent's metrics count misses), the
 		// value's entry is past its kv_ttl too. (A write to the probe would
 		// not do: its change event drops the entry at once.)
-		// Twice: the agent may re-read what it caches once its event
-		// subscription starts, which restarts both TTLs; the second
-		// expiry is past any such restart, and the read that finds it
-		// also sweeps the cache.
+		// Twice, so that the second expiry is past whatever the agent did
+		// meanwhile (its event subscription, once it starts, drops all it
+		// caches); the read that finds an expiry also sweeps the cache.
 		read("probe")
 		for range 2 {
 			misses := agentCacheMisses(t, f)
