@@ -5,13 +5,13 @@ import (
 	"net"
 )
 
-// Listener hands net/http connections that clear the buffers they
-// fill and drain. net/http keeps a 4 KiB read buffer and a 4 KiB write
-// buffer per connection (a client's too) and recycles them through pools without clearing
-// them, so the last request's token and body, and the last answer's
-// secret, would sit in them while the connection idles and after it
-// closes. This layer is the only place those buffers pass through code of
-// ours.
+// Listener hands net/http connections that clear the buffers they fill
+// and drain. net/http keeps a 4 KiB read buffer and a 4 KiB write buffer
+// per connection (a client's too) and recycles them through pools without
+// clearing them, so the last request's token and body, and the last
+// answer's secret, would sit in them while the connection idles and after
+// it closes. This layer is the only place those buffers pass through code
+// of ours.
 type Listener struct{ net.Listener }
 
 func (l Listener) Accept() (net.Conn, error) {
@@ -59,7 +59,8 @@ func (c Conn) Read(p []byte) (int, error) {
 // which writes from its own buffer (or from the handler's answer, which
 // is ours) and counts those bytes as gone once written. Only a slice of
 // net/http's buffer size is cleared: an answer written straight through is
-// the handler's, erased with the rest of its allocations.
+// the handler's (a copy, see WriteBody), overwritten by the collector once
+// freed.
 func (c Conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if cap(p) == netHTTPWriteBuffer {
