@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
 // ceilingBody is the size and shape of a KV v2 read answer for the 100-byte
@@ -15,21 +17,10 @@ import (
 // per request as kv-read does: Arca pads a short answer with spaces past
 // net/http's 2 KiB response buffer (internal/wipehttp), so this is padded
 // the same way.
-var ceilingBody = padded(2049, []byte(`{"request_id":"00000000-0000-0000-0000-000000000000","lease_id":"","renewable":false,"lease_duration":0,`+
-	`"data":{"data":{"value":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"},`+
-	`"metadata":{"created_time":"2026-01-01T00:00:00.000000000Z","custom_metadata":null,"deletion_time":"","destroyed":false,"version":1}},`+
+var ceilingBody = wipehttp.Padded([]byte(`{"request_id":"00000000-0000-0000-0000-000000000000","lease_id":"","renewable":false,"lease_duration":0,` +
+	`"data":{"data":{"value":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"},` +
+	`"metadata":{"created_time":"2026-01-01T00:00:00.000000000Z","custom_metadata":null,"deletion_time":"","destroyed":false,"version":1}},` +
 	`"wrap_info":null,"warnings":null,"auth":null}`))
-
-// padded is body with spaces and a final newline up to n bytes.
-func padded(n int, body []byte) []byte {
-	out := make([]byte, max(n, len(body)+1))
-	copy(out, body)
-	for i := len(body); i < len(out)-1; i++ {
-		out[i] = ' '
-	}
-	out[len(out)-1] = '\n'
-	return out
-}
 
 // ServeCeiling answers every request on ln with a fixed KV-read-sized JSON
 // body and nothing else, until ctx ends. It is the ceiling of a comparison:

@@ -20,17 +20,29 @@ const netHTTPBodyBuffer = 2 << 10
 // clear); body itself is left as it is, for callers that keep it.
 func WriteBody(w http.ResponseWriter, status int, body []byte) {
 	out := bytes.Clone(body)
-	if len(body) > 0 && len(body) <= netHTTPBodyBuffer && bodyAllowed(status) {
-		out = make([]byte, netHTTPBodyBuffer+1)
-		n := copy(out, body)
-		for i := n; i < len(out)-1; i++ {
-			out[i] = ' '
-		}
-		out[len(out)-1] = '\n'
+	if len(body) > 0 && bodyAllowed(status) {
+		out = Padded(body)
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// Padded returns a copy of body, padded with spaces (and a final newline)
+// past net/http's response buffer when it is no longer than that buffer.
+// The load generator's ceiling answers with it, to move as many bytes as
+// Arca does.
+func Padded(body []byte) []byte {
+	if len(body) > netHTTPBodyBuffer {
+		return bytes.Clone(body)
+	}
+	out := make([]byte, netHTTPBodyBuffer+1)
+	n := copy(out, body)
+	for i := n; i < len(out)-1; i++ {
+		out[i] = ' '
+	}
+	out[len(out)-1] = '\n'
+	return out
 }
 
 // bodyAllowed reports whether an answer with status may carry a body.
