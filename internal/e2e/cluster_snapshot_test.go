@@ -108,8 +108,9 @@ func (l *snapshotLoad) run(t *testing.T, tc *testCluster, roleID, secretID strin
 // standby; a second cluster with keys of its own refuses the snapshot
 // (another cluster's), a truncated or altered one and a token without
 // sudo, and keeps its data; forced, the snapshot seals every node of the
-// second cluster, which, unsealed with the first cluster's keys, serves
-// on every node every secret, token, login and policy acknowledged
+// second cluster (one of them down meanwhile, and catching up after),
+// which, unsealed with the first cluster's keys, serves on every node
+// every secret, token, login and policy acknowledged
 // before the save began, reads back every stored secret undamaged, and
 // takes writes again over its cluster port.
 func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
@@ -237,10 +238,19 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 		}
 	}
 
-	// Forced, through a standby: every node seals.
+	// Forced, through a standby, while one node is down: every running
+	// node seals.
+	var down *clusterNode
+	for _, n := range b.nodes {
+		if n != rb && n != bStandby {
+			down = n
+		}
+	}
+	down.p.kill()
+	up := []*clusterNode{rb, bStandby}
 	envB := []string{"ARCA_ADDR=http://" + bStandby.addr, "ARCA_TOKEN=" + b.init.RootToken}
 	arca(t, envB, "", "operator", "raft", "snapshot", "restore", "-force", snap).must(t, 0, "sealed")
-	for _, n := range b.nodes {
+	for _, n := range up {
 		if !eventually(30*time.Second, func() bool {
 			st, err := newClientQuiet(n.addr).Sys().SealStatus()
 			return err == nil && st.Sealed
@@ -254,7 +264,7 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 			t.Fatal("the restored cluster unsealed with its old keys")
 		}
 	}
-	for _, n := range b.nodes {
+	for _, n := range up {
 		c := newClientQuiet(n.addr)
 		if _, err := c.Sys().ResetUnsealProcess(); err != nil {
 			t.Fatal(err)
@@ -263,7 +273,7 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 			t.Fatalf("unsealing %s with the first cluster's key: %v", n.id, err)
 		}
 	}
-	for _, n := range b.nodes {
+	for _, n := range up {
 		if !eventually(30*time.Second, func() bool {
 			st, err := newClientQuiet(n.addr).Sys().SealStatus()
 			return err == nil && !st.Sealed
@@ -272,6 +282,20 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 		}
 	}
 	b.active(60 * time.Second)
+	// The node that was down comes back with the second cluster's data
+	// and certificate, catches up from the moved nodes (which still
+	// trust its certificate), and unseals with the first cluster's key.
+	down.p = startArca(t, down.addr, "-config="+down.conf)
+	if !eventually(60*time.Second, func() bool {
+		c := newClientQuiet(down.addr)
+		if _, err := c.Sys().ResetUnsealProcess(); err != nil {
+			return false
+		}
+		st, err := c.Sys().Unseal(a.init.Keys[0])
+		return err == nil && !st.Sealed
+	}) {
+		t.Fatalf("%s, down during the restore, did not catch up and unseal:\n%s", down.id, down.p.output())
+	}
 
 	// Writes work again, through every node (a standby forwards over the
 	// cluster port: the nodes talk).

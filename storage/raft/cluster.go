@@ -30,6 +30,9 @@ type storedIdentity struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key"`
 	CA   string `json:"ca"`
+	// Prev is the identity this one replaced after a restore moved the
+	// node to another cluster CA (tls_move.go), kept across restarts.
+	Prev *storedIdentity `json:"prev,omitempty"`
 }
 
 // ErrHasState: the node already belongs to a cluster (or started one),
@@ -40,10 +43,6 @@ var ErrHasState = errors.New("raft storage: this node already has raft state; it
 // ca) and key: used for every connection from now on and kept in the
 // node's directory for restarts.
 func (n *Node) SetIdentity(certDER []byte, key crypto.Signer, ca *x509.Certificate) error {
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
 	leaf, err := x509.ParseCertificate(certDER)
 	if err != nil {
 		return err
@@ -51,10 +50,15 @@ func (n *Node) SetIdentity(certDER []byte, key crypto.Signer, ca *x509.Certifica
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
 		return fmt.Errorf("raft storage: the node certificate is not from the cluster CA: %w", err)
 	}
-	st := storedIdentity{
-		Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})),
-		Key:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
-		CA:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})),
+	id := moved(newIdentity(tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: leaf}, ca), n.stream.id.Load())
+	st, err := storeIdentity(id)
+	if err != nil {
+		return err
+	}
+	if id.prev != nil {
+		if st.Prev, err = storeIdentity(id.prev); err != nil {
+			return err
+		}
 	}
 	raw, err := json.Marshal(st)
 	if err != nil {
@@ -67,8 +71,20 @@ func (n *Node) SetIdentity(certDER []byte, key crypto.Signer, ca *x509.Certifica
 	if err := os.Rename(tmp, filepath.Join(n.dir, identityFile)); err != nil {
 		return err
 	}
-	n.stream.setIdentity(newIdentity(tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: leaf}, ca))
+	n.stream.setIdentity(id)
 	return nil
+}
+
+func storeIdentity(id *identity) (*storedIdentity, error) {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(id.cert.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	return &storedIdentity{
+		Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.cert.Certificate[0]})),
+		Key:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
+		CA:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.ca.Raw})),
+	}, nil
 }
 
 // IdentityCA is the cluster CA the node's certificate comes from; nil
@@ -88,6 +104,18 @@ func loadIdentity(dir string) (*identity, error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("raft storage: %s: %w", identityFile, err)
 	}
+	id, err := st.identity()
+	if err != nil || st.Prev == nil {
+		return id, err
+	}
+	prev, err := st.Prev.identity()
+	if err != nil {
+		return nil, err
+	}
+	return moved(id, prev), nil
+}
+
+func (st *storedIdentity) identity() (*identity, error) {
 	cert, err := tls.X509KeyPair([]byte(st.Cert), []byte(st.Key))
 	if err != nil {
 		return nil, fmt.Errorf("raft storage: %s: %w", identityFile, err)
