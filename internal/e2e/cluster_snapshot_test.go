@@ -15,13 +15,14 @@ import (
 )
 
 // snapshotLoad is what a write load acknowledged, each with when: KV
-// writes (unique keys), tokens created, and AppRole logins (tokens with
-// leases).
+// writes (unique keys), tokens created, AppRole logins (tokens with
+// leases) and policies written.
 type snapshotLoad struct {
 	mu     sync.Mutex
 	kv     []ackedAt // key → value
 	tokens []ackedAt // token → policy
 	logins []ackedAt // token → accessor
+	pols   []ackedAt // policy name → the path it grants
 	errs   int
 }
 
@@ -100,6 +101,15 @@ func (l *snapshotLoad) run(t *testing.T, tc *testCluster, roleID, secretID strin
 		l.add(&l.logins, s.Auth.ClientToken, s.Auth.Accessor)
 		return nil
 	})
+	worker(4, func(c *api.Client, i int) error {
+		c.SetToken(root)
+		name, path := fmt.Sprintf("load-%d", i), fmt.Sprintf("secret/data/load/p%d", i)
+		if err := c.Sys().PutPolicy(name, fmt.Sprintf(`path %q { capabilities = ["read"] }`, path)); err != nil {
+			return err
+		}
+		l.add(&l.pols, name, path)
+		return nil
+	})
 	return &wg
 }
 
@@ -150,12 +160,18 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 
 	// The load runs before, during and after the save.
 	var load snapshotLoad
+	// A few seconds of load in CI; ARCA_LONG_TESTS=1 saves after 5,000
+	// KV writes (and restores that much).
+	minKV, wait := 20, 30*time.Second
+	if longTests() {
+		minKV, wait = 5000, 10*time.Minute
+	}
 	stop := make(chan struct{})
 	wg := load.run(t, a, rid.Data["role_id"].(string), sid.Data["secret_id"].(string), stop)
-	if !eventually(30*time.Second, func() bool {
+	if !eventually(wait, func() bool {
 		load.mu.Lock()
 		defer load.mu.Unlock()
-		return len(load.kv) >= 20 && len(load.tokens) >= 5 && len(load.logins) >= 5
+		return len(load.kv) >= minKV && len(load.tokens) >= 5 && len(load.logins) >= 5 && len(load.pols) >= 5
 	}) {
 		close(stop)
 		wg.Wait()
@@ -172,9 +188,9 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	kv, tokens, logins := load.before(load.kv, saveStart), load.before(load.tokens, saveStart), load.before(load.logins, saveStart)
-	t.Logf("acknowledged before the save: %d KV writes, %d tokens, %d logins (%d writes in all, %d errors); the save took %v",
-		len(kv), len(tokens), len(logins), len(load.kv), load.errs, saveEnd.Sub(saveStart))
+	kv, tokens, logins, pols := load.before(load.kv, saveStart), load.before(load.tokens, saveStart), load.before(load.logins, saveStart), load.before(load.pols, saveStart)
+	t.Logf("acknowledged before the save: %d KV writes, %d tokens, %d logins, %d policies (%d KV writes in all, %d errors); the save took %v",
+		len(kv), len(tokens), len(logins), len(pols), len(load.kv), load.errs, saveEnd.Sub(saveStart))
 	saved, err := os.ReadFile(snap)
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +265,7 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 	down.p.kill()
 	up := []*clusterNode{rb, bStandby}
 	envB := []string{"ARCA_ADDR=http://" + bStandby.addr, "ARCA_TOKEN=" + b.init.RootToken}
+	restoreStart := time.Now()
 	arca(t, envB, "", "operator", "raft", "snapshot", "restore", "-force", snap).must(t, 0, "sealed")
 	for _, n := range up {
 		if !eventually(30*time.Second, func() bool {
@@ -282,6 +299,7 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 		}
 	}
 	b.active(60 * time.Second)
+	t.Logf("restore of %d bytes to an active node again (two nodes unsealed): %v", len(saved), time.Since(restoreStart))
 	// The node that was down comes back with the second cluster's data
 	// and certificate, catches up from the moved nodes (which still
 	// trust its certificate), and unseals with the first cluster's key.
@@ -310,11 +328,13 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 	}
 	for _, n := range b.nodes {
 		c := newClient(t, n.addr, a.init.RootToken)
-		checkRestored(t, c, n.id, kv, tokens, logins)
+		checkRestored(t, c, n.id, kv, tokens, logins, pols)
 		if s, err := c.KVv2("mine").Get(t.Context(), "marker"); err == nil && s != nil {
 			t.Fatalf("%s: the second cluster's own secret survived the restore: %v", n.id, s.Data)
 		}
 	}
+	restoreOwn(t, a, ra, standby, snap, kv[0].key, load.kv[len(load.kv)-1].key)
+
 	// A login acknowledged before the save renews: its lease came back.
 	if len(logins) > 0 {
 		c := newClient(t, b.nodes[0].addr, logins[0].key)
@@ -326,8 +346,14 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 
 // checkRestored reads back, through node c, every secret, token and login
 // acknowledged before the save, and every secret stored at all.
-func checkRestored(t *testing.T, c *api.Client, id string, kv, tokens, logins []ackedAt) {
+func checkRestored(t *testing.T, c *api.Client, id string, kv, tokens, logins, pols []ackedAt) {
 	t.Helper()
+	for _, p := range pols {
+		rules, err := c.Sys().GetPolicy(p.key)
+		if err != nil || !strings.Contains(rules, p.val) {
+			t.Fatalf("%s: policy %s, acknowledged before the save: %q, %v", id, p.key, rules, err)
+		}
+	}
 	for _, w := range kv {
 		s, err := c.KVv2("secret").Get(t.Context(), w.key)
 		if err != nil || s.Data["v"] != w.val {
@@ -363,6 +389,56 @@ func checkRestored(t *testing.T, c *api.Client, id string, kv, tokens, logins []
 			if d, err := tc.KVv2("secret").Get(t.Context(), "app/db"); err != nil || d.Data["password"] != "before-the-save" {
 				t.Fatalf("%s: a restored token reading under its restored policy: %v, %v", id, d, err)
 			}
+		}
+	}
+}
+
+// restoreOwn restores a cluster's own backup through a standby (no
+// -force needed): the active node that served it seals and another takes
+// over; the standbys stay unsealed and serve the backup's state at once
+// (a secret from before it, none of the writes after), and the sealed
+// node, unsealed again with the same key, serves it too.
+func restoreOwn(t *testing.T, tc *testCluster, active, standby *clusterNode, snap, before, after string) {
+	t.Helper()
+	env := []string{"ARCA_ADDR=http://" + standby.addr, "ARCA_TOKEN=" + tc.init.RootToken}
+	arca(t, env, "", "operator", "raft", "snapshot", "restore", snap).must(t, 0, "sealed")
+	if !eventually(30*time.Second, func() bool {
+		st, err := newClientQuiet(active.addr).Sys().SealStatus()
+		return err == nil && st.Sealed
+	}) {
+		t.Fatalf("%s, which served the restore, did not seal", active.id)
+	}
+	if !eventually(30*time.Second, func() bool {
+		for _, n := range tc.nodes {
+			if l, err := leaderOf(n); n != active && err == nil && l.IsSelf {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no other node took over from the sealed %s:\n%s", active.id, active.p.output())
+	}
+	for _, n := range tc.nodes {
+		if n == active {
+			continue
+		}
+		if st, err := newClientQuiet(n.addr).Sys().SealStatus(); err != nil || st.Sealed {
+			t.Fatalf("%s sealed after a restore of its own cluster's backup: %+v, %v", n.id, st, err)
+		}
+	}
+	if _, err := newClientQuiet(active.addr).Sys().Unseal(tc.init.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tc.nodes {
+		c := newClient(t, n.addr, tc.init.RootToken)
+		if !eventually(30*time.Second, func() bool {
+			s, err := c.KVv2("secret").Get(t.Context(), before)
+			return err == nil && s.Data["v"] == before
+		}) {
+			t.Fatalf("%s after restoring its own backup: %s is missing", n.id, before)
+		}
+		if s, err := c.KVv2("secret").Get(t.Context(), after); err == nil && s != nil {
+			t.Fatalf("%s after restoring its own backup: %s, written after the save, is there", n.id, after)
 		}
 	}
 }

@@ -52,8 +52,10 @@ func TestClusterStepDown(t *testing.T) {
 
 	// Through a standby, by the CLI: forwarded to the active node.
 	env := []string{"ARCA_ADDR=http://" + standby.addr, "ARCA_TOKEN=" + root}
+	start := time.Now()
 	arca(t, env, "", "operator", "step-down").must(t, 0, "Stepped down")
 	second := tc.waitNewActive(first)
+	t.Logf("step-down through a standby: %s active after %v", second.id, time.Since(start))
 	// On the active node itself, by the API.
 	if code, _, body := rawDo(t, second.addr, root, http.MethodPut, "/v1/sys/step-down", "", nil); code != 204 {
 		t.Fatalf("step-down on the active node: %d %s", code, body)
