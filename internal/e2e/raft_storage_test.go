@@ -87,6 +87,8 @@ func TestRaftSnapshotSaveRestore(t *testing.T) {
 	put("kept", "before")
 	env := []string{"ARCA_ADDR=http://" + addr, "ARCA_TOKEN=" + init.RootToken}
 	arca(t, env, "", "operator", "raft", "list-peers").must(t, 0, "node-1", "leader")
+	// A node alone has nobody to hand the lead to.
+	arca(t, env, "", "operator", "step-down").must(t, 1, "no other voting node")
 	snap := filepath.Join(t.TempDir(), "arca.snap")
 	arca(t, env, "", "operator", "raft", "snapshot", "save", snap).must(t, 0)
 

@@ -32,7 +32,7 @@ func (n *Node) SetIdentity(certDER []byte, key crypto.Signer, ca *x509.Certifica
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
 		return fmt.Errorf("raft storage: the node certificate is not from the cluster CA: %w", err)
 	}
-	n.stream.setIdentity(newIdentity(tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: leaf}, ca))
+	n.stream.setIdentity(moved(newIdentity(tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key, Leaf: leaf}, ca), n.stream.id.Load()))
 	return nil
 }
 

@@ -40,6 +40,9 @@ type fsm struct {
 	// own writes made (it leads in that term): Applied is not called for
 	// those, whose writer knows of them. Nil: none is.
 	own atomic.Pointer[func(term uint64) bool]
+	// ownRestore is set while this node restores a snapshot it was
+	// given (RestoreSnapshot): not announced, like its own writes.
+	ownRestore atomic.Bool
 	// skip is the last index recover applied from this node's own disk:
 	// Raft, which starts from the snapshot, applies those entries again,
 	// and they are skipped.
@@ -141,7 +144,7 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	// Entries after a snapshot from elsewhere are applied, whatever
 	// recover had replayed.
 	f.skip.Store(0)
-	if f.applied != nil {
+	if f.applied != nil && !f.ownRestore.Load() {
 		// Everything may have changed.
 		f.applied(nil)
 	}

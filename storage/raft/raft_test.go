@@ -297,7 +297,11 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 	if err := n.Delete(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.RestoreSnapshot(bytes.NewReader(saved.Bytes())); err != nil {
+	snap, err := ReadSnapshot(bytes.NewReader(saved.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.RestoreSnapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := n.Get(ctx, "a"); e == nil || string(e.Value) != "1" {
@@ -306,7 +310,7 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 	if e, _ := n.Get(ctx, "b"); e != nil {
 		t.Fatalf("b, written after the snapshot, survived the restore: %v", e)
 	}
-	if err := n.RestoreSnapshot(strings.NewReader("not a snapshot\nat all")); !errors.Is(err, ErrBadSnapshot) {
+	if _, err := ReadSnapshot(strings.NewReader("not a snapshot\nat all")); !errors.Is(err, ErrBadSnapshot) {
 		t.Fatalf("restoring garbage: %v, want ErrBadSnapshot", err)
 	}
 	if e, _ := n.Get(ctx, "a"); e == nil {
