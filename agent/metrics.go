@@ -40,6 +40,13 @@ func newAgentMetrics() *agentMetrics {
 		m.cache.WithLabelValues(r) // present from the start, at zero
 	}
 	m.reg.MustRegister(m.cache, m.attest)
+	for _, r := range attest.Reasons() {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "arca_agent", Name: "full_attestations_total",
+			Help:        "Requests whose caller was attested in full (the holder scan included), by reason: first (a connection's first request), exited, new_process (a process was created on the host since the holder scan), holder_changed, traced, cgroup.",
+			ConstLabels: prometheus.Labels{"reason": r.String()},
+		}, func() float64 { return float64(attest.FullAttestations(r)) }))
+	}
 	return m
 }
 

@@ -201,11 +201,16 @@ func (a *attested) close() {
 func (c *Conn) Identity() (*Identity, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.att != nil && !c.att.unchanged() {
-		c.att.close()
-		c.att = nil
+	why := ReasonFirst
+	if c.att != nil {
+		if r, changed := c.att.changed(); changed {
+			c.att.close()
+			c.att = nil
+			why = r
+		}
 	}
 	if c.att == nil {
+		fullCounts[why].Add(1)
 		att, err := attestConn(c.UnixConn, c.accepted)
 		if err != nil {
 			return nil, err
@@ -275,30 +280,32 @@ func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
 	return a, nil
 }
 
-// unchanged says whether nothing the attestation depends on can have
-// changed since (see Conn.Identity).
-func (a *attested) unchanged() bool {
+// changed says whether something the attestation depends on may have
+// changed since, and which (see Conn.Identity).
+func (a *attested) changed() (Reason, bool) {
 	if a.pidfd >= 0 && unix.PidfdSendSignal(a.pidfd, 0, nil, 0) != nil {
-		return false
+		return ReasonExited, true
 	}
 	if last, err := newestPID(); err != nil || last != a.lastPID {
-		return false
+		return ReasonNewProcess, true
 	}
 	for _, h := range a.holders {
 		st, err := a.readState(h.state.pid, h.statFD)
 		if err != nil || st != h.state {
-			return false
+			return ReasonHolder, true
 		}
 		status, err := a.pread(h.status)
 		if err != nil {
-			return false
+			return ReasonHolder, true
 		}
 		if tracer, err := tracerOf(status); err != nil || tracer != 0 {
-			return false
+			return ReasonTraced, true
 		}
 	}
-	cg, err := a.pread(a.cgFD)
-	return err == nil && cg == a.cgroup
+	if cg, err := a.pread(a.cgFD); err != nil || cg != a.cgroup {
+		return ReasonCgroup, true
+	}
+	return 0, false
 }
 
 // pread reads a whole small /proc file from its open descriptor.
