@@ -43,7 +43,7 @@ func newAgentMetrics() *agentMetrics {
 	for _, r := range attest.Reasons() {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "arca_agent", Name: "full_attestations_total",
-			Help:        "Requests whose caller was attested in full (the holder scan included), by reason: first (a connection's first request), exited, new_process (a process was created on the host since the holder scan), holder_changed, traced, cgroup.",
+			Help:        "Requests whose caller was attested in full (the holder scan included), by reason: first (a connection's first request), exited, pid_epoch (the pids handed out since the holder scan are not known for sure), new_process (processes were created on the host since the holder scan and could not each be looked at), new_holder (one of them holds the connection), holder_changed, traced, cgroup.",
 			ConstLabels: prometheus.Labels{"reason": r.String()},
 		}, func() float64 { return float64(attest.FullAttestations(r)) }))
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,10 +143,13 @@ func (c *Conn) Close() error {
 type attested struct {
 	id    *Identity
 	pidfd int // -1: none (old kernel)
-	// lastPID is the newest pid on the host (/proc/loadavg) when the
-	// holders were scanned: while it is the same, no process has been
-	// created since, so no fork can have copied the connection.
-	lastPID string
+	// scanned is the newest pid on the host (/proc/loadavg) when the
+	// holders were last looked for, and epoch the tracker's then (see
+	// newpids.go): a process created since has a newer pid, and only
+	// those are looked at again.
+	scanned int
+	epoch   uint64
+	probe   *prober
 	holders []watched
 	cgroup  string
 	cgFD    int // the connecting process's /proc/<pid>/cgroup
@@ -181,6 +183,9 @@ func (a *attested) close() {
 		unix.Close(a.holders[i].status)
 	}
 	a.holders = nil
+	if a.probe != nil {
+		a.probe.close()
+	}
 }
 
 // Identity is the caller on the other end of the connection, as of this
@@ -192,8 +197,8 @@ func (a *attested) close() {
 //     process that holds the connection has the same start time, memory
 //     layout (which exec replaces) and executable file, no tracer, and
 //     the connecting one the same cgroup;
-//   - no process was created on the host since the holders were scanned
-//     (the newest pid is the same), so no fork has copied the connection;
+//   - none of the processes created on the host since the holders were
+//     scanned holds the connection (a fork copies it; see newpids.go);
 //   - and, at every request, only the connecting process has ever written
 //     to the connection (SCM_CREDENTIALS): a connection passed to another
 //     process (SCM_RIGHTS, pidfd_getfd) is refused as soon as that
@@ -227,7 +232,7 @@ func (c *Conn) Identity() (*Identity, error) {
 // against. The newest pid and the caller's state are read before, so a
 // fork or exec during the attestation shows as a change next time.
 func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
-	last, err := newestPID()
+	last, epoch, err := newPIDs.sample()
 	if err != nil {
 		return nil, refuse("cannot read /proc/loadavg: %v", err)
 	}
@@ -236,11 +241,15 @@ func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
 		return nil, err
 	}
 	before, _ := readProcState(int(cred.Pid))
-	id, held, err := peer(conn, accepted)
+	id, held, peerIno, err := peer(conn, accepted)
 	if err != nil {
 		return nil, err
 	}
-	a := &attested{id: id, pidfd: -1, cgFD: -1, lastPID: last, buf: make([]byte, 4096)}
+	probe, err := newProber(peerIno)
+	if err != nil {
+		return nil, refuse("cannot open /proc: %v", err)
+	}
+	a := &attested{id: id, pidfd: -1, cgFD: -1, scanned: last, epoch: epoch, probe: probe, buf: make([]byte, 4096)}
 	if fd, err := unix.PidfdOpen(id.PID, 0); err == nil {
 		a.pidfd = fd
 	} else if !errors.Is(err, unix.ENOSYS) {
@@ -286,8 +295,8 @@ func (a *attested) changed() (Reason, bool) {
 	if a.pidfd >= 0 && unix.PidfdSendSignal(a.pidfd, 0, nil, 0) != nil {
 		return ReasonExited, true
 	}
-	if last, err := newestPID(); err != nil || last != a.lastPID {
-		return ReasonNewProcess, true
+	if r, changed := a.newHolder(); changed {
+		return r, true
 	}
 	for _, h := range a.holders {
 		st, err := a.readState(h.state.pid, h.statFD)
@@ -305,6 +314,29 @@ func (a *attested) changed() (Reason, bool) {
 	if cg, err := a.pread(a.cgFD); err != nil || cg != a.cgroup {
 		return ReasonCgroup, true
 	}
+	return 0, false
+}
+
+// newHolder says whether a process created since the holders were last
+// looked for may hold the connection: one does (ReasonNewHolder), or the
+// new ones cannot all be looked at (ReasonNewProcess: too many, or the
+// pid tracker cannot vouch that it saw every one of them).
+func (a *attested) newHolder() (Reason, bool) {
+	last, epoch, err := newPIDs.sample()
+	switch {
+	case err != nil || epoch != a.epoch:
+		return ReasonPIDEpoch, true
+	case last-a.scanned > maxProbe:
+		return ReasonNewProcess, true
+	case last == a.scanned:
+		return 0, false
+	}
+	if err := a.probe.probe(a.scanned, last, a.holders); errors.Is(err, errNewHolder) {
+		return ReasonNewHolder, true
+	} else if err != nil {
+		return ReasonNewProcess, true
+	}
+	a.scanned = last
 	return 0, false
 }
 
@@ -358,34 +390,4 @@ func procStateOf(pid int, s string) (procState, error) {
 	}
 	st.dev, st.ino = uint64(fi.Dev), fi.Ino
 	return st, nil
-}
-
-var loadavg struct {
-	once sync.Once
-	fd   int
-	err  error
-}
-
-// newestPID is the pid most recently given to a new process on the host
-// (the last field of /proc/loadavg).
-func newestPID() (string, error) {
-	loadavg.once.Do(func() {
-		loadavg.fd, loadavg.err = unix.Open("/proc/loadavg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	})
-	if loadavg.err != nil {
-		return "", loadavg.err
-	}
-	var b [128]byte
-	n, err := unix.Pread(loadavg.fd, b[:], 0)
-	if err != nil {
-		return "", err
-	}
-	f := strings.Fields(string(b[:n]))
-	if len(f) < 5 {
-		return "", fmt.Errorf("malformed /proc/loadavg")
-	}
-	if _, err := strconv.Atoi(f[4]); err != nil {
-		return "", fmt.Errorf("malformed /proc/loadavg")
-	}
-	return f[4], nil
 }

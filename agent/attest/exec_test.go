@@ -19,7 +19,17 @@ import (
 const helperEnv = "ARCA_ATTEST_HELPER"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
+	switch mode := os.Getenv(helperEnv); mode {
+	case "":
+	case "hold-then-exec":
+		// TestConnRefusesANewHolder's child: it holds the connection
+		// (fd 3) and execs /bin/sleep when told to.
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			os.Exit(13)
+		}
+		_ = syscall.Exec("/bin/sleep", []string{"sleep", "30"}, nil)
+		os.Exit(15)
+	default:
 		os.Exit(execHelper(mode, os.Getenv("ARCA_ATTEST_SOCK")))
 	}
 	os.Exit(m.Run())

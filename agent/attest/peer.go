@@ -24,18 +24,19 @@ func BootTicks() uint64 {
 // through Conn.Identity, at a connection's first request and whenever
 // something it depends on may have changed since.
 func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
-	id, _, err := peer(conn, acceptedTicks)
+	id, _, _, err := peer(conn, acceptedTicks)
 	return id, err
 }
 
-// peer is Peer, also returning every process that holds the connection.
-func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
+// peer is Peer, also returning every process that holds the connection
+// and the inode of the caller's end of it.
+func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, uint64, error) {
 	cred, label, err := PeerCred(conn)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if cred.Pid == 0 {
-		return nil, nil, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
+		return nil, nil, 0, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
 	}
 	pid := int(cred.Pid)
 	id := &Identity{PID: pid, UID: cred.Uid, GID: cred.Gid, SELinux: label}
@@ -47,18 +48,18 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	case err == nil:
 		defer unix.Close(pidfd)
 	case errors.Is(err, unix.ESRCH):
-		return nil, nil, refuse("the caller (pid %d) has exited", pid)
+		return nil, nil, 0, refuse("the caller (pid %d) has exited", pid)
 	case errors.Is(err, unix.ENOSYS):
 		pidfd = -1 // old kernel: the start-time and holder checks remain
 	default:
-		return nil, nil, refuse("cannot pin pid %d: %v", pid, err)
+		return nil, nil, 0, refuse("cannot pin pid %d: %v", pid, err)
 	}
 	started, err := startTime(pid)
 	if err != nil {
-		return nil, nil, refuse("cannot read pid %d: %v", pid, err)
+		return nil, nil, 0, refuse("cannot read pid %d: %v", pid, err)
 	}
 	if started > acceptedTicks {
-		return nil, nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
+		return nil, nil, 0, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
 	}
 
 	path, facts, exeErr := exe(pid)
@@ -71,9 +72,9 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	id.ContainerID, id.SystemdUnit = fromCgroup(id.Cgroup)
 	names(id)
 
-	held, err := checkHolders(conn, id)
+	held, peerIno, err := checkHolders(conn, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	// Every process that holds the connection can speak on it. A traced
 	// one does whatever its tracer makes it do: it is nobody's workload.
@@ -82,9 +83,9 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	var loaded []string
 	for _, h := range held {
 		if tracer, err := tracerPID(h); err != nil {
-			return nil, nil, refuse("cannot read the status of pid %d: %v", h, errText(err))
+			return nil, nil, 0, refuse("cannot read the status of pid %d: %v", h, errText(err))
 		} else if tracer != 0 {
-			return nil, nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
+			return nil, nil, 0, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
 		}
 		if exeErr != nil || !facts.dynamic {
 			continue
@@ -108,13 +109,13 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	}
 	if pidfd >= 0 {
 		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-			return nil, nil, refuse("the caller (pid %d) exited while it was being attested", pid)
+			return nil, nil, 0, refuse("the caller (pid %d) exited while it was being attested", pid)
 		}
 	}
 	if again, err := startTime(pid); err != nil || again != started {
-		return nil, nil, refuse("pid %d changed while it was being attested", pid)
+		return nil, nil, 0, refuse("pid %d changed while it was being attested", pid)
 	}
-	return id, held, nil
+	return id, held, peerIno, nil
 }
 
 // checkHolders refuses a connection that the attested process does not
@@ -126,19 +127,19 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 // before the exec no longer holds it at all.
 //
 // It returns every process that holds the connection, the attested one
-// included.
-func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
+// included, and the inode of the caller's end.
+func checkHolders(conn *net.UnixConn, id *Identity) ([]int, uint64, error) {
 	local, err := localInode(conn)
 	if err != nil {
-		return nil, refuse("cannot identify the connection: %v", err)
+		return nil, 0, refuse("cannot identify the connection: %v", err)
 	}
 	peer, err := peerInode(local)
 	if err != nil {
-		return nil, refuse("cannot verify which processes hold the connection: %v", err)
+		return nil, 0, refuse("cannot verify which processes hold the connection: %v", err)
 	}
 	pids, err := holders(peer)
 	if err != nil {
-		return nil, refuse("%v", err)
+		return nil, 0, refuse("%v", err)
 	}
 	found := false
 	for _, h := range pids {
@@ -147,11 +148,11 @@ func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
 		}
 	}
 	if !found {
-		return nil, refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
+		return nil, 0, refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
 	}
 	dev, ino, err := exeIdentity(id.PID)
 	if err != nil {
-		return nil, refuse("cannot read the executable of pid %d: %v", id.PID, err)
+		return nil, 0, refuse("cannot read the executable of pid %d: %v", id.PID, err)
 	}
 	uid := strconv.FormatUint(uint64(id.UID), 10)
 	for _, h := range pids {
@@ -161,10 +162,10 @@ func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
 		hdev, hino, err := exeIdentity(h)
 		huid, uerr := procUID(h)
 		if err != nil || uerr != nil || hdev != dev || hino != ino || huid != uid {
-			return nil, refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
+			return nil, 0, refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
 		}
 	}
-	return pids, nil
+	return pids, peer, nil
 }
 
 func pidList(pids []int) string {

@@ -10,14 +10,16 @@ type Reason int
 const (
 	ReasonFirst      Reason = iota // the connection's first request
 	ReasonExited                   // the connecting process is gone (pidfd)
-	ReasonNewProcess               // a process was created on the host since the holder scan
+	ReasonPIDEpoch                 // the pid tracker cannot vouch that it saw every pid handed out since the holder scan (newpids.go)
+	ReasonNewProcess               // too many processes were created on the host since the holder scan to look at each, or one could not be read
+	ReasonNewHolder                // a process created since the holder scan holds the connection
 	ReasonHolder                   // a holder exec'd, was replaced, or cannot be read
 	ReasonTraced                   // a holder is traced
 	ReasonCgroup                   // the connecting process moved to another cgroup
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"first", "exited", "new_process", "holder_changed", "traced", "cgroup"}
+var reasonNames = [numReasons]string{"first", "exited", "pid_epoch", "new_process", "new_holder", "holder_changed", "traced", "cgroup"}
 
 func (r Reason) String() string {
 	if r < 0 || r >= numReasons {
