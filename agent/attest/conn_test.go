@@ -60,9 +60,8 @@ func read(t testing.TB, conn *Conn, n int) string {
 // (see newpids.go), so that a slow test machine does not make a
 // re-check scan in full where the test looks for the probe.
 func longWindow(t testing.TB) {
-	w := newPIDs.window
-	newPIDs.window = time.Hour
-	t.Cleanup(func() { newPIDs.window = w })
+	w := newPIDs.setWindow(time.Hour)
+	t.Cleanup(func() { newPIDs.setWindow(w) })
 }
 
 // The caller is attested once; later requests keep that attestation
@@ -212,11 +211,11 @@ func TestPIDTrackerEpochs(t *testing.T) {
 		t.Fatal("the newest pid went down (a wrap), and the epoch stayed")
 	}
 	_, e3 := at("400")
-	tr.window = time.Nanosecond
+	tr.setWindow(time.Nanosecond)
 	if _, e4 := at("401"); e4 == e3 {
 		t.Fatal("readings farther apart than the window, and the epoch stayed")
 	}
-	tr.window = time.Hour
+	tr.setWindow(time.Hour)
 	for _, bad := range []string{"", "x", "1234567890"} {
 		if err := os.WriteFile(path, []byte("0.50 0.40 0.30 2/120 "+bad+"\n"), 0o600); err != nil {
 			t.Fatal(err)

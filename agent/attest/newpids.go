@@ -74,9 +74,21 @@ func newPIDTracker() *pidTracker {
 // chain while no request comes.
 func (t *pidTracker) keepUp() {
 	for {
-		time.Sleep(max(t.window/4, time.Millisecond))
+		t.mu.Lock()
+		w := t.window
+		t.mu.Unlock()
+		time.Sleep(max(w/4, time.Millisecond))
 		_, _, _ = t.sample()
 	}
+}
+
+// setWindow changes the window (tests), returning the one before.
+func (t *pidTracker) setWindow(w time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.window
+	t.window = w
+	return old
 }
 
 func trimNewline(s string) string {
