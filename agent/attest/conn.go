@@ -137,12 +137,8 @@ func (c *Conn) Close() error {
 }
 
 // attested is what the full attestation saw, kept to compare against.
-// Its /proc files stay open and are read again with pread: one system
-// call each, and a file of a process that has exited reads as an error,
-// whatever process has its pid now.
 type attested struct {
-	id    *Identity
-	pidfd int // -1: none (old kernel)
+	id *Identity
 	// scanned is the newest pid on the host (/proc/loadavg) when the
 	// holders were last looked for, and epoch the tracker's then (see
 	// newpids.go): a process created since has a newer pid, and only
@@ -150,17 +146,9 @@ type attested struct {
 	scanned int
 	epoch   uint64
 	probe   *prober
-	holders []watched
-	cgroup  string
-	cgFD    int // the connecting process's /proc/<pid>/cgroup
-	buf     []byte
-}
-
-// watched is a process that holds the connection, with its /proc files
-// open.
-type watched struct {
-	state          procState
-	statFD, status int
+	// holders are the processes that hold the connection, the connecting
+	// one first, each watched in the state it was attested in.
+	holders []*procWatch
 }
 
 // procState is what of a process changes when it execs, or is replaced
@@ -172,15 +160,8 @@ type procState struct {
 }
 
 func (a *attested) close() {
-	for _, fd := range []*int{&a.pidfd, &a.cgFD} {
-		if *fd >= 0 {
-			unix.Close(*fd)
-			*fd = -1
-		}
-	}
-	for i := range a.holders {
-		unix.Close(a.holders[i].statFD)
-		unix.Close(a.holders[i].status)
+	for _, w := range a.holders {
+		w.release()
 	}
 	a.holders = nil
 	if a.probe != nil {
@@ -204,11 +185,12 @@ func (a *attested) close() {
 //     process (SCM_RIGHTS, pidfd_getfd) is refused as soon as that
 //     process sends on it.
 func (c *Conn) Identity() (*Identity, error) {
+	arrived := tickets.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	why := ReasonFirst
 	if c.att != nil {
-		if r, changed := c.att.changed(); changed {
+		if r, changed := c.att.changed(arrived); changed {
 			c.att.close()
 			c.att = nil
 			why = r
@@ -232,7 +214,7 @@ func (c *Conn) Identity() (*Identity, error) {
 // against. The newest pid and the caller's state are read before, so a
 // fork or exec during the attestation shows as a change next time.
 func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
-	last, epoch, err := newPIDs.sample()
+	last, epoch, err := newPIDs.sample(tickets.Add(1))
 	if err != nil {
 		return nil, refuse("cannot read /proc/loadavg: %v", err)
 	}
@@ -249,70 +231,48 @@ func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
 	if err != nil {
 		return nil, refuse("cannot open /proc: %v", err)
 	}
-	a := &attested{id: id, pidfd: -1, cgFD: -1, scanned: last, epoch: epoch, probe: probe, buf: make([]byte, 4096)}
-	if fd, err := unix.PidfdOpen(id.PID, 0); err == nil {
-		a.pidfd = fd
-	} else if !errors.Is(err, unix.ENOSYS) {
-		return nil, refuse("the caller (pid %d) exited while it was being attested", id.PID)
-	}
+	a := &attested{id: id, scanned: last, epoch: epoch, probe: probe}
 	changed := refuse("pid %d changed while it was being attested", id.PID)
-	for _, h := range held {
-		w := watched{statFD: -1, status: -1}
-		w.statFD, err = unix.Open(procPath(h, "stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == nil {
-			w.status, err = unix.Open(procPath(h, "status"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				unix.Close(w.statFD)
-			}
+	// The connecting process first.
+	for i, h := range held {
+		if h == id.PID {
+			held[0], held[i] = held[i], held[0]
 		}
+	}
+	for _, h := range held {
+		st, err := readProcState(h)
+		if err != nil || (h == id.PID && st != before) {
+			a.close()
+			return nil, changed
+		}
+		w, err := watchProcess(st)
 		if err != nil {
 			a.close()
-			return nil, changed
+			return nil, err
 		}
 		a.holders = append(a.holders, w)
-		if w.state, err = a.readState(h, w.statFD); err != nil || (h == id.PID && w.state != before) {
-			a.close()
-			return nil, changed
-		}
-		a.holders[len(a.holders)-1] = w
 	}
-	if a.cgFD, err = unix.Open(procPath(id.PID, "cgroup"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+	// A watch made earlier for another connection of the process was
+	// checked against what was then its cgroup; this attestation's must
+	// be the same, or the process moved, and it is attested again.
+	if len(a.holders) == 0 || cgroupOf(a.holders[0].cgroup) != id.Cgroup {
 		a.close()
 		return nil, changed
-	}
-	if cg, err := a.pread(a.cgFD); err != nil || cgroupOf(cg) != id.Cgroup {
-		a.close()
-		return nil, changed
-	} else {
-		a.cgroup = cg
 	}
 	return a, nil
 }
 
 // changed says whether something the attestation depends on may have
-// changed since, and which (see Conn.Identity).
-func (a *attested) changed() (Reason, bool) {
-	if a.pidfd >= 0 && unix.PidfdSendSignal(a.pidfd, 0, nil, 0) != nil {
-		return ReasonExited, true
-	}
-	if r, changed := a.newHolder(); changed {
+// changed since, and which (see Conn.Identity), from checks that started
+// after the request arrived (a ticket).
+func (a *attested) changed(arrived uint64) (Reason, bool) {
+	if r, changed := a.newHolder(arrived); changed {
 		return r, true
 	}
-	for _, h := range a.holders {
-		st, err := a.readState(h.state.pid, h.statFD)
-		if err != nil || st != h.state {
-			return ReasonHolder, true
+	for _, w := range a.holders {
+		if r, changed := w.check(arrived); changed {
+			return r, true
 		}
-		status, err := a.pread(h.status)
-		if err != nil {
-			return ReasonHolder, true
-		}
-		if tracer, err := tracerOf(status); err != nil || tracer != 0 {
-			return ReasonTraced, true
-		}
-	}
-	if cg, err := a.pread(a.cgFD); err != nil || cg != a.cgroup {
-		return ReasonCgroup, true
 	}
 	return 0, false
 }
@@ -321,8 +281,8 @@ func (a *attested) changed() (Reason, bool) {
 // looked for may hold the connection: one does (ReasonNewHolder), or the
 // new ones cannot all be looked at (ReasonNewProcess: too many, or the
 // pid tracker cannot vouch that it saw every one of them).
-func (a *attested) newHolder() (Reason, bool) {
-	last, epoch, err := newPIDs.sample()
+func (a *attested) newHolder(arrived uint64) (Reason, bool) {
+	last, epoch, err := newPIDs.sample(arrived)
 	switch {
 	case err != nil || epoch != a.epoch:
 		return ReasonPIDEpoch, true
@@ -340,27 +300,6 @@ func (a *attested) newHolder() (Reason, bool) {
 	return 0, false
 }
 
-// pread reads a whole small /proc file from its open descriptor.
-func (a *attested) pread(fd int) (string, error) {
-	n, err := unix.Pread(fd, a.buf, 0)
-	if err != nil {
-		return "", err
-	}
-	if n == len(a.buf) {
-		return "", fmt.Errorf("a /proc file larger than %d bytes", len(a.buf))
-	}
-	return string(a.buf[:n]), nil
-}
-
-// readState is readProcState from an open /proc/<pid>/stat.
-func (a *attested) readState(pid, statFD int) (procState, error) {
-	s, err := a.pread(statFD)
-	if err != nil {
-		return procState{}, err
-	}
-	return procStateOf(pid, s)
-}
-
 // readProcState reads what identifies pid's current program: its start
 // time and the addresses the kernel laid out at exec (start and end of
 // code, stack, data, heap, arguments and environment: fields 22, 26–28
@@ -371,23 +310,51 @@ func readProcState(pid int) (procState, error) {
 	if err != nil {
 		return procState{}, err
 	}
-	return procStateOf(pid, s)
-}
-
-func procStateOf(pid int, s string) (procState, error) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procState{}, fmt.Errorf("malformed stat")
+	var buf [192]byte
+	lay, err := appendLayout(buf[:0], s)
+	if err != nil {
+		return procState{}, err
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 49 {
-		return procState{}, fmt.Errorf("malformed stat")
-	}
-	st := procState{pid: pid, stat: strings.Join([]string{f[19], f[23], f[24], f[25], f[42], f[43], f[44], f[45], f[46], f[47], f[48]}, " ")}
 	var fi syscall.Stat_t
 	if err := syscall.Stat(procPath(pid, "exe"), &fi); err != nil {
 		return procState{}, err
 	}
-	st.dev, st.ino = uint64(fi.Dev), fi.Ino
-	return st, nil
+	return procState{pid: pid, stat: string(lay), dev: uint64(fi.Dev), ino: fi.Ino}, nil
+}
+
+// appendLayout appends to dst the fields of the text of /proc/<pid>/stat
+// that readProcState compares, without allocating. The command name
+// (field 2) may hold spaces and parentheses; the fields after it start
+// after the last ")".
+func appendLayout(dst []byte, s string) ([]byte, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("malformed stat")
+	}
+	s = s[i+1:]
+	field := 2
+	for len(s) > 0 {
+		for len(s) > 0 && s[0] == ' ' {
+			s = s[1:]
+		}
+		end := strings.IndexAny(s, " \n")
+		if end < 0 {
+			end = len(s)
+		}
+		if end == 0 {
+			break
+		}
+		field++
+		if field == 22 || (field >= 26 && field <= 28) || (field >= 45 && field <= 51) {
+			dst = append(append(dst, s[:end]...), ' ')
+		}
+		s = s[end:]
+		if len(s) > 0 && s[0] == '\n' {
+			break
+		}
+	}
+	if field < 51 {
+		return nil, fmt.Errorf("malformed stat")
+	}
+	return dst, nil
 }

@@ -197,7 +197,7 @@ func TestPIDTrackerEpochs(t *testing.T) {
 		}
 		defer unix.Close(fd)
 		tr.fd = fd
-		pid, epoch, err := tr.sample()
+		pid, epoch, err := tr.sample(tickets.Add(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestPIDTrackerEpochs(t *testing.T) {
 		}
 		fd, _ := unix.Open(path, unix.O_RDONLY, 0)
 		tr.fd = fd
-		if _, _, err := tr.sample(); err == nil {
+		if _, _, err := tr.sample(tickets.Add(1)); err == nil {
 			t.Errorf("newest pid %q: read without error", bad)
 		}
 		unix.Close(fd)

@@ -50,6 +50,16 @@ func execHelper(mode, sock string) int {
 	if _, err := syscall.Write(fd, []byte("a")); err != nil {
 		return 12
 	}
+	if mode == "exec-two" {
+		// A second connection, kept across the exec too.
+		fd2, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil || syscall.Connect(fd2, &syscall.SockaddrUnix{Name: sock}) != nil {
+			return 16
+		}
+		if _, err := syscall.Write(fd2, []byte("b")); err != nil {
+			return 17
+		}
+	}
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		return 13
 	}
@@ -150,6 +160,84 @@ func TestConnNoticesExecBetweenRequests(t *testing.T) {
 				t.Fatalf("after the exec: got pid %d exe %q, want pid %d exe %q", got.PID, got.ExePath, id.PID, sleep)
 			}
 		})
+	}
+}
+
+// Two connections of one process are watched as one: their re-checks
+// share the process's files and checks. When the process execs, each
+// connection sees it at its next request and attests the new program.
+func TestConnsOfOneProcessShareAWatch(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewListener(ul)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(self)
+	cmd.Env = []string{helperEnv + "=exec-two", "ARCA_ATTEST_SOCK=" + path}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var conns [2]*Conn
+	for i := range conns {
+		nc, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = nc.(*Conn)
+		defer conns[i].Close()
+		read(t, conns[i], 1)
+		if id, err := conns[i].Identity(); err != nil || id.ExePath != self {
+			t.Fatalf("connection %d before the exec: %v, %v", i, id, err)
+		}
+	}
+	w := conns[0].att.holders[0]
+	if conns[1].att.holders[0] != w {
+		t.Fatal("two connections of one process are watched apart")
+	}
+	checks := checksRun.Load()
+	for _, c := range conns {
+		if _, err := c.Identity(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checksRun.Load() == checks {
+		t.Fatal("requests were answered without a check of the process")
+	}
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitExe(t, cmd.Process.Pid, sleep)
+	for i, c := range conns {
+		id, err := c.Identity()
+		if err != nil || id.ExePath != sleep {
+			t.Fatalf("connection %d after the exec: %v, %v; want %s", i, id, err, sleep)
+		}
+	}
+	if conns[0].att.holders[0] == w || conns[0].att.holders[0] != conns[1].att.holders[0] {
+		t.Fatal("after the exec, the connections are not watched together under a new watch")
+	}
+	// Closing one connection leaves the other's watch working.
+	conns[0].Close()
+	if _, err := conns[1].Identity(); err != nil || conns[1].att.holders[0].statFD < 0 {
+		t.Fatalf("the other connection after one closed: %v", err)
 	}
 }
 

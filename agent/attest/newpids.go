@@ -43,6 +43,7 @@ type pidTracker struct {
 	window time.Duration
 	last   int
 	at     time.Time // before the last reading
+	ticket uint64    // taken before the last reading
 	epoch  uint64
 }
 
@@ -78,7 +79,7 @@ func (t *pidTracker) keepUp() {
 		w := t.window
 		t.mu.Unlock()
 		time.Sleep(max(w/4, time.Millisecond))
-		_, _, _ = t.sample()
+		_, _, _ = t.sample(tickets.Add(1))
 	}
 }
 
@@ -98,19 +99,26 @@ func trimNewline(s string) string {
 	return s
 }
 
-// sample reads the newest pid. While two samples have the same epoch,
-// every task created between them has a pid in (first, second].
-func (t *pidTracker) sample() (pid int, epoch uint64, err error) {
+// sample reads the newest pid, or returns a reading that started after
+// arrived (a ticket: see procwatch.go), which concurrent requests share.
+// While two samples have the same epoch, every task created between
+// them has a pid in (first, second].
+func (t *pidTracker) sample(arrived uint64) (pid int, epoch uint64, err error) {
 	if t.err != nil {
 		return 0, 0, t.err
 	}
 	t.once.Do(func() { go t.keepUp() })
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ticket > arrived {
+		return t.last, t.epoch, nil
+	}
+	t.ticket = tickets.Add(1)
 	before := time.Now()
 	pid, err = newestPID(t.fd)
 	if err != nil {
 		t.epoch++
+		t.ticket = 0
 		return 0, 0, err
 	}
 	if pid < t.last || time.Since(t.at) > t.window {
@@ -184,7 +192,7 @@ var errNewHolder = errors.New("a new process holds the connection")
 // threads too (/proc/<tid> is there to be looked up, though not listed):
 // a new thread of a process in known, the processes that hold the
 // connection, is that process, which is watched already.
-func (p *prober) probe(from, to int, known []watched) error {
+func (p *prober) probe(from, to int, known []*procWatch) error {
 	for pid := from + 1; pid <= to; pid++ {
 		p.name = strconv.AppendInt(p.name[:0], int64(pid), 10)
 		holds, err := holdsSocket(p.procFD, p.name, p.buf, p.link, p.target)
@@ -203,7 +211,7 @@ func (p *prober) probe(from, to int, known []watched) error {
 
 // threadOf says whether tid is a thread (not the leader) of one of the
 // processes in known.
-func threadOf(tid int, known []watched) bool {
+func threadOf(tid int, known []*procWatch) bool {
 	s, err := readFile(procPath(tid, "status"))
 	if err != nil {
 		return false
@@ -213,7 +221,7 @@ func threadOf(tid int, known []watched) bool {
 		return false
 	}
 	for _, w := range known {
-		if w.state.pid == tgid {
+		if w.key.pid == tgid {
 			return true
 		}
 	}
