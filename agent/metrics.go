@@ -21,6 +21,8 @@ type agentMetrics struct {
 	reg    *prometheus.Registry
 	cache  *prometheus.CounterVec
 	attest prometheus.Histogram
+	// hits and misses are cache's, looked up once: every read counts one.
+	hits, misses prometheus.Counter
 }
 
 func newAgentMetrics() *agentMetrics {
@@ -39,6 +41,7 @@ func newAgentMetrics() *agentMetrics {
 	for _, r := range []string{"hit", "miss", "stale"} {
 		m.cache.WithLabelValues(r) // present from the start, at zero
 	}
+	m.hits, m.misses = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.reg.MustRegister(m.cache, m.attest)
 	for _, r := range attest.Reasons() {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

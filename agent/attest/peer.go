@@ -115,6 +115,7 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, uint64, e
 	if again, err := startTime(pid); err != nil || again != started {
 		return nil, nil, 0, refuse("pid %d changed while it was being attested", pid)
 	}
+	id.key = id.makeKey()
 	return id, held, peerIno, nil
 }
 
