@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,14 +83,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 }
 
 func (c *Conn) noteWriter(oob []byte) {
-	pid := int32(0)
-	if msgs, err := unix.ParseSocketControlMessage(oob); err == nil {
-		for i := range msgs {
-			if cred, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
-				pid = cred.Pid
-			}
-		}
-	}
+	pid := writerPID(oob)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if pid <= 0 {
@@ -106,6 +100,21 @@ func (c *Conn) noteWriter(oob []byte) {
 	} else {
 		c.anonymous = true
 	}
+}
+
+// writerPID reads the pid of an SCM_CREDENTIALS message, the only one
+// the control buffer has room for (0: none). It reads the bytes in
+// place: x/sys/unix's parsers allocate, and this runs at every read.
+func writerPID(oob []byte) int32 {
+	hdr := unix.CmsgLen(0)
+	if len(oob) < unix.CmsgLen(unix.SizeofUcred) {
+		return 0
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(unsafe.SliceData(oob)))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_CREDENTIALS || int(h.Len) != unix.CmsgLen(unix.SizeofUcred) {
+		return 0
+	}
+	return (*unix.Ucred)(unsafe.Pointer(&oob[hdr])).Pid
 }
 
 // checkWriters refuses when any process but pid has ever written to the

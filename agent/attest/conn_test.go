@@ -346,3 +346,18 @@ func TestConnRefusesAnotherWriter(t *testing.T) {
 		}
 	}
 }
+
+// writerPID reads the pid of a well-formed SCM_CREDENTIALS message, and
+// nothing from a short one or a message of another kind.
+func TestWriterPID(t *testing.T) {
+	creds := unix.UnixCredentials(&unix.Ucred{Pid: 4242, Uid: 1, Gid: 2})
+	if got := writerPID(creds); got != 4242 {
+		t.Fatalf("credentials: got pid %d, want 4242", got)
+	}
+	rights := unix.UnixRights(7, 8, 9)
+	for name, oob := range map[string][]byte{"none": nil, "short": creds[:unix.CmsgLen(0)+4], "SCM_RIGHTS": rights} {
+		if got := writerPID(oob); got != 0 {
+			t.Errorf("%s: got pid %d, want 0", name, got)
+		}
+	}
+}

@@ -19,6 +19,9 @@ import (
 // request arrived never answers it: what it saw may predate a change the
 // request must see.
 
+// exeName is "exe", NUL-terminated.
+var exeName = [...]byte{'e', 'x', 'e', 0}
+
 // tickets orders arrivals of requests and starts of checks.
 var tickets atomic.Uint64
 
@@ -234,7 +237,9 @@ func (w *procWatch) same() bool {
 	}
 	w.lay = lay
 	var fi unix.Stat_t
-	if err := unix.Fstatat(w.dirFD, "exe", &fi, 0); err != nil {
+	// fstatat(dirFD, "exe"), with the name kept as the kernel takes it:
+	// unix.Fstatat would copy it at every request.
+	if _, _, errno := unix.Syscall6(unix.SYS_NEWFSTATAT, uintptr(w.dirFD), uintptr(unsafe.Pointer(&exeName[0])), uintptr(unsafe.Pointer(&fi)), 0, 0, 0); errno != 0 {
 		return false
 	}
 	return string(lay) == w.key.stat && uint64(fi.Dev) == w.key.dev && fi.Ino == w.key.ino
