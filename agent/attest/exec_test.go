@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arca-secrets/arca/internal/testenv"
 )
 
 // helperEnv makes the test binary a caller that connects, then execs
@@ -21,6 +23,24 @@ const helperEnv = "ARCA_ATTEST_HELPER"
 func TestMain(m *testing.M) {
 	switch mode := os.Getenv(helperEnv); mode {
 	case "":
+	case "reconnect":
+		// TestConnWatchFollowsACgroupMove's caller: a connection, then
+		// another when told to, each with a byte written.
+		sock := os.Getenv("ARCA_ATTEST_SOCK")
+		in := bufio.NewReader(os.Stdin)
+		for range 2 {
+			fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+			if err != nil || syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}) != nil {
+				os.Exit(10)
+			}
+			if _, err := syscall.Write(fd, []byte("a")); err != nil {
+				os.Exit(12)
+			}
+			if _, err := in.ReadString('\n'); err != nil {
+				os.Exit(0)
+			}
+		}
+		os.Exit(0)
 	case "hold-then-exec":
 		// TestConnRefusesANewHolder's child: it holds the connection
 		// (fd 3) and execs /bin/sleep when told to.
@@ -238,6 +258,85 @@ func TestConnsOfOneProcessShareAWatch(t *testing.T) {
 	conns[0].Close()
 	if _, err := conns[1].Identity(); err != nil || conns[1].att.holders[0].statFD < 0 {
 		t.Fatalf("the other connection after one closed: %v", err)
+	}
+}
+
+// A process attested on one connection moves to another cgroup and
+// connects again: the new connection is attested in its new cgroup (the
+// watch made for the first connection, which had not seen the move yet,
+// is checked and replaced, not trusted), and the first connection's next
+// request sees the move too.
+func TestConnWatchFollowsACgroupMove(t *testing.T) {
+	base := "/sys/fs/cgroup/unified" // the unified hierarchy, beside v1's
+	if _, err := os.Stat(base + "/cgroup.procs"); err != nil {
+		base = "/sys/fs/cgroup"
+	}
+	if _, err := os.Stat(base + "/cgroup.controllers"); err != nil {
+		testenv.Unavailable(t, "no unified cgroup hierarchy at %s: %v", base, err)
+	}
+	dir := filepath.Join(base, fmt.Sprintf("arca-attest-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		testenv.Unavailable(t, "cannot create a cgroup here: %v", err)
+	}
+	t.Cleanup(func() { _ = os.Remove(dir) })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewListener(ul)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(self)
+	cmd.Env = []string{helperEnv + "=reconnect", "ARCA_ATTEST_SOCK=" + path}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // gone, it leaves the cgroup empty to remove
+	})
+	accept := func() *Conn {
+		t.Helper()
+		nc, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := nc.(*Conn)
+		t.Cleanup(func() { c.Close() })
+		read(t, c, 1)
+		return c
+	}
+	first := accept()
+	id, err := first.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(cmd.Process.Pid)), 0); err != nil {
+		testenv.Unavailable(t, "cannot move a process to another cgroup: %v", err)
+	}
+	want := strings.TrimPrefix(dir, base)
+	if _, err := io.WriteString(stdin, "again\n"); err != nil {
+		t.Fatal(err)
+	}
+	second := accept()
+	id2, err := second.Identity()
+	if err != nil || id2.Cgroup != want || id.Cgroup == want {
+		t.Fatalf("the new connection after the move: %v, %v; want cgroup %s (was %s)", id2, err, want, id.Cgroup)
+	}
+	if id1, err := first.Identity(); err != nil || id1.Cgroup != want {
+		t.Fatalf("the first connection after the move: %v, %v; want cgroup %s", id1, err, want)
 	}
 }
 

@@ -67,12 +67,16 @@ func watchProcess(st procState) (*procWatch, error) {
 	if w := watches.m[st]; w != nil {
 		w.refs++
 		watches.mu.Unlock()
-		// A watch that has seen a change is dropped by its check; one
-		// that is older than a change not yet checked is caught by the
-		// next check, which every request runs.
-		return w, nil
+		// It may be older than a change no request has checked yet (a
+		// move to another cgroup, which the caller compares): checked
+		// now, and replaced if it did change.
+		if _, dead := w.check(tickets.Add(1)); !dead {
+			return w, nil
+		}
+		w.release()
+	} else {
+		watches.mu.Unlock()
 	}
-	watches.mu.Unlock()
 	w, err := openWatch(st)
 	if err != nil {
 		return nil, err
