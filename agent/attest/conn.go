@@ -183,10 +183,10 @@ func (a *attested) close() {
 // again only what can have changed since, and attest in full once more
 // when something did:
 //
-//   - the connecting process is still alive (its pidfd), and every
-//     process that holds the connection has the same start time, memory
-//     layout (which exec replaces) and executable file, no tracer, and
-//     the connecting one the same cgroup;
+//   - every process that holds the connection is alive and has the
+//     same start time, memory layout (which exec replaces) and
+//     executable file, no tracer, and the same cgroup, as seen by a check
+//     that started after the request arrived (procwatch.go);
 //   - none of the processes created on the host since the holders were
 //     scanned holds the connection (a fork copies it; see newpids.go);
 //   - and, at every request, only the connecting process has ever written
