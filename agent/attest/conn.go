@@ -207,7 +207,7 @@ func (c *Conn) Identity() (*Identity, error) {
 	}
 	if c.att == nil {
 		fullCounts[why].Add(1)
-		att, err := attestConn(c.UnixConn, c.accepted)
+		att, err := attestConn(c.UnixConn, c.accepted, arrived)
 		if err != nil {
 			return nil, err
 		}
@@ -220,27 +220,25 @@ func (c *Conn) Identity() (*Identity, error) {
 }
 
 // attestConn attests the caller in full and keeps what to compare
-// against. The newest pid and the caller's state are read before, so a
-// fork or exec during the attestation shows as a change next time.
-func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
-	last, epoch, err := newPIDs.sample(tickets.Add(1))
-	if err != nil {
-		return nil, refuse("cannot read /proc/loadavg: %v", err)
-	}
+// against. The newest pid is read before the holder scan and the
+// caller's state before the attestation, so a fork or exec during it
+// shows as a change next time.
+func attestConn(conn *net.UnixConn, accepted, arrived uint64) (*attested, error) {
 	cred, _, err := PeerCred(conn)
 	if err != nil {
 		return nil, err
 	}
 	before, _ := readProcState(int(cred.Pid))
-	id, held, peerIno, err := peer(conn, accepted)
+	id, hb, err := peer(conn, accepted, arrived)
 	if err != nil {
 		return nil, err
 	}
-	probe, err := newProber(peerIno)
+	probe, err := newProber(hb.peerIno)
 	if err != nil {
 		return nil, refuse("cannot open /proc: %v", err)
 	}
-	a := &attested{id: id, scanned: last, epoch: epoch, probe: probe}
+	a := &attested{id: id, scanned: hb.last, epoch: hb.epoch, probe: probe}
+	held := hb.pids
 	changed := refuse("pid %d changed while it was being attested", id.PID)
 	// The connecting process first.
 	for i, h := range held {

@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -359,5 +360,46 @@ func TestWriterPID(t *testing.T) {
 		if got := writerPID(oob); got != 0 {
 			t.Errorf("%s: got pid %d, want 0", name, got)
 		}
+	}
+}
+
+// Connections whose first requests come at once share holder scans: each
+// waits for the first scan that starts after it arrived, so a burst of
+// them costs a scan or two, not one each. Each is still attested as the
+// process that connected.
+func TestConnsShareAHolderScan(t *testing.T) {
+	const n = 8
+	conns := make([]*Conn, n)
+	for i := range conns {
+		client, c := connPair(t)
+		if _, err := client.Write([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		read(t, c, 1)
+		conns[i] = c
+	}
+	before := scansRun.Load()
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for _, c := range conns {
+		go func() {
+			<-start
+			id, err := c.Identity()
+			if err == nil && id.PID != os.Getpid() {
+				err = fmt.Errorf("attested as pid %d", id.PID)
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if scans := scansRun.Load() - before; scans >= n {
+		t.Fatalf("%d connections attested at once made %d holder scans", n, scans)
+	} else {
+		t.Logf("%d connections attested at once: %d holder scans", n, scans)
 	}
 }
