@@ -41,3 +41,24 @@ func (c *Core) OpensKeyring(sealed []byte) error {
 	defer release()
 	return c.barrier.OpensKeyring(sealed)
 }
+
+// SealSnapshotSums seals a raft snapshot's sums with the keyring.
+func (c *Core) SealSnapshotSums(sums []byte) ([]byte, error) {
+	_, release, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return c.barrier.SealDetached("raft-snapshot-sums", sums)
+}
+
+// OpenSnapshotSums opens sums SealSnapshotSums sealed with any term of
+// the keyring; an error when this cluster's keyring did not seal them.
+func (c *Core) OpenSnapshotSums(sealed []byte) ([]byte, error) {
+	_, release, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return c.barrier.OpenDetached("raft-snapshot-sums", sealed)
+}

@@ -16,7 +16,7 @@ import (
 type RaftStorage interface {
 	Peers() ([]raft.Peer, error)
 	RemoveServer(id string) error
-	SaveSnapshot(w io.Writer) error
+	SaveSnapshot(w io.Writer, seal raft.SealFunc) error
 	RestoreSnapshot(s *raft.Snapshot) error
 	// EnsureCluster starts a cluster of this node if it belongs to none
 	// (at init).
@@ -96,7 +96,7 @@ func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ st
 	}
 	if r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if err := s.raft.SaveSnapshot(w); err != nil {
+		if err := s.raft.SaveSnapshot(w, s.core.SealSnapshotSums); err != nil {
 			s.log.Error("saving a snapshot", "error", err)
 			respondError(w, http.StatusInternalServerError, errors.New("internal error"))
 		}
@@ -123,8 +123,15 @@ func (s *Server) handleRaftSnapshotForce(w http.ResponseWriter, r *http.Request,
 var errForeignSnapshot = &badRequest{"the snapshot comes from another cluster: its keyring does not open with this cluster's root key; " +
 	"restore it with sys/storage/raft/snapshot-force (arca operator raft snapshot restore -force), then unseal every node with that cluster's keys"}
 
+// errUnsealedSnapshot: the snapshot's sums were not sealed by this
+// cluster's keyring (altered, or put together elsewhere).
+var errUnsealedSnapshot = &badRequest{"the snapshot's SHA256SUMS.sealed does not open with this cluster's keyring to its sums: it was altered or not saved by this cluster; " +
+	"sys/storage/raft/snapshot-force (arca operator raft snapshot restore -force) restores it all the same"}
+
 func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, force bool) {
-	snap, err := raft.ReadSnapshot(http.MaxBytesReader(w, r.Body, s.limits.MaxRequestSize))
+	// The state, uncompressed, may be a few times the file: bounded all
+	// the same, a small file cannot stand for a huge one.
+	snap, err := raft.ReadSnapshot(http.MaxBytesReader(w, r.Body, s.limits.MaxRequestSize), 4*s.limits.MaxRequestSize)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -147,6 +154,10 @@ func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, force b
 			return
 		case err != nil:
 			s.respondErr(w, r, err)
+			return
+		}
+		if !snap.SealedBy(s.core.OpenSnapshotSums) {
+			s.respondErr(w, r, errUnsealedSnapshot)
 			return
 		}
 	}

@@ -288,7 +288,7 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	var saved bytes.Buffer
-	if err := n.SaveSnapshot(&saved); err != nil {
+	if err := n.SaveSnapshot(&saved, testSeal); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Put(ctx, &storage.Entry{Key: "b", Value: []byte("2")}); err != nil {
@@ -297,7 +297,7 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 	if err := n.Delete(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := ReadSnapshot(bytes.NewReader(saved.Bytes()))
+	snap, err := ReadSnapshot(bytes.NewReader(saved.Bytes()), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestSaveAndRestoreSnapshot(t *testing.T) {
 	if e, _ := n.Get(ctx, "b"); e != nil {
 		t.Fatalf("b, written after the snapshot, survived the restore: %v", e)
 	}
-	if _, err := ReadSnapshot(strings.NewReader("not a snapshot\nat all")); !errors.Is(err, ErrBadSnapshot) {
+	if _, err := ReadSnapshot(strings.NewReader("not a snapshot\nat all"), 1<<20); !errors.Is(err, ErrBadSnapshot) {
 		t.Fatalf("restoring garbage: %v, want ErrBadSnapshot", err)
 	}
 	if e, _ := n.Get(ctx, "a"); e == nil {

@@ -1,10 +1,7 @@
 package raft
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +12,12 @@ import (
 	"github.com/arca-secrets/arca/storage"
 )
 
-// A saved snapshot is one line of JSON (the Raft metadata: index, term,
-// membership, size, and the SHA-256 of what follows) followed by the
-// snapshot's own bytes. Its entries are barrier ciphertexts: a saved
+// A saved snapshot has Vault's shape, which its API clients check: a
+// gzip-compressed tar of meta.json (the Raft metadata: index, term,
+// membership, size), state.bin (the snapshot's own bytes), SHA256SUMS
+// (the SHA-256 of both, as sha256sum writes them) and SHA256SUMS.sealed
+// (those sums sealed with the barrier's keyring, which the clients
+// require to be there). Its entries are barrier ciphertexts: a saved
 // snapshot is as safe as the storage it came from, and useless without
 // the cluster's keys.
 //
@@ -30,15 +30,12 @@ import (
 // arca, or not all of one (truncated, altered).
 var ErrBadSnapshot = errors.New("raft storage: not a snapshot saved by arca")
 
-// savedHeader is a saved snapshot's first line.
-type savedHeader struct {
-	hraft.SnapshotMeta
-	// SHA256 is the hex SHA-256 of the snapshot's bytes after the line.
-	SHA256 string `json:"sha256"`
-}
+// SealFunc seals a snapshot's sums with the barrier's keyring.
+type SealFunc func(sums []byte) ([]byte, error)
 
-// SaveSnapshot takes a snapshot now and writes it to w.
-func (n *Node) SaveSnapshot(w io.Writer) error {
+// SaveSnapshot takes a snapshot now and writes it to w, its sums sealed
+// with seal.
+func (n *Node) SaveSnapshot(w io.Writer, seal SealFunc) error {
 	f := n.raft.Snapshot()
 	if err := f.Error(); err != nil {
 		return err
@@ -48,24 +45,13 @@ func (n *Node) SaveSnapshot(w io.Writer) error {
 		return err
 	}
 	defer rc.Close()
-	// The sum heads the file, so the body is read before any of it is
-	// written; the state it holds is in this node's memory anyway.
-	var body bytes.Buffer
-	if _, err := io.Copy(&body, rc); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(body.Bytes())
-	h := savedHeader{SnapshotMeta: *meta, SHA256: hex.EncodeToString(sum[:])}
-	h.Size = int64(body.Len())
-	head, err := json.Marshal(h)
+	// The state is in this node's memory anyway; read whole, it is
+	// summed and sealed before a byte is written.
+	body, err := io.ReadAll(rc)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(append(head, '\n')); err != nil {
-		return err
-	}
-	_, err = body.WriteTo(w)
-	return err
+	return writeArchive(w, meta, body, seal)
 }
 
 // Snapshot is a saved snapshot read whole and checked: its sum matches
@@ -74,51 +60,38 @@ type Snapshot struct {
 	meta    hraft.SnapshotMeta
 	body    []byte
 	entries map[string][]byte
+	// sums is SHA256SUMS, which matched; sealed is SHA256SUMS.sealed,
+	// opened by SealedBy.
+	sums, sealed []byte
+}
+
+// SealedBy reports whether open (the cluster's keyring) opens the
+// snapshot's sealed sums to the sums it holds: a snapshot this cluster
+// saved, not altered since (a forged one could match its sums, never
+// seal them).
+func (s *Snapshot) SealedBy(open func(sealed []byte) ([]byte, error)) bool {
+	got, err := open(s.sealed)
+	return err == nil && bytes.Equal(got, s.sums)
 }
 
 // Entry is the stored value of key in the snapshot (a barrier
 // ciphertext, or a raw core/ entry), nil when it has none.
 func (s *Snapshot) Entry(key string) []byte { return s.entries[key] }
 
-// ReadSnapshot reads a saved snapshot from r and checks it. A read error
-// (a body over the request limit) is wrapped beside ErrBadSnapshot.
-func ReadSnapshot(r io.Reader) (*Snapshot, error) {
-	br := bufio.NewReader(r)
-	head, err := br.ReadBytes('\n')
+// ReadSnapshot reads a saved snapshot from r and checks it; its state
+// may be at most maxState bytes once uncompressed. A read error (a body
+// over the request limit) is wrapped beside ErrBadSnapshot.
+func ReadSnapshot(r io.Reader, maxState int64) (*Snapshot, error) {
+	a, err := readArchive(r, maxState)
 	if err != nil {
-		return nil, fmt.Errorf("%w: no header line: %w", ErrBadSnapshot, err)
+		return nil, err
 	}
-	var h savedHeader
-	if err := json.Unmarshal(head, &h); err != nil || h.Size <= 0 || h.Index == 0 {
-		return nil, fmt.Errorf("%w: no valid header line", ErrBadSnapshot)
-	}
-	want, err := hex.DecodeString(h.SHA256)
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("%w: the header has no SHA-256", ErrBadSnapshot)
-	}
-	if h.Version < hraft.SnapshotVersionMin || h.Version > hraft.SnapshotVersionMax {
-		return nil, fmt.Errorf("%w: unsupported snapshot version %d", ErrBadSnapshot, h.Version)
-	}
-	// Read what is there, one byte past the size at most: the header's
-	// size alone allocates nothing, so a lying header costs no memory.
-	body, err := io.ReadAll(io.LimitReader(br, h.Size+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
-	}
-	switch {
-	case int64(len(body)) < h.Size:
-		return nil, fmt.Errorf("%w: truncated (%d of %d bytes)", ErrBadSnapshot, len(body), h.Size)
-	case int64(len(body)) > h.Size:
-		return nil, fmt.Errorf("%w: bytes after the end", ErrBadSnapshot)
-	}
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], want) {
-		return nil, fmt.Errorf("%w: the SHA-256 does not match (altered or damaged)", ErrBadSnapshot)
-	}
+	body := a.state
 	var list []*storage.Entry
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, fmt.Errorf("%w: undecodable entries", ErrBadSnapshot)
 	}
-	s := &Snapshot{meta: h.SnapshotMeta, body: body, entries: make(map[string][]byte, len(list))}
+	s := &Snapshot{meta: a.meta, body: body, sums: a.sums, sealed: a.sealed, entries: make(map[string][]byte, len(list))}
 	for _, e := range list {
 		if e == nil || !storage.ValidKey(e.Key) {
 			return nil, fmt.Errorf("%w: an invalid entry", ErrBadSnapshot)
