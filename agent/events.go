@@ -65,6 +65,7 @@ func (w *watcher) run(ctx context.Context, ready <-chan struct{}) {
 		return
 	case <-ready:
 	}
+	warmDecoder()
 	backoff := eventsMinBackoff
 	for ctx.Err() == nil {
 		connected, err := w.session(ctx)
@@ -164,6 +165,16 @@ func (w *watcher) session(ctx context.Context) (connected bool, err error) {
 			return true, fmt.Errorf("decoding an event: %w", err)
 		}
 		w.deliver(changeOf(ev))
+	}
+}
+
+// warmDecoder decodes one event before any arrives: encoding/json
+// builds a type's decoder on its first use, which cost the first change
+// a host's agents heard of about a millisecond each.
+func warmDecoder() {
+	if b, err := events.Missed(1, time.Time{}).CloudEvent(); err == nil {
+		var ev events.Received
+		_ = json.Unmarshal(b, &ev)
 	}
 }
 
