@@ -21,6 +21,8 @@ type agentMetrics struct {
 	reg    *prometheus.Registry
 	cache  *prometheus.CounterVec
 	attest prometheus.Histogram
+	// hits and misses are cache's, looked up once: every read counts one.
+	hits, misses prometheus.Counter
 }
 
 func newAgentMetrics() *agentMetrics {
@@ -39,7 +41,15 @@ func newAgentMetrics() *agentMetrics {
 	for _, r := range []string{"hit", "miss", "stale"} {
 		m.cache.WithLabelValues(r) // present from the start, at zero
 	}
+	m.hits, m.misses = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.reg.MustRegister(m.cache, m.attest)
+	for _, r := range attest.Reasons() {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "arca_agent", Name: "full_attestations_total",
+			Help:        "Requests whose caller was attested in full (the holder scan included), by reason: first (a connection's first request), exited, pid_epoch (the pids handed out since the holder scan are not known for sure), new_process (processes were created on the host since the holder scan and could not each be looked at), new_holder (one of them holds the connection), holder_changed, traced, cgroup.",
+			ConstLabels: prometheus.Labels{"reason": r.String()},
+		}, func() float64 { return float64(attest.FullAttestations(r)) }))
+	}
 	return m
 }
 

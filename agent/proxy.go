@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -85,28 +86,33 @@ func (h *workloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "arca agent: "+err.Error())
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		writeErr(w, http.StatusRequestEntityTooLarge, "request body too large or unreadable")
-		return
-	}
-	hdr := http.Header{}
-	for _, k := range forwardedHeaders {
-		if v := r.Header.Values(k); len(v) > 0 {
-			hdr[k] = v
+	var body []byte
+	if r.Body != http.NoBody { // net/http's for a request without one: nothing to read
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			writeErr(w, http.StatusRequestEntityTooLarge, "request body too large or unreadable")
+			return
 		}
 	}
 	method := r.Method
 	cacheable := method == http.MethodGet && how == forwarded && a.kv != nil
 	if cacheable {
 		if rep, age := a.kv.getAged(id.Key(), r.URL.RequestURI()); rep != nil {
-			a.metrics.cache.WithLabelValues("hit").Inc()
+			a.metrics.hits.Inc()
 			setAge(w, age)
 			writeReply(w, rep)
-			a.log.Debug("served from cache", "caller", id.String(), "path", r.URL.Path)
+			if a.log.Enabled(r.Context(), slog.LevelDebug) { // id.String formats
+				a.log.Debug("served from cache", "caller", id.String(), "path", r.URL.Path)
+			}
 			return
 		}
-		a.metrics.cache.WithLabelValues("miss").Inc()
+		a.metrics.misses.Inc()
+	}
+	hdr := http.Header{}
+	for _, k := range forwardedHeaders {
+		if v := r.Header.Values(k); len(v) > 0 {
+			hdr[k] = v
+		}
 	}
 	wt, err := a.tokens.get(r.Context(), id)
 	if err != nil {

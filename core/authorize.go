@@ -24,7 +24,7 @@ type Caller struct {
 // whose own requests need sudo (revoke-prefix with an empty prefix, a
 // listing) is a member itself beside its "/*".
 var sudoPaths = policy.NewPathSet(
-	"sys/seal", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
+	"sys/seal", "sys/step-down", "sys/rotate", "sys/auth/*", "sys/audit", "sys/audit/*",
 	"sys/leases/revoke-prefix", "sys/leases/revoke-prefix/*",
 	"sys/leases/revoke-force", "sys/leases/revoke-force/*",
 	"sys/leases/lookup/*",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/arca-secrets/arca/core/syspath"
 	"github.com/arca-secrets/arca/logical"
 )
 
@@ -28,7 +29,7 @@ func (c *Core) CanonicalPath(path string, op logical.Operation) (string, error) 
 		return "", err
 	}
 	if rest, ok := strings.CutPrefix(p, "sys/"); ok {
-		return "sys/" + canonicalSys(rest), nil
+		return "sys/" + syspath.Canonical(rest), nil
 	}
 	st, release, err := c.enter()
 	if err != nil {
@@ -42,7 +43,7 @@ func (c *Core) CanonicalPath(path string, op logical.Operation) (string, error) 
 // slashes as they are.
 func (st *unsealed) foldNames(path string) string {
 	if rest, ok := strings.CutPrefix(path, "sys/"); ok {
-		return "sys/" + canonicalSys(rest)
+		return "sys/" + syspath.Canonical(rest)
 	}
 	return st.foldEngineNames(path)
 }
@@ -81,51 +82,4 @@ func canonicalSlashes(path string, op logical.Operation) (string, error) {
 		return trimmed + "/", nil
 	}
 	return trimmed, nil
-}
-
-// foldedSysNames are the sys/ prefixes followed by an ACL policy name,
-// which the policy store folds to lower case without surrounding spaces.
-// (Password policy names are case-sensitive and are not folded.)
-var foldedSysNames = []string{"policies/acl/"}
-
-// sysAliases are older spellings of sys/ paths that serve the same
-// objects as their current one: the ACL judges the current spelling, so a
-// deny on sys/policies/acl/ops is not dodged through sys/policy/ops. A
-// bare alias is rewritten itself too, not only the paths under it
-// (sys/policy alone lists names and keeps its own rules).
-var sysAliases = []struct {
-	old, current string
-	bare         bool
-}{
-	{"policy", "policies/acl", false},
-	{"renew", "leases/renew", true},
-	{"revoke", "leases/revoke", true},
-}
-
-func canonicalSys(rest string) string {
-	for _, a := range sysAliases {
-		if (a.bare && rest == a.old) || strings.HasPrefix(rest, a.old+"/") {
-			rest = a.current + strings.TrimPrefix(rest, a.old)
-			break
-		}
-	}
-	for _, prefix := range foldedSysNames {
-		name, ok := strings.CutPrefix(rest, prefix)
-		if !ok {
-			continue
-		}
-		// A list keeps its slash; only a single segment is a name, and
-		// only a fold that leaves a real segment is made (anything else
-		// stays as sent, for the handler to refuse as a bad name).
-		name, slash := strings.CutSuffix(name, "/")
-		folded := strings.ToLower(strings.TrimSpace(name))
-		if strings.Contains(name, "/") || folded == "" || folded == "." || folded == ".." {
-			return rest
-		}
-		if slash {
-			folded += "/"
-		}
-		return prefix + folded
-	}
-	return rest
 }

@@ -29,3 +29,15 @@ func (c *Core) KeyStatus() (barrier.KeyStatus, error) {
 	defer release()
 	return c.barrier.KeyStatus()
 }
+
+// OpensKeyring reports whether this node's root key opens sealed, a
+// keyring as the barrier stores it (a snapshot's): barrier.ErrBadRootKey
+// when another cluster's root key sealed it.
+func (c *Core) OpensKeyring(sealed []byte) error {
+	_, release, err := c.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return c.barrier.OpensKeyring(sealed)
+}

@@ -239,6 +239,9 @@ func TestEveryRouteFamilyIsAuditedOnce(t *testing.T) {
 		step{name: "raft configuration", method: "GET", path: "sys/storage/raft/configuration", tok: root, status: 400, audited: "sys/storage/raft/configuration", failed: true},
 		step{name: "raft remove-peer", method: "POST", path: "sys/storage/raft/remove-peer", tok: root, body: map[string]any{"server_id": "x"}, status: 400, audited: "sys/storage/raft/remove-peer", failed: true},
 		step{name: "raft snapshot", method: "GET", path: "sys/storage/raft/snapshot", tok: root, status: 400, audited: "sys/storage/raft/snapshot", failed: true},
+		step{name: "raft snapshot-force", method: "POST", path: "sys/storage/raft/snapshot-force", tok: root, status: 400, audited: "sys/storage/raft/snapshot-force", failed: true},
+		// Step-down on a node that is not in a cluster does nothing, as in Vault.
+		step{name: "step-down", method: "PUT", path: "sys/step-down", tok: root, status: 204, audited: "sys/step-down"},
 		// A node alone has no HA peers to list.
 		step{name: "ha-status", method: "GET", path: "sys/ha-status", tok: root, status: 200, audited: "sys/ha-status"},
 	)

@@ -36,6 +36,7 @@ type Cluster interface {
 	JoinPending() bool
 	JoinSealStatus() core.SealStatus
 	JoinUnseal(ctx context.Context, share []byte) (core.SealStatus, error)
+	StepDown(ctx context.Context) (func(), error)
 }
 
 var _ Cluster = (*cluster.Node)(nil)

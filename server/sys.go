@@ -107,6 +107,8 @@ func (s *Server) sysRoutes() map[string]sysRoute {
 		"storage/raft/configuration":       authed(s.handleRaftConfiguration),
 		"storage/raft/remove-peer":         authed(s.handleRaftRemovePeer),
 		"storage/raft/snapshot":            {handle: s.handleRaftSnapshot, raw: true},
+		"storage/raft/snapshot-force":      {handle: s.handleRaftSnapshotForce, raw: true},
+		"step-down":                        authed(s.handleStepDown),
 		"pprof/":                           authed(s.handlePprof),
 		"internal/ui/mounts/":              authed(s.handleUIMount),
 		"events/subscribe/":                authed(s.handleEventsSubscribe),

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/arca-secrets/arca/barrier"
+	"github.com/arca-secrets/arca/cluster"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/raft"
 )
@@ -15,7 +17,7 @@ type RaftStorage interface {
 	Peers() ([]raft.Peer, error)
 	RemoveServer(id string) error
 	SaveSnapshot(w io.Writer) error
-	RestoreSnapshot(r io.Reader) error
+	RestoreSnapshot(s *raft.Snapshot) error
 	// EnsureCluster starts a cluster of this node if it belongs to none
 	// (at init).
 	EnsureCluster(ctx context.Context) error
@@ -76,9 +78,14 @@ func (s *Server) handleRaftRemovePeer(w http.ResponseWriter, r *http.Request, _ 
 }
 
 // handleRaftSnapshot serves GET sys/storage/raft/snapshot (save) and POST
-// (restore). A restore replaces every key, the keyring's included, so the
-// node seals once the answer is recorded: it is unsealed again with the
-// keys of the cluster the snapshot came from.
+// (restore). A restore replaces every key, the keyring's included, so
+// the node seals once the answer is recorded, and so does every other
+// node whose root key does not open the restored keyring: each is
+// unsealed again with the keys of the cluster the snapshot came from.
+// A snapshot of another cluster is refused here, as in Vault: its
+// keyring does not open with this cluster's root key, so the cluster
+// could not be unsealed with the keys its operators hold;
+// snapshot-force restores it all the same.
 func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ string) {
 	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut) {
 		return
@@ -95,17 +102,56 @@ func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ st
 		}
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.limits.MaxRequestSize)
-	if err := s.raft.RestoreSnapshot(body); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			s.respondErr(w, r, &tooLarge{s.limits.MaxRequestSize})
-		case errors.Is(err, raft.ErrBadSnapshot):
-			s.respondErr(w, r, &badRequest{err.Error()})
-		default:
+	s.restoreSnapshot(w, r, false)
+}
+
+// handleRaftSnapshotForce serves POST sys/storage/raft/snapshot-force: a
+// restore without the check that the snapshot comes from this cluster.
+func (s *Server) handleRaftSnapshotForce(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodPost, http.MethodPut) {
+		return
+	}
+	if s.raft == nil {
+		respondError(w, http.StatusBadRequest, errNoRaft)
+		return
+	}
+	s.restoreSnapshot(w, r, true)
+}
+
+// errForeignSnapshot: the snapshot's keyring does not open with this
+// cluster's root key.
+var errForeignSnapshot = &badRequest{"the snapshot comes from another cluster: its keyring does not open with this cluster's root key; " +
+	"restore it with sys/storage/raft/snapshot-force (arca operator raft snapshot restore -force), then unseal every node with that cluster's keys"}
+
+func (s *Server) restoreSnapshot(w http.ResponseWriter, r *http.Request, force bool) {
+	snap, err := raft.ReadSnapshot(http.MaxBytesReader(w, r.Body, s.limits.MaxRequestSize))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		s.respondErr(w, r, &tooLarge{s.limits.MaxRequestSize})
+		return
+	case errors.Is(err, raft.ErrBadSnapshot):
+		s.respondErr(w, r, &badRequest{err.Error()})
+		return
+	case err != nil:
+		s.respondErr(w, r, err)
+		return
+	}
+	if !force {
+		switch err := s.core.OpensKeyring(snap.Entry(barrier.KeyringPath)); {
+		case errors.Is(err, barrier.ErrBadRootKey):
+			s.respondErr(w, r, errForeignSnapshot)
+			return
+		case errors.Is(err, barrier.ErrCorruptKeyring):
+			s.respondErr(w, r, &badRequest{"the snapshot holds no valid keyring"})
+			return
+		case err != nil:
 			s.respondErr(w, r, err)
+			return
 		}
+	}
+	if err := s.raft.RestoreSnapshot(snap); err != nil {
+		s.respondErr(w, r, err)
 		return
 	}
 	callOf(r).After(func(ctx context.Context) {
@@ -113,5 +159,30 @@ func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ st
 			s.log.Error("sealing after a snapshot restore", "error", err)
 		}
 	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleStepDown serves PUT/POST sys/step-down: the active node hands
+// the lead to another voter once the answer is recorded (a standby
+// forwards the request to it). On a node that is not active, or not in a
+// cluster, it does nothing, as in Vault.
+func (s *Server) handleStepDown(w http.ResponseWriter, r *http.Request, _ string) {
+	if !allow(w, r, http.MethodPost, http.MethodPut) {
+		return
+	}
+	if s.cluster != nil {
+		handOver, err := s.cluster.StepDown(r.Context())
+		if errors.Is(err, cluster.ErrNoStandby) {
+			s.respondErr(w, r, &badRequest{err.Error()})
+			return
+		}
+		if err != nil {
+			s.respondErr(w, r, err)
+			return
+		}
+		if handOver != nil {
+			callOf(r).After(func(context.Context) { handOver() })
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

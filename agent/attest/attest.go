@@ -15,8 +15,11 @@
 //
 // Conn (conn.go) attests a connection's caller with Peer once, and at
 // each later request re-checks only what can have changed, with the
-// caller's /proc files kept open; the kernel names each request's writer
-// (SO_PASSCRED), so a connection handed to another process is refused.
+// holders' /proc files kept open and shared by the connections of one
+// process (procwatch.go), and only the processes created since the
+// holder scan looked at (newpids.go); the kernel names each request's
+// writer (SO_PASSCRED), so a connection handed to another process is
+// refused.
 //
 // What the kernel says is not all a selector needs: a traced process is
 // refused (its tracer decides what it does), a dynamically linked
@@ -59,6 +62,8 @@ type Identity struct {
 	SELinux string
 	// Notes say what could not be read and why (for refusals).
 	Notes []string
+	// key is Key, worked out once (a connection's every request uses it).
+	key string
 }
 
 // ErrRefused marks a caller the agent will not vouch for; the message
@@ -86,6 +91,13 @@ func (id *Identity) Selectors() map[string]any {
 // Key identifies the identity for caching a token: every selector but
 // the pid, which is not bound.
 func (id *Identity) Key() string {
+	if id.key != "" {
+		return id.key
+	}
+	return id.makeKey()
+}
+
+func (id *Identity) makeKey() string {
 	return strings.Join([]string{strconv.FormatUint(uint64(id.UID), 10), strconv.FormatUint(uint64(id.GID), 10), id.ExePath, id.ExeSHA256, id.Cgroup, id.ContainerID, id.SystemdUnit, id.SELinux}, "\x00")
 }
 

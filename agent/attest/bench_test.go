@@ -3,6 +3,7 @@ package attest
 import (
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 )
 
@@ -69,6 +70,30 @@ func BenchmarkPeer(b *testing.B) {
 			n++
 		}
 		b.ReportMetric(float64(full)/float64(n), "full/op")
+	})
+	// Sixteen connections of one process, re-checked concurrently: the
+	// process is watched once for all of them, and requests share the
+	// checks that started after they arrived (checks/op).
+	conns := make([]*Conn, 16)
+	for i := range conns {
+		_, conns[i] = connPair(b)
+		if _, err := conns[i].Identity(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("recheck16", func(b *testing.B) {
+		var next atomic.Int32
+		checks := checksRun.Load()
+		b.RunParallel(func(pb *testing.PB) {
+			c := conns[int(next.Add(1)-1)%len(conns)]
+			for pb.Next() {
+				if _, err := c.Identity(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(checksRun.Load()-checks)/float64(b.N), "checks/op")
 	})
 	b.Run("sock_diag", func(b *testing.B) {
 		for b.Loop() {

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,18 +79,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if n > 0 {
 		c.noteWriter(c.oob[:oobn])
 	}
-	return n, err
+	// recvmsg's -1 on an error (a reset connection) reaches us as is;
+	// io.Reader's callers (bufio) panic on a negative count.
+	return max(n, 0), err
 }
 
 func (c *Conn) noteWriter(oob []byte) {
-	pid := int32(0)
-	if msgs, err := unix.ParseSocketControlMessage(oob); err == nil {
-		for i := range msgs {
-			if cred, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
-				pid = cred.Pid
-			}
-		}
-	}
+	pid := writerPID(oob)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if pid <= 0 {
@@ -107,6 +102,21 @@ func (c *Conn) noteWriter(oob []byte) {
 	} else {
 		c.anonymous = true
 	}
+}
+
+// writerPID reads the pid of an SCM_CREDENTIALS message, the only one
+// the control buffer has room for (0: none). It reads the bytes in
+// place: x/sys/unix's parsers allocate, and this runs at every read.
+func writerPID(oob []byte) int32 {
+	hdr := unix.CmsgLen(0)
+	if len(oob) < unix.CmsgLen(unix.SizeofUcred) {
+		return 0
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(unsafe.SliceData(oob)))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_CREDENTIALS || int(h.Len) != unix.CmsgLen(unix.SizeofUcred) {
+		return 0
+	}
+	return (*unix.Ucred)(unsafe.Pointer(&oob[hdr])).Pid
 }
 
 // checkWriters refuses when any process but pid has ever written to the
@@ -138,27 +148,18 @@ func (c *Conn) Close() error {
 }
 
 // attested is what the full attestation saw, kept to compare against.
-// Its /proc files stay open and are read again with pread: one system
-// call each, and a file of a process that has exited reads as an error,
-// whatever process has its pid now.
 type attested struct {
-	id    *Identity
-	pidfd int // -1: none (old kernel)
-	// lastPID is the newest pid on the host (/proc/loadavg) when the
-	// holders were scanned: while it is the same, no process has been
-	// created since, so no fork can have copied the connection.
-	lastPID string
-	holders []watched
-	cgroup  string
-	cgFD    int // the connecting process's /proc/<pid>/cgroup
-	buf     []byte
-}
-
-// watched is a process that holds the connection, with its /proc files
-// open.
-type watched struct {
-	state          procState
-	statFD, status int
+	id *Identity
+	// scanned is the newest pid on the host (/proc/loadavg) when the
+	// holders were last looked for, and epoch the tracker's then (see
+	// newpids.go): a process created since has a newer pid, and only
+	// those are looked at again.
+	scanned int
+	epoch   uint64
+	probe   *prober
+	// holders are the processes that hold the connection, the connecting
+	// one first, each watched in the state it was attested in.
+	holders []*procWatch
 }
 
 // procState is what of a process changes when it execs, or is replaced
@@ -170,17 +171,13 @@ type procState struct {
 }
 
 func (a *attested) close() {
-	for _, fd := range []*int{&a.pidfd, &a.cgFD} {
-		if *fd >= 0 {
-			unix.Close(*fd)
-			*fd = -1
-		}
-	}
-	for i := range a.holders {
-		unix.Close(a.holders[i].statFD)
-		unix.Close(a.holders[i].status)
+	for _, w := range a.holders {
+		w.release()
 	}
 	a.holders = nil
+	if a.probe != nil {
+		a.probe.close()
+	}
 }
 
 // Identity is the caller on the other end of the connection, as of this
@@ -188,25 +185,31 @@ func (a *attested) close() {
 // again only what can have changed since, and attest in full once more
 // when something did:
 //
-//   - the connecting process is still alive (its pidfd), and every
-//     process that holds the connection has the same start time, memory
-//     layout (which exec replaces) and executable file, no tracer, and
-//     the connecting one the same cgroup;
-//   - no process was created on the host since the holders were scanned
-//     (the newest pid is the same), so no fork has copied the connection;
+//   - every process that holds the connection is alive and has the
+//     same start time, memory layout (which exec replaces) and
+//     executable file, no tracer, and the same cgroup, as seen by a check
+//     that started after the request arrived (procwatch.go);
+//   - none of the processes created on the host since the holders were
+//     scanned holds the connection (a fork copies it; see newpids.go);
 //   - and, at every request, only the connecting process has ever written
 //     to the connection (SCM_CREDENTIALS): a connection passed to another
 //     process (SCM_RIGHTS, pidfd_getfd) is refused as soon as that
 //     process sends on it.
 func (c *Conn) Identity() (*Identity, error) {
+	arrived := tickets.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.att != nil && !c.att.unchanged() {
-		c.att.close()
-		c.att = nil
+	why := ReasonFirst
+	if c.att != nil {
+		if r, changed := c.att.changed(arrived); changed {
+			c.att.close()
+			c.att = nil
+			why = r
+		}
 	}
 	if c.att == nil {
-		att, err := attestConn(c.UnixConn, c.accepted)
+		fullCounts[why].Add(1)
+		att, err := attestConn(c.UnixConn, c.accepted, arrived)
 		if err != nil {
 			return nil, err
 		}
@@ -219,107 +222,91 @@ func (c *Conn) Identity() (*Identity, error) {
 }
 
 // attestConn attests the caller in full and keeps what to compare
-// against. The newest pid and the caller's state are read before, so a
-// fork or exec during the attestation shows as a change next time.
-func attestConn(conn *net.UnixConn, accepted uint64) (*attested, error) {
-	last, err := newestPID()
-	if err != nil {
-		return nil, refuse("cannot read /proc/loadavg: %v", err)
-	}
+// against. The newest pid is read before the holder scan and the
+// caller's state before the attestation, so a fork or exec during it
+// shows as a change next time.
+func attestConn(conn *net.UnixConn, accepted, arrived uint64) (*attested, error) {
 	cred, _, err := PeerCred(conn)
 	if err != nil {
 		return nil, err
 	}
 	before, _ := readProcState(int(cred.Pid))
-	id, held, err := peer(conn, accepted)
+	id, hb, err := peer(conn, accepted, arrived)
 	if err != nil {
 		return nil, err
 	}
-	a := &attested{id: id, pidfd: -1, cgFD: -1, lastPID: last, buf: make([]byte, 4096)}
-	if fd, err := unix.PidfdOpen(id.PID, 0); err == nil {
-		a.pidfd = fd
-	} else if !errors.Is(err, unix.ENOSYS) {
-		return nil, refuse("the caller (pid %d) exited while it was being attested", id.PID)
+	probe, err := newProber(hb.peerIno)
+	if err != nil {
+		return nil, refuse("cannot open /proc: %v", err)
 	}
+	a := &attested{id: id, scanned: hb.last, epoch: hb.epoch, probe: probe}
+	held := hb.pids
 	changed := refuse("pid %d changed while it was being attested", id.PID)
-	for _, h := range held {
-		w := watched{statFD: -1, status: -1}
-		w.statFD, err = unix.Open(procPath(h, "stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == nil {
-			w.status, err = unix.Open(procPath(h, "status"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				unix.Close(w.statFD)
-			}
+	// The connecting process first.
+	for i, h := range held {
+		if h == id.PID {
+			held[0], held[i] = held[i], held[0]
 		}
+	}
+	for _, h := range held {
+		st, err := readProcState(h)
+		if err != nil || (h == id.PID && st != before) {
+			a.close()
+			return nil, changed
+		}
+		w, err := watchProcess(st)
 		if err != nil {
 			a.close()
-			return nil, changed
+			return nil, err
 		}
 		a.holders = append(a.holders, w)
-		if w.state, err = a.readState(h, w.statFD); err != nil || (h == id.PID && w.state != before) {
-			a.close()
-			return nil, changed
-		}
-		a.holders[len(a.holders)-1] = w
 	}
-	if a.cgFD, err = unix.Open(procPath(id.PID, "cgroup"), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+	// A watch made earlier for another connection of the process was
+	// checked against what was then its cgroup; this attestation's must
+	// be the same, or the process moved, and it is attested again.
+	if len(a.holders) == 0 || cgroupOf(a.holders[0].cgroup) != id.Cgroup {
 		a.close()
 		return nil, changed
-	}
-	if cg, err := a.pread(a.cgFD); err != nil || cgroupOf(cg) != id.Cgroup {
-		a.close()
-		return nil, changed
-	} else {
-		a.cgroup = cg
 	}
 	return a, nil
 }
 
-// unchanged says whether nothing the attestation depends on can have
-// changed since (see Conn.Identity).
-func (a *attested) unchanged() bool {
-	if a.pidfd >= 0 && unix.PidfdSendSignal(a.pidfd, 0, nil, 0) != nil {
-		return false
+// changed says whether something the attestation depends on may have
+// changed since, and which (see Conn.Identity), from checks that started
+// after the request arrived (a ticket).
+func (a *attested) changed(arrived uint64) (Reason, bool) {
+	if r, changed := a.newHolder(arrived); changed {
+		return r, true
 	}
-	if last, err := newestPID(); err != nil || last != a.lastPID {
-		return false
-	}
-	for _, h := range a.holders {
-		st, err := a.readState(h.state.pid, h.statFD)
-		if err != nil || st != h.state {
-			return false
-		}
-		status, err := a.pread(h.status)
-		if err != nil {
-			return false
-		}
-		if tracer, err := tracerOf(status); err != nil || tracer != 0 {
-			return false
+	for _, w := range a.holders {
+		if r, changed := w.check(arrived); changed {
+			return r, true
 		}
 	}
-	cg, err := a.pread(a.cgFD)
-	return err == nil && cg == a.cgroup
+	return 0, false
 }
 
-// pread reads a whole small /proc file from its open descriptor.
-func (a *attested) pread(fd int) (string, error) {
-	n, err := unix.Pread(fd, a.buf, 0)
-	if err != nil {
-		return "", err
+// newHolder says whether a process created since the holders were last
+// looked for may hold the connection: one does (ReasonNewHolder), or the
+// new ones cannot all be looked at (ReasonNewProcess: too many, or the
+// pid tracker cannot vouch that it saw every one of them).
+func (a *attested) newHolder(arrived uint64) (Reason, bool) {
+	last, epoch, err := newPIDs.sample(arrived)
+	switch {
+	case err != nil || epoch != a.epoch:
+		return ReasonPIDEpoch, true
+	case last-a.scanned > maxProbe:
+		return ReasonNewProcess, true
+	case last == a.scanned:
+		return 0, false
 	}
-	if n == len(a.buf) {
-		return "", fmt.Errorf("a /proc file larger than %d bytes", len(a.buf))
+	if err := a.probe.probe(a.scanned, last, a.holders); errors.Is(err, errNewHolder) {
+		return ReasonNewHolder, true
+	} else if err != nil {
+		return ReasonNewProcess, true
 	}
-	return string(a.buf[:n]), nil
-}
-
-// readState is readProcState from an open /proc/<pid>/stat.
-func (a *attested) readState(pid, statFD int) (procState, error) {
-	s, err := a.pread(statFD)
-	if err != nil {
-		return procState{}, err
-	}
-	return procStateOf(pid, s)
+	a.scanned = last
+	return 0, false
 }
 
 // readProcState reads what identifies pid's current program: its start
@@ -332,53 +319,51 @@ func readProcState(pid int) (procState, error) {
 	if err != nil {
 		return procState{}, err
 	}
-	return procStateOf(pid, s)
-}
-
-func procStateOf(pid int, s string) (procState, error) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procState{}, fmt.Errorf("malformed stat")
+	var buf [192]byte
+	lay, err := appendLayout(buf[:0], s)
+	if err != nil {
+		return procState{}, err
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 49 {
-		return procState{}, fmt.Errorf("malformed stat")
-	}
-	st := procState{pid: pid, stat: strings.Join([]string{f[19], f[23], f[24], f[25], f[42], f[43], f[44], f[45], f[46], f[47], f[48]}, " ")}
 	var fi syscall.Stat_t
 	if err := syscall.Stat(procPath(pid, "exe"), &fi); err != nil {
 		return procState{}, err
 	}
-	st.dev, st.ino = uint64(fi.Dev), fi.Ino
-	return st, nil
+	return procState{pid: pid, stat: string(lay), dev: uint64(fi.Dev), ino: fi.Ino}, nil
 }
 
-var loadavg struct {
-	once sync.Once
-	fd   int
-	err  error
-}
-
-// newestPID is the pid most recently given to a new process on the host
-// (the last field of /proc/loadavg).
-func newestPID() (string, error) {
-	loadavg.once.Do(func() {
-		loadavg.fd, loadavg.err = unix.Open("/proc/loadavg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	})
-	if loadavg.err != nil {
-		return "", loadavg.err
+// appendLayout appends to dst the fields of the text of /proc/<pid>/stat
+// that readProcState compares, without allocating. The command name
+// (field 2) may hold spaces and parentheses; the fields after it start
+// after the last ")".
+func appendLayout(dst []byte, s string) ([]byte, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("malformed stat")
 	}
-	var b [128]byte
-	n, err := unix.Pread(loadavg.fd, b[:], 0)
-	if err != nil {
-		return "", err
+	s = s[i+1:]
+	field := 2
+	for len(s) > 0 {
+		for len(s) > 0 && s[0] == ' ' {
+			s = s[1:]
+		}
+		end := strings.IndexAny(s, " \n")
+		if end < 0 {
+			end = len(s)
+		}
+		if end == 0 {
+			break
+		}
+		field++
+		if field == 22 || (field >= 26 && field <= 28) || (field >= 45 && field <= 51) {
+			dst = append(append(dst, s[:end]...), ' ')
+		}
+		s = s[end:]
+		if len(s) > 0 && s[0] == '\n' {
+			break
+		}
 	}
-	f := strings.Fields(string(b[:n]))
-	if len(f) < 5 {
-		return "", fmt.Errorf("malformed /proc/loadavg")
+	if field < 51 {
+		return nil, fmt.Errorf("malformed stat")
 	}
-	if _, err := strconv.Atoi(f[4]); err != nil {
-		return "", fmt.Errorf("malformed /proc/loadavg")
-	}
-	return f[4], nil
+	return dst, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -94,44 +93,6 @@ func peerInode(ino uint64) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("sock_diag: the kernel did not name the connection's peer")
-}
-
-// holders lists the processes that hold the socket with inode ino open.
-// A process whose descriptors cannot be read makes the answer unsure,
-// which is an error: the caller must refuse.
-//
-// It runs on every request through the agent, so it reads directories and
-// links with raw syscalls into reused buffers. Links are read, not
-// followed: a stat would reach the file behind each descriptor and could
-// hang on a dead network filesystem.
-func holders(ino uint64) ([]int, error) {
-	target := []byte("socket:[" + strconv.FormatUint(ino, 10) + "]")
-	procFD, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(procFD)
-	var out []int
-	procBuf := make([]byte, 32<<10)
-	fdBuf := make([]byte, 32<<10)
-	link := make([]byte, len(target)+1)
-	err = eachDirent(procFD, procBuf, func(name []byte) error {
-		pid, err := strconv.Atoi(string(name))
-		if err != nil {
-			return nil // not a process
-		}
-		holds, err := holdsSocket(procFD, name, fdBuf, link, target)
-		switch {
-		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH):
-			return nil // exited meanwhile
-		case err != nil:
-			return fmt.Errorf("cannot see the open files of pid %d (%v); the agent must run as root", pid, err)
-		case holds:
-			out = append(out, pid)
-		}
-		return nil
-	})
-	return out, err
 }
 
 // holdsSocket says whether /proc/<pid>/fd has a descriptor whose link is

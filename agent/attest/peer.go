@@ -3,6 +3,7 @@ package attest
 import (
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,18 +25,30 @@ func BootTicks() uint64 {
 // through Conn.Identity, at a connection's first request and whenever
 // something it depends on may have changed since.
 func Peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, error) {
-	id, _, err := peer(conn, acceptedTicks)
+	id, _, err := peer(conn, acceptedTicks, tickets.Add(1))
 	return id, err
 }
 
-// peer is Peer, also returning every process that holds the connection.
-func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
+// heldBy is who holds a connection: every process, from a scan that
+// started after the request arrived, with the newest pid and the pid
+// tracker's epoch read before that scan; and the inode of the caller's
+// end.
+type heldBy struct {
+	pids    []int
+	last    int
+	epoch   uint64
+	peerIno uint64
+}
+
+// peer is Peer, also returning who holds the connection, from a holder
+// scan that started after arrived (a ticket).
+func peer(conn *net.UnixConn, acceptedTicks, arrived uint64) (*Identity, heldBy, error) {
 	cred, label, err := PeerCred(conn)
 	if err != nil {
-		return nil, nil, err
+		return nil, heldBy{}, err
 	}
 	if cred.Pid == 0 {
-		return nil, nil, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
+		return nil, heldBy{}, refuse("the caller is in a PID namespace the agent cannot see (pid 0): run the agent in the host's PID namespace")
 	}
 	pid := int(cred.Pid)
 	id := &Identity{PID: pid, UID: cred.Uid, GID: cred.Gid, SELinux: label}
@@ -47,18 +60,18 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	case err == nil:
 		defer unix.Close(pidfd)
 	case errors.Is(err, unix.ESRCH):
-		return nil, nil, refuse("the caller (pid %d) has exited", pid)
+		return nil, heldBy{}, refuse("the caller (pid %d) has exited", pid)
 	case errors.Is(err, unix.ENOSYS):
 		pidfd = -1 // old kernel: the start-time and holder checks remain
 	default:
-		return nil, nil, refuse("cannot pin pid %d: %v", pid, err)
+		return nil, heldBy{}, refuse("cannot pin pid %d: %v", pid, err)
 	}
 	started, err := startTime(pid)
 	if err != nil {
-		return nil, nil, refuse("cannot read pid %d: %v", pid, err)
+		return nil, heldBy{}, refuse("cannot read pid %d: %v", pid, err)
 	}
 	if started > acceptedTicks {
-		return nil, nil, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
+		return nil, heldBy{}, refuse("pid %d was reused: the process there now started after the connection was accepted", pid)
 	}
 
 	path, facts, exeErr := exe(pid)
@@ -71,20 +84,20 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	id.ContainerID, id.SystemdUnit = fromCgroup(id.Cgroup)
 	names(id)
 
-	held, err := checkHolders(conn, id)
+	held, err := checkHolders(conn, id, arrived)
 	if err != nil {
-		return nil, nil, err
+		return nil, heldBy{}, err
 	}
 	// Every process that holds the connection can speak on it. A traced
 	// one does whatever its tracer makes it do: it is nobody's workload.
 	// One the dynamic loader put other code into is not only its
 	// executable any more: roles bound to the executable do not match.
 	var loaded []string
-	for _, h := range held {
+	for _, h := range held.pids {
 		if tracer, err := tracerPID(h); err != nil {
-			return nil, nil, refuse("cannot read the status of pid %d: %v", h, errText(err))
+			return nil, heldBy{}, refuse("cannot read the status of pid %d: %v", h, errText(err))
 		} else if tracer != 0 {
-			return nil, nil, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
+			return nil, heldBy{}, refuse("pid %d is being traced (by pid %d): a traced process runs what its tracer makes it run", h, tracer)
 		}
 		if exeErr != nil || !facts.dynamic {
 			continue
@@ -108,12 +121,13 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 	}
 	if pidfd >= 0 {
 		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-			return nil, nil, refuse("the caller (pid %d) exited while it was being attested", pid)
+			return nil, heldBy{}, refuse("the caller (pid %d) exited while it was being attested", pid)
 		}
 	}
 	if again, err := startTime(pid); err != nil || again != started {
-		return nil, nil, refuse("pid %d changed while it was being attested", pid)
+		return nil, heldBy{}, refuse("pid %d changed while it was being attested", pid)
 	}
+	id.key = id.makeKey()
 	return id, held, nil
 }
 
@@ -126,20 +140,22 @@ func peer(conn *net.UnixConn, acceptedTicks uint64) (*Identity, []int, error) {
 // before the exec no longer holds it at all.
 //
 // It returns every process that holds the connection, the attested one
-// included.
-func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
+// included, from a scan shared with the requests that waited for it
+// (holderscan.go).
+func checkHolders(conn *net.UnixConn, id *Identity, arrived uint64) (heldBy, error) {
 	local, err := localInode(conn)
 	if err != nil {
-		return nil, refuse("cannot identify the connection: %v", err)
+		return heldBy{}, refuse("cannot identify the connection: %v", err)
 	}
 	peer, err := peerInode(local)
 	if err != nil {
-		return nil, refuse("cannot verify which processes hold the connection: %v", err)
+		return heldBy{}, refuse("cannot verify which processes hold the connection: %v", err)
 	}
-	pids, err := holders(peer)
-	if err != nil {
-		return nil, refuse("%v", err)
+	sc := scanSince(arrived)
+	if sc.err != nil {
+		return heldBy{}, refuse("%v", sc.err)
 	}
+	pids := slices.Clone(sc.byIno[peer]) // the scan is shared: not to be changed
 	found := false
 	for _, h := range pids {
 		if h == id.PID {
@@ -147,11 +163,11 @@ func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
 		}
 	}
 	if !found {
-		return nil, refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
+		return heldBy{}, refuse("the process that connected (pid %d) no longer holds the connection (held by %s)", id.PID, pidList(pids))
 	}
 	dev, ino, err := exeIdentity(id.PID)
 	if err != nil {
-		return nil, refuse("cannot read the executable of pid %d: %v", id.PID, err)
+		return heldBy{}, refuse("cannot read the executable of pid %d: %v", id.PID, err)
 	}
 	uid := strconv.FormatUint(uint64(id.UID), 10)
 	for _, h := range pids {
@@ -161,10 +177,10 @@ func checkHolders(conn *net.UnixConn, id *Identity) ([]int, error) {
 		hdev, hino, err := exeIdentity(h)
 		huid, uerr := procUID(h)
 		if err != nil || uerr != nil || hdev != dev || hino != ino || huid != uid {
-			return nil, refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
+			return heldBy{}, refuse("the connection is shared with pid %d, which is not running the same executable as the same user as the process that connected (pid %d)", h, id.PID)
 		}
 	}
-	return pids, nil
+	return heldBy{pids: pids, last: sc.last, epoch: sc.epoch, peerIno: peer}, nil
 }
 
 func pidList(pids []int) string {

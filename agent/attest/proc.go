@@ -145,13 +145,23 @@ func tracerPID(pid int) (int, error) {
 }
 
 // tracerOf reads TracerPid from the text of /proc/<pid>/status.
-func tracerOf(s string) (int, error) {
-	for _, line := range strings.Split(s, "\n") {
-		if rest, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+func tracerOf(s string) (int, error) { return statusField(s, "TracerPid:") }
+
+// statusField reads a number field (name with its colon) from the text
+// of /proc/<pid>/status, without allocating.
+func statusField(s, name string) (int, error) {
+	for len(s) > 0 {
+		line := s
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			line, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		if rest, ok := strings.CutPrefix(line, name); ok {
 			return strconv.Atoi(strings.TrimSpace(rest))
 		}
 	}
-	return 0, fmt.Errorf("no TracerPid in status")
+	return 0, fmt.Errorf("no %s in status", name)
 }
 
 // exeIdentity is the executable's device and inode, to compare two

@@ -25,6 +25,7 @@ func runOperator(e *env, args []string) int {
 		"rekey":         runOperatorRekey,
 		"generate-root": runOperatorGenerateRoot,
 		"raft":          runOperatorRaft,
+		"step-down":     runOperatorStepDown,
 	})
 }
 

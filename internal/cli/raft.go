@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -113,8 +114,14 @@ func runRaftSnapshotSave(e *env, args []string) int {
 	return exitOK
 }
 
+// runRaftSnapshotRestore restores a saved snapshot; -force restores one
+// of another cluster (sys/storage/raft/snapshot-force), whose keys then
+// unseal this one.
 func runRaftSnapshotRestore(e *env, args []string) int {
-	c, _, pos, code := clientFor(e, "operator raft snapshot restore", args, 1, 1, nil)
+	var force bool
+	c, _, pos, code := clientFor(e, "operator raft snapshot restore", args, 1, 1, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "restore a snapshot of another cluster (its keys will unseal this one)")
+	})
 	if code >= 0 {
 		return code
 	}
@@ -123,7 +130,11 @@ func runRaftSnapshotRestore(e *env, args []string) int {
 		return apiError(e, "opening the snapshot", err)
 	}
 	defer f.Close()
-	req := c.NewRequest(http.MethodPost, "/v1/sys/storage/raft/snapshot")
+	path := "/v1/sys/storage/raft/snapshot"
+	if force {
+		path += "-force"
+	}
+	req := c.NewRequest(http.MethodPost, path)
 	req.Body = f
 	resp, err := c.RawRequest(req)
 	if err != nil {
@@ -131,5 +142,19 @@ func runRaftSnapshotRestore(e *env, args []string) int {
 	}
 	resp.Body.Close()
 	fmt.Fprintln(e.stdout, "Snapshot restored: the server has sealed itself; unseal it with the keys of the cluster the snapshot came from.")
+	return exitOK
+}
+
+// runOperatorStepDown asks the active node (through whichever node is
+// addressed) to hand the lead to another node (sys/step-down).
+func runOperatorStepDown(e *env, args []string) int {
+	c, _, _, code := clientFor(e, "operator step-down", args, 0, 0, nil)
+	if code >= 0 {
+		return code
+	}
+	if err := c.Sys().StepDown(); err != nil {
+		return apiError(e, "stepping down", err)
+	}
+	fmt.Fprintf(e.stdout, "Success! Stepped down: %s\n", c.Address())
 	return exitOK
 }

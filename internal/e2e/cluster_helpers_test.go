@@ -28,8 +28,11 @@ type clusterNode struct {
 	// bindAddr, when set, is where the cluster port listens while others
 	// reach it at clusterAddr (a proxy in front of it).
 	bindAddr string
-	p        *proc
-	c        *api.Client
+	// tlsAddr, when set, is a second API listener, with TLS (tlsCert,
+	// tlsKey): what a client presents a certificate on.
+	tlsAddr, tlsCert, tlsKey string
+	p                        *proc
+	c                        *api.Client
 }
 
 type testCluster struct {
@@ -50,6 +53,9 @@ func clusterConfig(t *testing.T, n *clusterNode, leaders []string) string {
 	bind := ""
 	if n.bindAddr != "" {
 		bind = fmt.Sprintf("  cluster_address = %q\n", n.bindAddr)
+	}
+	if n.tlsAddr != "" {
+		bind += fmt.Sprintf("}\nlistener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n", n.tlsAddr, n.tlsCert, n.tlsKey)
 	}
 	body := fmt.Sprintf("storage \"raft\" {\n  path    = %q\n  node_id = %q\n%s}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n%s}\n"+
 		"disable_mlock = true\ncluster_addr = \"https://%s\"\napi_addr = \"http://%s\"\n", n.dir, n.id, joins.String(), n.addr, bind, n.clusterAddr, n.addr)

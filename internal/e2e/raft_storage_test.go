@@ -36,14 +36,14 @@ func TestRaftStorageSingleNode(t *testing.T) {
 		t.Fatalf("seal-status storage type: %+v, %v; want raft", st, err)
 	}
 	p.kill()
-	startArca(t, addr, "-config="+conf)
+	p = startArca(t, addr, "-config="+conf)
 	c.SetToken("")
 	unseal(t, c, init.Keys[0])
 	c.SetToken(init.RootToken)
 	for i := range 20 {
 		s, err := c.KVv2("secret").Get(t.Context(), fmt.Sprintf("k%d", i))
 		if err != nil || s.Data["i"] != fmt.Sprint(i) {
-			t.Fatalf("k%d after kill -9 on raft storage: %v, %v", i, s, err)
+			t.Fatalf("k%d after kill -9 on raft storage: %v, %v\n%s", i, s, err, p.output())
 		}
 	}
 }
@@ -87,6 +87,8 @@ func TestRaftSnapshotSaveRestore(t *testing.T) {
 	put("kept", "before")
 	env := []string{"ARCA_ADDR=http://" + addr, "ARCA_TOKEN=" + init.RootToken}
 	arca(t, env, "", "operator", "raft", "list-peers").must(t, 0, "node-1", "leader")
+	// A node alone has nobody to hand the lead to.
+	arca(t, env, "", "operator", "step-down").must(t, 1, "no other voting node")
 	snap := filepath.Join(t.TempDir(), "arca.snap")
 	arca(t, env, "", "operator", "raft", "snapshot", "save", snap).must(t, 0)
 

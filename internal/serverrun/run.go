@@ -35,6 +35,7 @@ import (
 	"github.com/arca-secrets/arca/secrets/transit"
 	"github.com/arca-secrets/arca/secrets/volume"
 	"github.com/arca-secrets/arca/server"
+	"github.com/arca-secrets/arca/storage"
 )
 
 // lockProbeSize is how much locked memory the server checks for at start:
@@ -101,12 +102,24 @@ func Run(ctx context.Context, f Options, conf *config.Config, stdout, stderr io.
 	// A raft node applies writes that other nodes made: core refreshes
 	// what it holds of them (the core exists only once storage does).
 	var liveCore atomic.Pointer[core.Core]
+	var backend storage.Backend // set before liveCore is
 	applied := func(keys []string) {
 		c := liveCore.Load()
 		if c == nil {
 			return
 		}
 		if keys == nil {
+			if restoredElsewhere(c, backend) {
+				// A snapshot of another cluster replaced the keyring:
+				// what this node holds in memory no longer opens the
+				// data, so it seals, as the node that restored it did,
+				// and is unsealed with the other cluster's keys. (Not
+				// here, in Raft's apply: sealing waits for requests that
+				// may wait on this apply.)
+				log.Warn("a restored snapshot's keyring does not open with this node's root key: sealing")
+				go func() { _ = c.Seal(context.Background()) }()
+				return
+			}
 			_ = c.InvalidateAll(context.Background())
 			return
 		}

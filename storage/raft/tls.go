@@ -45,6 +45,10 @@ type identity struct {
 	pool *x509.CertPool
 	// ca is the cluster CA; nil for a process-ephemeral one (Config.TLS).
 	ca *x509.Certificate
+	// prev is the certificate and CA this identity replaced, when a
+	// restore moved the node to another cluster CA (tls_move.go); pool
+	// trusts both.
+	prev *identity
 }
 
 func newIdentity(cert tls.Certificate, ca *x509.Certificate) *identity {
@@ -117,12 +121,12 @@ func (s *tlsStream) serverConfig() *tls.Config {
 		MinVersion: tls.VersionTLS13,
 		NextProtos: []string{protoRaft, protoForward},
 		ClientAuth: tls.RequireAndVerifyClientCert,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			id := s.id.Load()
 			return &tls.Config{
 				MinVersion: tls.VersionTLS13, NextProtos: []string{protoRaft, protoForward},
 				ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: id.pool,
-				Certificates: []tls.Certificate{id.cert}, VerifyConnection: s.verifyPeer,
+				Certificates: []tls.Certificate{id.certForMarks(hello.SupportedProtos)}, VerifyConnection: s.verifyPeer,
 			}, nil
 		},
 	}
@@ -130,9 +134,22 @@ func (s *tlsStream) serverConfig() *tls.Config {
 
 func (s *tlsStream) clientConfig(host, proto string) *tls.Config {
 	id := s.id.Load()
+	// The server's certificate, verified before ours is asked for, says
+	// which of ours it trusts.
+	var peer atomic.Pointer[x509.Certificate]
 	return &tls.Config{
-		MinVersion: tls.VersionTLS13, NextProtos: []string{proto}, ServerName: host,
-		RootCAs: id.pool, Certificates: []tls.Certificate{id.cert}, VerifyConnection: s.verifyPeer,
+		MinVersion: tls.VersionTLS13, NextProtos: append([]string{proto}, id.marks()...), ServerName: host,
+		RootCAs: id.pool,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c := id.certForPeer(peer.Load())
+			return &c, nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 {
+				peer.Store(cs.PeerCertificates[0])
+			}
+			return s.verifyPeer(cs)
+		},
 	}
 }
 
@@ -202,12 +219,33 @@ func (s *tlsStream) Dial(address hraft.ServerAddress, timeout time.Duration) (ne
 }
 
 func (s *tlsStream) dial(ctx context.Context, address, proto string) (net.Conn, error) {
+	if proto == protoForward && address == s.advertise.String() {
+		// A request forwarded to this very node (it won an election
+		// while the request waited for one) needs no network, and must
+		// not fail while the node swaps its certificate.
+		return s.pipeToSelf(ctx)
+	}
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
 	}
 	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: s.clientConfig(host, proto)}
 	return d.DialContext(ctx, "tcp", address)
+}
+
+// pipeToSelf hands one end of an in-memory connection to the forwarding
+// listener and returns the other.
+func (s *tlsStream) pipeToSelf(ctx context.Context) (net.Conn, error) {
+	mine, theirs := net.Pipe()
+	select {
+	case s.fwd.conns <- theirs:
+		return mine, nil
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	mine.Close()
+	theirs.Close()
+	return nil, errors.Join(ctx.Err(), net.ErrClosed)
 }
 
 // opaqueConn is a TLS connection that does not say so.
