@@ -267,7 +267,7 @@ template {
 	}
 	serverCPU0, _ := threadStats(t, p.cmd.Process.Pid)
 	agentsCPU0, switches0 := threadStats(t, pids...)
-	load0 := loadAverage(t)
+	load0 := loadAverage()
 	var lat []time.Duration
 	for w := range writes {
 		value := fmt.Sprintf("v%d", w)
@@ -299,7 +299,7 @@ template {
 	p50, p99 := lat[len(lat)/2], lat[(len(lat)*99)/100]
 	t.Logf("a KV write re-rendered on %d agents (%d writes): p50 %v, p99 %v, max %v", agents, writes, p50, p99, lat[len(lat)-1])
 	t.Logf("per write: server CPU %.0f ms, agents' CPU %.0f ms (%.2f ms each), %.1f context switches per agent; load average %s before, %s after",
-		perWrite(serverCPU), perWrite(agentsCPU), perWrite(agentsCPU)/float64(agents), float64(switches)/float64(writes*agents), load0, loadAverage(t))
+		perWrite(serverCPU), perWrite(agentsCPU), perWrite(agentsCPU)/float64(agents), float64(switches)/float64(writes*agents), load0, loadAverage())
 }
 
 // threadStats sums, over the threads of the processes pids, the time
@@ -333,14 +333,4 @@ func threadStats(t *testing.T, pids ...int) (ran time.Duration, switches int) {
 		}
 	}
 	return ran, switches
-}
-
-// loadAverage is the host's one-minute load average.
-func loadAverage(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Fields(string(b))[0]
 }
