@@ -16,7 +16,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/openbao/openbao/api/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/arca-secrets/arca/bench"
@@ -222,44 +221,10 @@ func TestAgentEventRenderLatency(t *testing.T) {
 			}
 		}
 	}()
-	if err := root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := root.Logical().Write("auth/approle/role/host-agent", map[string]any{"token_policies": "agent", "token_ttl": "1h"}); err != nil {
-		t.Fatal(err)
-	}
-	rid, err := root.Logical().Read("auth/approle/role/host-agent/role-id")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roleID := hostAgentRole(t, root)
 	pids := make([]int, agents)
 	for i := range agents {
-		g := &agentFixture{t: t, root: root, server: p, dir: filepath.Join(f.dir, fmt.Sprint(i))}
-		g.sock, g.conf = filepath.Join(g.dir, "agent.sock"), filepath.Join(g.dir, "agent.hcl")
-		sid, err := root.Logical().Write("auth/approle/role/host-agent/secret-id", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(g.dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		for name, v := range map[string]string{"role_id": rid.Data["role_id"].(string), "secret_id": sid.Data["secret_id"].(string)} {
-			if err := os.WriteFile(filepath.Join(g.dir, name), []byte(v), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		conf := fmt.Sprintf(`arca { address = "%s" }
-auto_auth { method "approle" { config = { role_id_file_path = "%s/role_id"  secret_id_file_path = "%s/secret_id" } } }
-template_config { static_secret_render_interval = "1h" }
-template {
-  contents    = "password = {{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}\n"
-  destination = %q
-}
-`, root.Address(), g.dir, g.dir, dest(i))
-		if err := os.WriteFile(g.conf, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		g.startNoListener()
+		g := listenerlessAgent(t, f, roleID, fmt.Sprint(i), dest(i))
 		pids[i] = g.agent.Process.Pid
 	}
 	for i := range agents {
