@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +35,8 @@ type watcher struct {
 	// onEvent, when set, is told of every event (the exec supervisor
 	// watches for its child's revocation).
 	onEvent func(ev change)
+	// gc collects the answers events dropped from kv.
+	gc collector
 }
 
 // change is what an event says changed.
@@ -65,6 +66,7 @@ func (w *watcher) run(ctx context.Context, ready <-chan struct{}) {
 		return
 	case <-ready:
 	}
+	warmDecoder()
 	backoff := eventsMinBackoff
 	for ctx.Err() == nil {
 		connected, err := w.session(ctx)
@@ -167,6 +169,16 @@ func (w *watcher) session(ctx context.Context) (connected bool, err error) {
 	}
 }
 
+// warmDecoder decodes one event before any arrives: encoding/json
+// builds a type's decoder on its first use, which cost the first change
+// a host's agents heard of about a millisecond each.
+func warmDecoder() {
+	if b, err := events.Missed(1, time.Time{}).CloudEvent(); err == nil {
+		var ev events.Received
+		_ = json.Unmarshal(b, &ev)
+	}
+}
+
 func changeOf(ev events.Received) change {
 	md := ev.Data.Event.Metadata
 	typ := ev.Data.EventType
@@ -190,7 +202,9 @@ func (w *watcher) deliver(c change) {
 	} else {
 		w.log.Debug("change event", "type", c.typ, "path", c.path)
 	}
-	w.kv.forgetChange(c)
+	if w.kv.forgetChange(c) {
+		w.gc.soon()
+	}
 	for _, u := range w.units {
 		u.changed(c)
 	}
@@ -207,25 +221,18 @@ func cmpOr(a, b string) string {
 }
 
 // forgetChange drops the cached reads a change concerns (all of them
-// for a resync).
-func (c *kvCache) forgetChange(ch change) {
+// for a resync) and says whether it dropped any: they hold secrets, and
+// the caller has them collected (collector).
+func (c *kvCache) forgetChange(ch change) (dropped bool) {
 	if c == nil || ch.leaseID != "" {
-		return // cached reads have no lease
+		return false // cached reads have no lease
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Dropped answers hold secrets: collect now, as a sweep does, so the
-	// collector overwrites them (secmem.ClobberFreed).
-	dropped := false
-	defer func() {
-		if dropped {
-			go runtime.GC()
-		}
-	}()
 	if ch.all {
 		dropped = len(c.m) > 0
 		clear(c.m)
-		return
+		return dropped
 	}
 	var paths []string
 	for _, p := range []string{ch.path, ch.dataPath} {
@@ -244,6 +251,7 @@ func (c *kvCache) forgetChange(ch change) {
 			}
 		}
 	}
+	return dropped
 }
 
 // pendingLimit bounds the changes a unit holds between renders; past

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -89,17 +90,72 @@ func TestCacheForgetChange(t *testing.T) {
 	c.put("a", "/v1/secret/data/app", rep)
 	c.put("b", "/v1/secret/data/app?version=1", rep)
 	c.put("a", "/v1/secret/data/app2", rep)
-	c.forgetChange(change{path: "secret/delete/app", dataPath: "secret/data/app"})
+	if !c.forgetChange(change{path: "secret/delete/app", dataPath: "secret/data/app"}) {
+		t.Fatal("dropping two reads said nothing was dropped: no collection would free them")
+	}
 	if c.get("a", "/v1/secret/data/app") != nil || c.get("b", "/v1/secret/data/app?version=1") != nil {
 		t.Fatal("a changed path is still cached")
 	}
 	if c.get("a", "/v1/secret/data/app2") == nil {
 		t.Fatal("an unchanged path was dropped")
 	}
-	c.forgetChange(change{all: true})
+	if c.forgetChange(change{path: "secret/data/other"}) {
+		t.Fatal("a change of an uncached path said it dropped something")
+	}
+	if !c.forgetChange(change{all: true}) {
+		t.Fatal("a resync that dropped a read said nothing was dropped")
+	}
 	if c.get("a", "/v1/secret/data/app2") != nil {
 		t.Fatal("a resync kept a cached read")
 	}
 	var none *kvCache
-	none.forgetChange(change{all: true}) // no cache: nothing to do
+	if none.forgetChange(change{all: true}) { // no cache: nothing to do
+		t.Fatal("no cache, yet something was dropped")
+	}
+}
+
+// A burst of drops makes one collection, due collectDelay after the
+// first; a drop after it has started asks for another.
+func TestCollectorCoalesces(t *testing.T) {
+	var due []func()
+	var delays []time.Duration
+	runs := 0
+	c := &collector{
+		after: func(d time.Duration, f func()) { delays, due = append(delays, d), append(due, f) },
+		run:   func() { runs++ },
+	}
+	for range 100 {
+		c.soon()
+	}
+	if len(due) != 1 || delays[0] != collectDelay {
+		t.Fatalf("100 drops scheduled %d collections (delays %v), want one after %v", len(due), delays, collectDelay)
+	}
+	due[0]()
+	if runs != 1 {
+		t.Fatalf("%d collections ran, want 1", runs)
+	}
+	c.soon()
+	if len(due) != 2 {
+		t.Fatal("a drop after the collection started scheduled none: what it dropped would stay in the heap")
+	}
+}
+
+// Without replacements the collector really collects, within its delay.
+func TestCollectorCollects(t *testing.T) {
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c := &collector{delay: time.Millisecond}
+	c.soon()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var now runtime.MemStats
+		runtime.ReadMemStats(&now)
+		if now.NumForcedGC > before.NumForcedGC {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no collection was forced after a drop")
+		}
+		runtime.Gosched()
+	}
 }

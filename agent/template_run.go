@@ -257,6 +257,12 @@ func lookupOwner(userName, groupName string) (uid, gid int, err error) {
 // exactly it: into a new file in the same directory, owned and moded as
 // asked, synced, then renamed over path. A reader sees the old file or
 // the new one, never a part. uid or gid -1 leaves it as created.
+//
+// The directory is not synced after the rename: a crash before the
+// rename reaches the disk leaves the old file, whole (the new one's data
+// was synced first, so never an empty file), and the agent renders every
+// template again when it starts. Syncing it too cost every render a
+// second flush to the disk.
 func writeAtomic(path string, content []byte, perm os.FileMode, uid, gid int) (changed bool, err error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
 		return false, nil
@@ -294,10 +300,6 @@ func writeAtomic(path string, content []byte, perm os.FileMode, uid, gid int) (c
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return false, err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return true, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/arca-secrets/arca/agent"
@@ -29,6 +31,13 @@ func runAgent(e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "arca agent: %v\n", err)
 		return exitError
+	}
+	if len(cfg.Listeners) == 0 && os.Getenv("GOMAXPROCS") == "" {
+		// Without a socket to serve, the agent handles one change at a
+		// time: a second processor only makes the scheduler wake a
+		// second thread at each hand-off between goroutines, which cost a
+		// change half again as much CPU (BENCHMARKS.md).
+		runtime.GOMAXPROCS(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -49,6 +49,8 @@ type agentFixture struct {
 	logLevel string
 	// cache is the agent's cache block (default: a 2s read cache).
 	cache string
+	// env is added to the environment of an agent startNoListener starts.
+	env []string
 }
 
 func requireRoot(t testing.TB) {
@@ -175,6 +177,9 @@ func (f *agentFixture) start() {
 func (f *agentFixture) startNoListener() {
 	t := f.t
 	f.agent = exec.Command(arcaBin, "agent", "-config", f.conf)
+	if f.env != nil {
+		f.agent.Env = append(os.Environ(), f.env...)
+	}
 	f.agent.Stdout = lockedWriter{&f.mu, &f.out}
 	f.agent.Stderr = lockedWriter{&f.mu, &f.out}
 	if err := f.agent.Start(); err != nil {
