@@ -63,10 +63,25 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	a := &Agent{cfg: cfg, log: log, up: up, auth: auth, tokens: newTokens(up, auth, cfg.WorkloadMount, clk, log),
 		kv: newKVCache(cfg.KVCacheTTL, cfg.MaxStale, clk), leases: &leaseKeeper{ctx: ctx, up: up, log: log, clock: clk},
 		metrics: newAgentMetrics()}
+	var cg *childCgroup
+	if cfg.Exec != nil && !cfg.Exec.SharedCgroup {
+		if cg, err = newChildCgroup(childCgroupName()); err != nil {
+			return fmt.Errorf("exec: %w (own_cgroup = false runs the child in the agent's cgroup)", err)
+		}
+		defer func() {
+			if err := cg.remove(); err != nil {
+				log.Warn("removing the exec child's cgroup", "error", err)
+			}
+		}()
+	}
 	// The exec child's environment is fetched with its own identity.
 	envSrc := agentSource{up: up, auth: auth}
 	if cfg.Exec != nil && len(cfg.Exec.Env) > 0 {
-		if envSrc.child, err = newChildIdentity(cfg.Exec, a.tokens); err != nil {
+		cgPath := ""
+		if cg != nil {
+			cgPath = cg.path
+		}
+		if envSrc.child, err = newChildIdentity(cfg.Exec, cgPath, a.tokens); err != nil {
 			return err
 		}
 	}
@@ -111,7 +126,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	go func() { defer wg.Done(); w.run(ctx, auth.ready) }()
 	var result error
 	if cfg.Exec != nil {
-		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered, child: envSrc.child, revoked: revoked}
+		sup := &supervisor{conf: cfg.Exec, log: log, env: tg.env, before: tg.filesRendered, child: envSrc.child, revoked: revoked, cgroup: cg}
 		result = sup.run(ctx)
 		cancel()
 	}

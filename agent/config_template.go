@@ -64,7 +64,10 @@ type Exec struct {
 	StopTimeout time.Duration
 	// User and Group run the child when set (names or numeric ids).
 	User, Group string
-	Env         []EnvTemplate
+	// SharedCgroup leaves the child in the agent's cgroup (own_cgroup =
+	// false) instead of one of its own.
+	SharedCgroup bool
+	Env          []EnvTemplate
 }
 
 // defaultStaticInterval is Vault Agent's default for
@@ -126,10 +129,13 @@ func (p *parser) templating(c *Config, root map[string]any) {
 	}
 	for _, b := range execs {
 		name := "exec"
-		p.only(name, b, "command", "restart_on_secret_changes", "restart_stop_signal", "restart_stop_timeout", "user", "group")
+		p.only(name, b, "command", "restart_on_secret_changes", "restart_stop_signal", "restart_stop_timeout", "user", "group", "own_cgroup")
 		e := &Exec{RestartAlways: true, StopSignal: syscall.SIGTERM, StopTimeout: 30 * time.Second,
 			User: p.str(b, "user"), Group: p.str(b, "group")}
 		e.Command = p.strings(name, b, "command")
+		if _, set := b["own_cgroup"]; set {
+			e.SharedCgroup = !p.boolean(name, b, "own_cgroup")
+		}
 		if len(e.Command) == 0 {
 			p.errf("exec: command must be a non-empty list, such as [\"/usr/bin/app\", \"-flag\"]")
 		}

@@ -65,8 +65,12 @@ exec {
 	}
 	// Neither a listener nor defaults are needed.
 	c, err = ParseConfig(templateHead + `exec { command = ["/bin/true"] }`)
-	if err != nil || c.StaticSecretRenderInterval != 5*time.Minute || !c.Exec.RestartAlways || c.Exec.StopSignal != syscall.SIGTERM || c.Exec.StopTimeout != 30*time.Second {
-		t.Errorf("defaults: %+v, %v", c, err)
+	if err != nil || c.StaticSecretRenderInterval != 5*time.Minute || !c.Exec.RestartAlways || c.Exec.StopSignal != syscall.SIGTERM || c.Exec.StopTimeout != 30*time.Second || c.Exec.SharedCgroup {
+		t.Errorf("defaults (the child in a cgroup of its own): %+v, %v", c, err)
+	}
+	c, err = ParseConfig(templateHead + "exec {\n command = [\"/bin/true\"]\n own_cgroup = false\n}")
+	if err != nil || !c.Exec.SharedCgroup {
+		t.Errorf("own_cgroup = false: %+v, %v", c, err)
 	}
 }
 
@@ -111,6 +115,10 @@ env_template "A" {
   contents = "x"
   destination = "/a"
 }`, `env_template "A": unknown key "destination"`},
+		{"own_cgroup not a boolean", `exec {
+  command = ["/bin/true"]
+  own_cgroup = "no"
+}`, "own_cgroup must be a boolean"},
 		{"interval", `template_config { static_secret_render_interval = "soon" }`, "static_secret_render_interval must be"},
 		{"nothing to do", ``, "at least one listener, template or exec block"},
 	} {

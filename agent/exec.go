@@ -35,6 +35,8 @@ type supervisor struct {
 	child *childIdentity
 	// revoked gives the reason the child may no longer run (nil: never).
 	revoked <-chan string
+	// cgroup is the child's own (nil: it runs in the agent's).
+	cgroup *childCgroup
 }
 
 // ChildRevokedError is what Run returns in exec mode when the child was
@@ -116,6 +118,9 @@ func (s *supervisor) start(vars []string) (*child, error) {
 	cmd.Env = childEnv(os.Environ(), vars)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if s.cgroup != nil {
+		s.cgroup.place(cmd.SysProcAttr)
+	}
 	if s.conf.User != "" || s.conf.Group != "" {
 		uid, gid, err := lookupOwner(s.conf.User, s.conf.Group)
 		if err != nil {
@@ -162,6 +167,12 @@ func (s *supervisor) stop(c *child) {
 		s.log.Warn("the child did not stop in time; killing it", "pid", c.cmd.Process.Pid, "timeout", s.conf.StopTimeout)
 		_ = c.cmd.Process.Kill()
 		<-c.done
+	}
+	// What the child started goes with it.
+	if s.cgroup != nil {
+		if err := s.cgroup.killAll(); err != nil {
+			s.log.Warn("stopping what the child left in its cgroup", "error", err)
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // childIdentity is the workload identity of the exec child: the one it
-// attests to (its executable, user and group, the agent's cgroup), known
+// attests to (its executable, user and group, its cgroup), known
 // before it starts. The child's env_template secrets are fetched with a
 // token of this identity's workload role, the same role that would serve
 // it through the socket, never with the agent's own token; once the
@@ -23,8 +23,9 @@ type childIdentity struct {
 	tokens *tokens
 }
 
-// newChildIdentity is the identity conf's child will attest to.
-func newChildIdentity(conf *Exec, t *tokens) (*childIdentity, error) {
+// newChildIdentity is the identity conf's child will attest to, in
+// cgroup ("": the agent's).
+func newChildIdentity(conf *Exec, cgroup string, t *tokens) (*childIdentity, error) {
 	path, err := exec.LookPath(conf.Command[0])
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
@@ -42,7 +43,7 @@ func newChildIdentity(conf *Exec, t *tokens) (*childIdentity, error) {
 			gid = g
 		}
 	}
-	id, err := attest.Child(path, uint32(uid), uint32(gid))
+	id, err := attest.Child(path, uint32(uid), uint32(gid), cgroup)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}

@@ -75,6 +75,12 @@ func (n *Node) Place(ctx context.Context, op logical.Operation, path string, for
 	if forwarded {
 		return Refuse
 	}
+	// A node that has heard from no leader since it started (just
+	// unsealed, or cut off) may be far behind: it serves nothing from its
+	// own state, and Forward waits for a leader.
+	if id, _ := n.raft.Leader(); id == "" {
+		return Forward
+	}
 	if readsOnly(ctx, n, op, path) {
 		return TryLocal
 	}
@@ -173,14 +179,44 @@ func newForwarder(node *raft.Node, log *slog.Logger) *forwarder {
 	return f
 }
 
-// Forward passes r to the active node and copies its answer to w.
+// Forward passes r to the active node and copies its answer to w. While
+// no leader is known (an election, or a node just unsealed that has not
+// heard from one) it waits up to leaderWait for one.
 func (n *Node) Forward(w http.ResponseWriter, r *http.Request) {
-	if _, addr := n.raft.Leader(); addr == "" {
+	if !n.awaitLeader(r.Context()) {
 		w.Header().Set("Retry-After", "1")
 		n.forward.proxy.ErrorHandler(w, r, errors.New("no leader known"))
 		return
 	}
 	n.forward.proxy.ServeHTTP(w, r)
+}
+
+// leaderWait bounds how long a request waits for a leader: longer than
+// an election takes, short enough that a cluster without quorum answers
+// 503 promptly.
+const leaderWait = 3 * time.Second
+
+// awaitLeader waits until a leader is known, for at most leaderWait.
+func (n *Node) awaitLeader(ctx context.Context) bool {
+	if _, addr := n.raft.Leader(); addr != "" {
+		return true
+	}
+	deadline := time.NewTimer(leaderWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+			if _, addr := n.raft.Leader(); addr != "" {
+				return true
+			}
+		}
+	}
 }
 
 // IndexHeader is X-Vault-Index for this node's applied state, in the

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/arca-secrets/arca/events"
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage"
@@ -20,16 +20,11 @@ const leasePrefix = "sys/expire/"
 const leaseInterval = time.Second
 
 func (c *Core) openLeases(st *unsealed) *lease.Manager {
-	revoke := func(ctx context.Context, l *lease.Lease) error {
-		err := c.revokeLease(ctx, st, l)
-		if err == nil {
-			c.events.Publish(events.LeaseRevoked(l.ID, l.Path))
-		}
-		return err
-	}
 	return lease.New(lease.Config{
-		Storage: storage.NewView(c.barrier, leasePrefix), Revoke: revoke, Now: c.now,
+		Storage: storage.NewView(c.barrier, leasePrefix), Now: c.now,
+		Revoke:       func(ctx context.Context, l *lease.Lease) error { return c.revokeLease(ctx, st, l) },
 		RevokeTokens: func(ctx context.Context, accs []string) []error { return st.tokens.RevokeAccessors(ctx, accs) },
+		Removed:      func(l *lease.Lease) { c.events.Publish(events.LeaseRevoked(l.ID, l.Path)) },
 	})
 }
 

@@ -172,7 +172,7 @@ func (m *Manager) removeAll(ctx context.Context, ls []*Lease) error {
 	}
 	defer m.locks.LockMany(ids)()
 	var keys []string
-	found := 0
+	var found []*Lease
 	for i := range ids {
 		cur, err := m.current(ctx, ls[i])
 		if errors.Is(err, ErrNotFound) {
@@ -182,7 +182,7 @@ func (m *Manager) removeAll(ctx context.Context, ls []*Lease) error {
 			return err
 		}
 		keys = append(keys, keysOf(cur)...)
-		found++
+		found = append(found, cur)
 	}
 	if len(keys) == 0 {
 		return nil
@@ -190,7 +190,12 @@ func (m *Manager) removeAll(ctx context.Context, ls []*Lease) error {
 	if err := m.writeAll(ctx, nil, keys); err != nil {
 		return err
 	}
-	m.count.Add(-int64(found))
+	m.count.Add(-int64(len(found)))
+	if m.removed != nil {
+		for _, l := range found {
+			m.removed(l)
+		}
+	}
 	return nil
 }
 

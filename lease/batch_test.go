@@ -19,15 +19,22 @@ import (
 // storage step per batch for the removals (plus one per failure, which
 // records the retry), keeps exactly the failed leases with a retry
 // scheduled, hands token leases to RevokeTokens in batches, and reports
-// progress after each batch.
+// progress after each batch; Removed hears of every lease removed, token
+// leases included, and of none kept for a retry.
 func TestRevokePrefixInBatches(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.NewRecorder(inmem.New())
 	c := clocktest.New()
 	var mu sync.Mutex
 	var tokenCalls, tokens int
+	removed := map[string]string{} // id -> path
 	m := New(Config{
 		Storage: st, Now: c.Now,
+		Removed: func(l *Lease) {
+			mu.Lock()
+			defer mu.Unlock()
+			removed[l.ID] = l.Path
+		},
 		Revoke: func(_ context.Context, l *Lease) error {
 			if strings.HasSuffix(l.Path, "/down") {
 				return errors.New("database is down")
@@ -85,6 +92,13 @@ func TestRevokePrefixInBatches(t *testing.T) {
 		if rest, _ := m.List(ctx, p); len(rest) != 0 {
 			t.Fatalf("%d leases left under %s", len(rest), p)
 		}
+	}
+	byPath := map[string]int{}
+	for _, p := range removed {
+		byPath[p]++
+	}
+	if len(removed) != done || byPath["db/creds/login"] != n*4/10 || byPath["db/creds/down"] != 0 {
+		t.Fatalf("Removed heard %d leases by path %v; want %d, %d of them token leases, none kept", len(removed), byPath, done, n*4/10)
 	}
 }
 

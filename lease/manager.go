@@ -37,6 +37,10 @@ type Config struct {
 	// RevokeTokens, when set, revokes the tokens of token leases in
 	// batches, instead of Revoke one lease at a time.
 	RevokeTokens RevokeTokensFunc
+	// Removed, when set, hears of every lease removed after its
+	// revocation, whichever path revoked it (one lease, a prefix, a
+	// token's, expiry, a batch): where change events are published.
+	Removed func(*Lease)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -46,6 +50,7 @@ type Manager struct {
 	st           storage.Backend
 	revoke       RevokeFunc
 	revokeTokens RevokeTokensFunc
+	removed      func(*Lease)
 	now          func() time.Time
 	// locks serialise changes to one lease (keyed by id); other leases
 	// change in parallel, so their storage writes share commits.
@@ -62,7 +67,7 @@ func New(cfg Config) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, revokeTokens: cfg.RevokeTokens, now: now}
+	return &Manager{st: cfg.Storage, revoke: cfg.Revoke, revokeTokens: cfg.RevokeTokens, removed: cfg.Removed, now: now}
 }
 
 func validID(id string) bool {

@@ -16,11 +16,11 @@ import (
 
 // Child is the identity a child the agent is about to start will attest
 // to: the executable at path (symbolic links resolved, as /proc/<pid>/exe
-// shows it), run as uid and gid, in the agent's own cgroup, which a child
-// inherits. The agent fetches a supervised child's secrets with it before
-// the child exists, and checks with Process, once it runs, that the child
-// is what it said.
-func Child(path string, uid, gid uint32) (*Identity, error) {
+// shows it), run as uid and gid, in cgroup (the agent's own, which a
+// child inherits, when ""). The agent fetches a supervised child's
+// secrets with it before the child exists, and checks with Process, once
+// it runs, that the child is what it said.
+func Child(path string, uid, gid uint32, cgroup string) (*Identity, error) {
 	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("the child's executable: %w", err)
@@ -38,8 +38,11 @@ func Child(path string, uid, gid uint32) (*Identity, error) {
 		return nil, fmt.Errorf("the child's executable: %w", err)
 	}
 	id := &Identity{UID: uid, GID: gid, ExePath: resolved, ExeSHA256: hex.EncodeToString(h.Sum(nil))}
-	if id.Cgroup, err = cgroupPath(os.Getpid()); err != nil {
-		return nil, fmt.Errorf("the agent's cgroup: %w", err)
+	id.Cgroup = cgroup
+	if cgroup == "" {
+		if id.Cgroup, err = cgroupPath(os.Getpid()); err != nil {
+			return nil, fmt.Errorf("the agent's cgroup: %w", err)
+		}
 	}
 	id.ContainerID, id.SystemdUnit = fromCgroup(id.Cgroup)
 	names(id)

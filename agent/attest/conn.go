@@ -79,7 +79,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if n > 0 {
 		c.noteWriter(c.oob[:oobn])
 	}
-	return n, err
+	// recvmsg's -1 on an error (a reset connection) reaches us as is;
+	// io.Reader's callers (bufio) panic on a negative count.
+	return max(n, 0), err
 }
 
 func (c *Conn) noteWriter(oob []byte) {

@@ -301,9 +301,22 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 	b.active(60 * time.Second)
 	t.Logf("restore of %d bytes to an active node again (two nodes unsealed): %v", len(saved), time.Since(restoreStart))
 	// The node that was down comes back with the second cluster's data
-	// and certificate, catches up from the moved nodes (which still
-	// trust its certificate), and unseals with the first cluster's key.
+	// on its disk and no certificate: it is sent nothing until unsealed,
+	// with the second cluster's key, which its own data needs. Then it
+	// takes a certificate of the second cluster's CA, which the moved
+	// nodes still trust, catches up, seals itself (its root key does not
+	// open the restored keyring) and unseals with the first cluster's key.
 	down.p = startArca(t, down.addr, "-config="+down.conf)
+	dc := newClientQuiet(down.addr)
+	if st, err := dc.Sys().Unseal(b.init.Keys[0]); err != nil || st.Sealed {
+		t.Fatalf("%s, down during the restore, would not unseal with its own data's key: %+v, %v\n%s", down.id, st, err, down.p.output())
+	}
+	if !eventually(60*time.Second, func() bool {
+		st, err := dc.Sys().SealStatus()
+		return err == nil && st.Sealed
+	}) {
+		t.Fatalf("%s did not catch up with the restore and seal:\n%s", down.id, down.p.output())
+	}
 	if !eventually(60*time.Second, func() bool {
 		c := newClientQuiet(down.addr)
 		if _, err := c.Sys().ResetUnsealProcess(); err != nil {

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,21 +66,44 @@ func TestClusterJoinForwardAndRead(t *testing.T) {
 	arca(t, env, "", "operator", "raft", "list-peers").must(t, 0, "node-1", "node-2", "node-3", "leader")
 	arca(t, env, "", "status").must(t, 0, "HA Mode", "standby", "http://"+active.addr)
 
-	// Every node holds a certificate of one cluster CA, kept in the
-	// barrier: the same CA signs all three.
+	// Every node presents a certificate of one cluster CA, kept in the
+	// barrier: the same CA signs all three. None is kept on disk.
 	var ca []byte
 	for _, n := range tc.nodes {
-		raw, err := os.ReadFile(filepath.Join(n.dir, "node-tls.json"))
-		if err != nil {
-			t.Fatalf("%s has no cluster certificate: %v", n.id, err)
+		if _, err := os.Stat(filepath.Join(n.dir, "node-tls.json")); err == nil {
+			t.Fatalf("%s keeps its cluster key on disk", n.id)
 		}
-		got := []byte(caOfIdentity(string(raw)))
+		leaf := clusterPortCert(t, n.clusterAddr)
+		if leaf.Subject.CommonName != n.id {
+			t.Fatalf("%s's cluster certificate names %q", n.id, leaf.Subject.CommonName)
+		}
 		if ca == nil {
-			ca = got
-		} else if string(ca) != string(got) {
+			ca = leaf.AuthorityKeyId
+		} else if !bytes.Equal(ca, leaf.AuthorityKeyId) {
 			t.Fatalf("%s's CA differs from node-1's", n.id)
 		}
 	}
+}
+
+// clusterPortCert is the certificate a node's cluster port presents (the
+// handshake then fails: the test has no client certificate to give).
+func clusterPortCert(t *testing.T, addr string) *x509.Certificate {
+	t.Helper()
+	var leaf *x509.Certificate
+	conf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"arca-raft/1"},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 {
+				leaf = cs.PeerCertificates[0]
+			}
+			return nil
+		}}
+	if conn, err := tls.Dial("tcp", addr, conf); err == nil {
+		conn.Close()
+	}
+	if leaf == nil || len(leaf.AuthorityKeyId) == 0 {
+		t.Fatalf("the cluster port at %s presented no certificate naming its CA", addr)
+	}
+	return leaf
 }
 
 // TestClusterRefusesOutsiders: the cluster port gives nothing to a
@@ -124,7 +149,7 @@ func TestClusterRefusesOutsiders(t *testing.T) {
 	}) {
 		t.Fatalf("node-4 got no challenge:\n%s", n4.p.output())
 	}
-	if _, err := os.Stat(filepath.Join(n4.dir, "node-tls.json")); err == nil {
+	if got, want := clusterPortCert(t, n4.clusterAddr), clusterPortCert(t, active.clusterAddr); bytes.Equal(got.AuthorityKeyId, want.AuthorityKeyId) {
 		t.Fatal("a joiner that was never unsealed holds a cluster certificate")
 	}
 	arca(t, []string{"ARCA_ADDR=http://" + active.addr, "ARCA_TOKEN=" + root}, "", "operator", "raft", "list-peers").mustNot(t, "node-4")
@@ -202,10 +227,4 @@ func TestClusterRefusesOutsiders(t *testing.T) {
 	if code, _, out := rawDo(t, tc.nodes[1].addr, root, http.MethodGet, "/v1/after/k", "", map[string]string{"X-Vault-Index": hdr.Get("X-Vault-Index")}); code != http.StatusOK {
 		t.Fatalf("a member's read after the removal: %d %s", code, out)
 	}
-}
-
-func caOfIdentity(s string) string {
-	_, rest, _ := strings.Cut(s, `"ca":"`)
-	v, _, _ := strings.Cut(rest, `"`)
-	return v
 }

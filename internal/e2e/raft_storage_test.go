@@ -36,14 +36,14 @@ func TestRaftStorageSingleNode(t *testing.T) {
 		t.Fatalf("seal-status storage type: %+v, %v; want raft", st, err)
 	}
 	p.kill()
-	startArca(t, addr, "-config="+conf)
+	p = startArca(t, addr, "-config="+conf)
 	c.SetToken("")
 	unseal(t, c, init.Keys[0])
 	c.SetToken(init.RootToken)
 	for i := range 20 {
 		s, err := c.KVv2("secret").Get(t.Context(), fmt.Sprintf("k%d", i))
 		if err != nil || s.Data["i"] != fmt.Sprint(i) {
-			t.Fatalf("k%d after kill -9 on raft storage: %v, %v", i, s, err)
+			t.Fatalf("k%d after kill -9 on raft storage: %v, %v\n%s", i, s, err, p.output())
 		}
 	}
 }

@@ -36,6 +36,17 @@ type fsm struct {
 	sigMu   sync.Mutex
 	sig     chan struct{}
 	members atomic.Pointer[map[string]struct{}]
+	// own says whether an entry of the given term is one this node's
+	// own writes made (it leads in that term): Applied is not called for
+	// those, whose writer knows of them. Nil: none is.
+	own atomic.Pointer[func(term uint64) bool]
+	// ownRestore is set while this node restores a snapshot it was
+	// given (RestoreSnapshot): not announced, like its own writes.
+	ownRestore atomic.Bool
+	// skip is the last index recover applied from this node's own disk:
+	// Raft, which starts from the snapshot, applies those entries again,
+	// and they are skipped.
+	skip atomic.Uint64
 }
 
 var _ hraft.ConfigurationStore = (*fsm)(nil)
@@ -80,6 +91,9 @@ func (f *fsm) backend() *inmem.Backend {
 // response.
 func (f *fsm) Apply(l *hraft.Log) any {
 	defer f.advance(l.Index)
+	if l.Index <= f.skip.Load() {
+		return nil
+	}
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("raft storage: undecodable log entry %d: %w", l.Index, err)
@@ -87,7 +101,7 @@ func (f *fsm) Apply(l *hraft.Log) any {
 	if err := storage.WriteAll(context.Background(), f.backend(), c.Puts, c.Deletes); err != nil {
 		return err
 	}
-	if f.applied != nil {
+	if f.applied != nil && !f.ownEntry(l.Term) {
 		keys := make([]string, 0, len(c.Puts)+len(c.Deletes))
 		for _, e := range c.Puts {
 			keys = append(keys, e.Key)
@@ -95,6 +109,13 @@ func (f *fsm) Apply(l *hraft.Log) any {
 		f.applied(append(keys, c.Deletes...))
 	}
 	return nil
+}
+
+// ownEntry reports whether an entry of term was written through this
+// node, as leader in that term.
+func (f *fsm) ownEntry(term uint64) bool {
+	own := f.own.Load()
+	return own != nil && (*own)(term)
 }
 
 // Snapshot captures every entry.
@@ -120,7 +141,10 @@ func (f *fsm) Restore(r io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = fresh
 	f.mu.Unlock()
-	if f.applied != nil {
+	// Entries after a snapshot from elsewhere are applied, whatever
+	// recover had replayed.
+	f.skip.Store(0)
+	if f.applied != nil && !f.ownRestore.Load() {
 		// Everything may have changed.
 		f.applied(nil)
 	}

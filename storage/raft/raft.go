@@ -45,7 +45,8 @@ type Config struct {
 	AdvertiseAddr string
 	// Applied is called with the keys of every committed write this node
 	// applies (nil keys: a snapshot replaced everything), after they are
-	// visible to reads: core's Invalidate hangs here.
+	// visible to reads, except the writes it made itself as leader:
+	// core's Invalidate hangs here.
 	Applied func(keys []string)
 	// ApplyTimeout bounds how long a write waits for a quorum; 10s when
 	// zero.
@@ -74,6 +75,9 @@ type Node struct {
 	dir       string
 	timeout   time.Duration
 	id        string
+	// stopRecord ends recordApplied, which closes recorded.
+	stopRecord chan struct{}
+	recorded   chan struct{}
 }
 
 var (
@@ -104,6 +108,8 @@ func Open(cfg Config) (*Node, error) {
 	// Writes that arrive together go into the log together: one append
 	// (one fsync on each node) for up to MaxAppendEntries of them.
 	rc.BatchApplyCh = true
+	// recover restores the newest snapshot itself, and more (recover.go).
+	rc.NoSnapshotRestoreOnStart = true
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
@@ -128,6 +134,11 @@ func Open(cfg Config) (*Node, error) {
 	}
 	transport := hraft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, rc.Logger)
 	f := newFSM(cfg.Applied)
+	if _, err := f.recover(cfg.Dir, snaps, logs); err != nil {
+		transport.Close()
+		logs.Close()
+		return nil, fmt.Errorf("raft storage: recovering this node's state: %w", err)
+	}
 	r, err := hraft.NewRaft(rc, f, logs, logs, snaps, transport)
 	if err != nil {
 		transport.Close()
@@ -138,10 +149,14 @@ func Open(cfg Config) (*Node, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	n := &Node{raft: r, fsm: f, transport: transport, stream: stream, logs: logs, timeout: timeout, id: cfg.NodeID, dir: cfg.Dir}
-	// At start the state is the restored snapshot's (Raft's own applied
-	// index runs ahead of the state machine later, so it is read once).
-	f.index.Store(r.AppliedIndex())
+	n := &Node{raft: r, fsm: f, transport: transport, stream: stream, logs: logs, timeout: timeout, id: cfg.NodeID, dir: cfg.Dir,
+		stopRecord: make(chan struct{}), recorded: make(chan struct{})}
+	go n.recordApplied(n.stopRecord, n.recorded)
+	// Entries of an earlier term, which a new leader applies after its
+	// election, were written by another node (or this one before a
+	// restart): they are announced like a follower's.
+	own := func(term uint64) bool { return r.State() == hraft.Leader && term == r.CurrentTerm() }
+	f.own.Store(&own)
 	if c := r.GetConfiguration(); c.Error() == nil {
 		f.members.Store(membersOf(c.Configuration()))
 	}
@@ -150,13 +165,13 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// openIdentity is the node's cluster identity: the one kept in its
-// directory (given by the cluster CA when it joined or first became
-// active), else cfg.TLS, else a certificate of a CA of this process
-// alone, which no other process trusts.
+// openIdentity is the node's cluster identity until it is given one of
+// the cluster CA (SetIdentity, once joined or unsealed): cfg.TLS, else a
+// certificate of a CA of this process alone, which no other process
+// trusts.
 func openIdentity(cfg Config) (*identity, error) {
-	if id, err := loadIdentity(cfg.Dir); id != nil || err != nil {
-		return id, err
+	if err := removeOldIdentity(cfg.Dir); err != nil {
+		return nil, err
 	}
 	conf := cfg.TLS
 	if conf == nil {
@@ -260,6 +275,8 @@ func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 // Close stops the node.
 func (n *Node) Close() error {
 	err := n.raft.Shutdown().Error()
+	close(n.stopRecord)
+	<-n.recorded
 	n.transport.Close()
 	return errors.Join(err, n.logs.Close())
 }

@@ -132,6 +132,11 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 // so every node restores it. Only the leader can.
 func (n *Node) RestoreSnapshot(s *Snapshot) error {
 	meta := s.meta
+	// This node's own restore, like its own writes, is not announced
+	// through Applied: the caller knows of it (and seals once it has
+	// answered).
+	n.fsm.ownRestore.Store(true)
+	defer n.fsm.ownRestore.Store(false)
 	if err := n.raft.Restore(&meta, bytes.NewReader(s.body), n.timeout); err != nil {
 		return n.leaderOnly(fmt.Errorf("restoring a snapshot: %w", err))
 	}

@@ -219,12 +219,33 @@ func (s *tlsStream) Dial(address hraft.ServerAddress, timeout time.Duration) (ne
 }
 
 func (s *tlsStream) dial(ctx context.Context, address, proto string) (net.Conn, error) {
+	if proto == protoForward && address == s.advertise.String() {
+		// A request forwarded to this very node (it won an election
+		// while the request waited for one) needs no network, and must
+		// not fail while the node swaps its certificate.
+		return s.pipeToSelf(ctx)
+	}
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
 	}
 	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: s.clientConfig(host, proto)}
 	return d.DialContext(ctx, "tcp", address)
+}
+
+// pipeToSelf hands one end of an in-memory connection to the forwarding
+// listener and returns the other.
+func (s *tlsStream) pipeToSelf(ctx context.Context) (net.Conn, error) {
+	mine, theirs := net.Pipe()
+	select {
+	case s.fwd.conns <- theirs:
+		return mine, nil
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	mine.Close()
+	theirs.Close()
+	return nil, errors.Join(ctx.Err(), net.ErrClosed)
 }
 
 // opaqueConn is a TLS connection that does not say so.

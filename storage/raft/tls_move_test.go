@@ -27,15 +27,20 @@ func (c *cluster) moveTo(t *testing.T, id string, ca *CA) {
 	}
 }
 
-// restart closes node id and opens it again from its directory (its
-// identity file): every connection to and from it is made anew.
-func (c *cluster) restart(t *testing.T, id string) {
+// restart closes node id and opens it again from its directory, then
+// gives it a certificate of ca, as its unseal does (a node keeps none on
+// disk): every connection to and from it is made anew.
+func (c *cluster) restart(t *testing.T, id string, ca *CA) {
 	t.Helper()
 	// A leader's shutdown may report a write it was committing (the
 	// write's own caller saw it fail and retries): not this test's
 	// concern.
 	_ = c.nodes[id].Close()
 	c.nodes[id] = openNodeTLS(t, c.dirs[id], id, c.addrs[id], c.logs[id], nil)
+	if c.nodes[id].IdentityCA() != nil {
+		t.Fatalf("%s holds a cluster certificate after a restart, before it is given one", id)
+	}
+	c.moveTo(t, id, ca)
 }
 
 // replicates writes key through the leader and waits until every node
@@ -57,10 +62,9 @@ func (c *cluster) replicates(t *testing.T, key string) {
 
 // TestMoveToAnotherClusterCA: after a restore brings another cluster CA,
 // nodes move to it one at a time (as each is unsealed); at every step,
-// with every connection made anew (restarts), moved and unmoved nodes
-// still replicate to each other, and the moved ones keep the old
-// certificate across a restart. Once all have moved, they talk with the
-// new CA alone.
+// with the unmoved nodes restarted (every connection to them made anew),
+// moved and unmoved nodes still replicate to each other. Once all have
+// moved, restarted, they talk with the new CA alone.
 func TestMoveToAnotherClusterCA(t *testing.T) {
 	c := newCluster(t, 3)
 	caB, err := NewCA()
@@ -71,25 +75,30 @@ func TestMoveToAnotherClusterCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"n1", "n2", "n3"} {
+	ids := []string{"n1", "n2", "n3"}
+	for _, id := range ids {
 		c.moveTo(t, id, caB)
 	}
-	for _, id := range []string{"n1", "n2", "n3"} {
-		c.restart(t, id)
+	for _, id := range ids {
+		c.restart(t, id, caB)
 	}
 	c.replicates(t, "on-b")
-	for i, id := range []string{"n1", "n2", "n3"} {
+	for i, id := range ids {
 		c.moveTo(t, id, caA)
 		if prev := c.nodes[id].stream.id.Load().prev; prev == nil || !prev.ca.Equal(caB.Cert) {
 			t.Fatalf("%s moved to the new CA without keeping the old certificate", id)
 		}
-		for _, r := range []string{"n1", "n2", "n3"} {
-			c.restart(t, r)
+		for _, r := range ids[i+1:] {
+			c.restart(t, r, caB)
 		}
 		c.replicates(t, "moved-"+id)
-		if got := c.nodes[id].IdentityCA(); !got.Equal(caA.Cert) {
-			t.Fatalf("%s after a restart holds a certificate of %v, want the new CA", id, got.Subject)
-		}
 		t.Logf("%d of 3 nodes moved: the cluster replicates", i+1)
 	}
+	for _, id := range ids {
+		c.restart(t, id, caA)
+		if prev := c.nodes[id].stream.id.Load().prev; prev != nil {
+			t.Fatalf("%s keeps the old CA's certificate after a restart", id)
+		}
+	}
+	c.replicates(t, "all-on-a")
 }
