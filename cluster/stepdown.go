@@ -34,18 +34,20 @@ func (n *Node) StepDown(context.Context) (func(), error) {
 	return n.handOver, nil
 }
 
-// handOver gives the lead to another voter and, once it has gone,
-// leaves the active state; the reconciler, held off meanwhile, would
-// otherwise make a leader that is still leading active again.
+// handOver leaves the active state and gives the lead to another voter.
+// The reconciler is held off meanwhile (it would make a node that still
+// leads active again), and so are requests that reach this node: they
+// wait in Place for the hand-over and are then forwarded to the new
+// active node, rather than meet a leader that takes no writes. If the
+// lead cannot be handed over, the reconciler makes this node active
+// again.
 func (n *Node) handOver() {
 	n.reconcileMu.Lock()
 	defer n.reconcileMu.Unlock()
+	_ = n.core.SetActive(false)
 	if err := n.raft.TransferLeadership(); err != nil {
 		n.log.Warn("stepping down: the lead was not handed over", "error", err)
 		return
-	}
-	if !n.raft.IsLeader() {
-		_ = n.core.SetActive(false)
 	}
 	n.log.Info("stepped down: another node leads")
 }

@@ -345,7 +345,7 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 			t.Fatalf("%s: the second cluster's own secret survived the restore: %v", n.id, s.Data)
 		}
 	}
-	restoreOwn(t, a, ra, standby, snap, kv[0].key, load.kv[len(load.kv)-1].key)
+	restoreOwn(t, a, snap, kv[0].key, load.kv[len(load.kv)-1].key)
 
 	// A login acknowledged before the save renews: its lease came back.
 	if len(logins) > 0 {
@@ -410,8 +410,14 @@ func checkRestored(t *testing.T, c *api.Client, id string, kv, tokens, logins, p
 // over; the standbys stay unsealed and serve the backup's state at once
 // (a secret from before it, none of the writes after), and the sealed
 // node, unsealed again with the same key, serves it too.
-func restoreOwn(t *testing.T, tc *testCluster, active, standby *clusterNode, snap, before, after string) {
+func restoreOwn(t *testing.T, tc *testCluster, snap, before, after string) {
 	t.Helper()
+	// The lead may have moved under the load.
+	active := tc.active(30 * time.Second)
+	standby := tc.nodes[0]
+	if standby == active {
+		standby = tc.nodes[1]
+	}
 	env := []string{"ARCA_ADDR=http://" + standby.addr, "ARCA_TOKEN=" + tc.init.RootToken}
 	arca(t, env, "", "operator", "raft", "snapshot", "restore", snap).must(t, 0, "sealed")
 	if !eventually(30*time.Second, func() bool {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,10 +53,35 @@ func TestClusterStepDown(t *testing.T) {
 
 	// Through a standby, by the CLI: forwarded to the active node.
 	env := []string{"ARCA_ADDR=http://" + standby.addr, "ARCA_TOKEN=" + root}
+	// Writes go on through a standby while the lead moves.
+	stop, done := make(chan struct{}), make(chan map[int]int)
+	go func() {
+		codes := map[int]int{}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- codes
+				return
+			default:
+			}
+			code, _, _ := rawDo(t, standby.addr, root, http.MethodPut, "/v1/secret/data/during", `{"data":{"i":"`+strconv.Itoa(i)+`"}}`, nil)
+			codes[code]++
+		}
+	}()
 	start := time.Now()
 	arca(t, env, "", "operator", "step-down").must(t, 0, "Stepped down")
 	second := tc.waitNewActive(first)
-	t.Logf("step-down through a standby: %s active after %v", second.id, time.Since(start))
+	took := time.Since(start)
+	close(stop)
+	codes := <-done
+	t.Logf("step-down through a standby: %s active after %v; writes meanwhile by status: %v", second.id, took, codes)
+	// While no node is active, a write is refused as unavailable (the
+	// clients' retry covers it), never failed as an internal error.
+	for code := range codes {
+		if code != 200 && code != 503 {
+			t.Fatalf("writes during the step-down answered %d (%v); want 200 or 503\n%s\n%s\n%s", code, codes, tc.nodes[0].p.output(), tc.nodes[1].p.output(), tc.nodes[2].p.output())
+		}
+	}
 	// On the active node itself, by the API.
 	if code, _, body := rawDo(t, second.addr, root, http.MethodPut, "/v1/sys/step-down", "", nil); code != 204 {
 		t.Fatalf("step-down on the active node: %d %s", code, body)

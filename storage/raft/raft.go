@@ -341,9 +341,10 @@ func (n *Node) apply(c command) error {
 	return nil
 }
 
-// leaderOnly turns Raft's "not the leader" into ErrNotLeader.
+// leaderOnly turns Raft's "not the leader" into ErrNotLeader; so is a
+// leader handing the lead over (step-down), which takes no writes.
 func (n *Node) leaderOnly(err error) error {
-	if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
+	if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) || errors.Is(err, hraft.ErrLeadershipTransferInProgress) {
 		return fmt.Errorf("%w: %w", ErrNotLeader, err)
 	}
 	return err

@@ -131,9 +131,12 @@ func newCluster(t *testing.T, size int) *cluster {
 	waitFor(t, "n1 to lead", c.nodes["n1"].IsLeader)
 	for i := 2; i <= size; i++ {
 		id := fmt.Sprintf("n%d", i)
-		if err := c.nodes["n1"].AddVoter(id, c.addrs[id]); err != nil {
-			t.Fatal(err)
-		}
+		// Under -race beside other packages n1 may lose the lead while
+		// adding a voter: the leader of the moment adds it.
+		waitFor(t, "adding "+id, func() bool {
+			_, leader := c.leader(t)
+			return leader.AddVoter(id, c.addrs[id]) == nil
+		})
 	}
 	return c
 }
