@@ -37,12 +37,13 @@ func (l *snapshotLoad) add(list *[]ackedAt, key, val string) {
 	l.mu.Unlock()
 }
 
-// before are the entries of list acknowledged before t.
-func (l *snapshotLoad) before(list []ackedAt, t time.Time) []ackedAt {
+// before are the entries of list acknowledged before t (list is read
+// under the lock: the load appends to it meanwhile).
+func (l *snapshotLoad) before(list *[]ackedAt, t time.Time) []ackedAt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []ackedAt
-	for _, a := range list {
+	for _, a := range *list {
 		if a.at.Before(t) {
 			out = append(out, a)
 		}
@@ -182,13 +183,13 @@ func TestClusterSnapshotRestoreFreshCluster(t *testing.T) {
 	env := []string{"ARCA_ADDR=http://" + standby.addr, "ARCA_TOKEN=" + a.init.RootToken}
 	arca(t, env, "", "operator", "raft", "snapshot", "save", snap).must(t, 0)
 	saveEnd := time.Now()
-	kvAtSave := len(load.before(load.kv, saveEnd))
-	if !eventually(30*time.Second, func() bool { return len(load.before(load.kv, time.Now())) > kvAtSave+10 }) {
+	kvAtSave := len(load.before(&load.kv, saveEnd))
+	if !eventually(30*time.Second, func() bool { return len(load.before(&load.kv, time.Now())) > kvAtSave+10 }) {
 		t.Fatal("the load stopped at the save")
 	}
 	close(stop)
 	wg.Wait()
-	kv, tokens, logins, pols := load.before(load.kv, saveStart), load.before(load.tokens, saveStart), load.before(load.logins, saveStart), load.before(load.pols, saveStart)
+	kv, tokens, logins, pols := load.before(&load.kv, saveStart), load.before(&load.tokens, saveStart), load.before(&load.logins, saveStart), load.before(&load.pols, saveStart)
 	t.Logf("acknowledged before the save: %d KV writes, %d tokens, %d logins, %d policies (%d KV writes in all, %d errors); the save took %v",
 		len(kv), len(tokens), len(logins), len(pols), len(load.kv), load.errs, saveEnd.Sub(saveStart))
 	saved, err := os.ReadFile(snap)
