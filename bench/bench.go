@@ -24,7 +24,10 @@ type Config struct {
 	// bench's own workload role, and the set-up and clean-up go to
 	// Server with Token.
 	Addr, Token, CACert string
-	// Server takes the set-up and clean-up when Addr is a socket.
+	// Server takes the set-up and clean-up when Addr is a socket, or
+	// when set beside an HTTP Addr (the active node of the cluster Addr
+	// is a standby of); the run then starts once Addr serves what was
+	// set up.
 	Server      string
 	Duration    time.Duration
 	Concurrency int
@@ -85,6 +88,12 @@ type workload interface {
 	cleanup(ctx context.Context, c *client, prefix string)
 }
 
+// replicated is a workload whose set-up, made through another node, must
+// have reached the node measured before the run starts.
+type replicated interface {
+	replicated(ctx context.Context, op *client) error
+}
+
 // sample is what a worker records per workload.
 type sample struct {
 	lat    []time.Duration
@@ -124,6 +133,15 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			w.cleanup(context.Background(), c, cfg.Prefix)
 		}
 	}()
+	if opc != c {
+		for _, w := range works {
+			if r, ok := w.(replicated); ok {
+				if err := r.replicated(ctx, opc); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	var cpuBefore float64
 	if len(cfg.ServerPIDs) > 0 {
 		if cpuBefore, err = cpuSeconds(cfg.ServerPIDs); err != nil {

@@ -165,12 +165,17 @@ via() {
 	return 1
 }
 
-# measure <server> <row> <workload> <port> <round>: one generator run,
-# appended to OUT with the row, server, round and load average.
+# measure <server> <row> <workload> <port> <round> [set-up port]: one
+# generator run, appended to OUT with the row, server, round and load
+# average. Through a standby, the set-up goes to the active node (an
+# OpenBao standby answers 404 for a mount it has not applied yet, where
+# a write should have been forwarded) and the run starts once the
+# standby reads what was set up.
 measure() {
-	local joined
+	local joined setup=()
 	joined="$(IFS=,; echo "${pids[*]}")"
-	taskset -c "$LOAD_CPUS" "$ARCA" bench -addr="http://127.0.0.1:$4" -token="$token" -duration="$DUR" -concurrency="$CONC" \
+	[ -n "${6:-}" ] && setup=(-server="http://127.0.0.1:$6")
+	taskset -c "$LOAD_CPUS" "$ARCA" bench -addr="http://127.0.0.1:$4" "${setup[@]}" -token="$token" -duration="$DUR" -concurrency="$CONC" \
 		-kv-keys="$KV_KEYS" -workload="$3" -server-pids="$joined" -format=json -quiet |
 		python3 -c "
 import json, sys
@@ -189,8 +194,10 @@ echo "load before: $(uptime)" >&2
 for round in $(seq "$ROUNDS"); do
 	for row in ${ROWS//,/ }; do
 		for sys in $servers; do
+			setup=""
 			if cluster_up "$sys" && p="$(via "$sys" "$(row_via "$row")")" &&
-				measure "$sys" "$row" "$(row_workload "$row")" "$p" "$round"; then
+				{ [ "$(row_via "$row")" = active ] || setup="$(via "$sys" active)"; } &&
+				measure "$sys" "$row" "$(row_workload "$row")" "$p" "$round" "$setup"; then
 				echo "round $round $row $sys: done" >&2
 			else
 				echo "no figure for $sys $row in round $round; logs in $work (KEEP=1 keeps them)" >&2

@@ -26,7 +26,7 @@ func runBench(e *env, args []string) int {
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", "", "server address, or an agent's socket as unix:///path/agent.sock (default $ARCA_ADDR, then $VAULT_ADDR)")
-	fs.StringVar(&server, "server", "", "with a unix:// -addr: the server that sets up and cleans up (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&server, "server", "", "the server that sets up and cleans up: with a unix:// -addr (default $ARCA_ADDR, then $VAULT_ADDR), or the active node of the cluster whose standby -addr is")
 	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
 	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
@@ -52,7 +52,9 @@ func runBench(e *env, args []string) int {
 	if token == "" {
 		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
 	}
-	server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
+	if strings.HasPrefix(addr, "unix://") {
+		server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
+	}
 	if caCert == "" {
 		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
 	}
