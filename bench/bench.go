@@ -24,7 +24,10 @@ type Config struct {
 	// bench's own workload role, and the set-up and clean-up go to
 	// Server with Token.
 	Addr, Token, CACert string
-	// Server takes the set-up and clean-up when Addr is a socket.
+	// Server takes the set-up and clean-up when Addr is a socket, or
+	// when set beside an HTTP Addr (the active node of the cluster Addr
+	// is a standby of); the run then starts once Addr serves what was
+	// set up.
 	Server      string
 	Duration    time.Duration
 	Concurrency int
@@ -43,6 +46,10 @@ type Config struct {
 	// whose cost per request grows with what it stores (OpenBao's dev
 	// mode, see BENCHMARKS.md) reads slower with more.
 	KVKeys int
+	// ServerPIDs, when set, are the server's processes (a cluster's
+	// nodes) on this host: their CPU time over the measured run, per
+	// operation, is reported as ServerCPUMicros.
+	ServerPIDs []int
 }
 
 func (cfg Config) kvKeys() int {
@@ -68,6 +75,10 @@ type Result struct {
 	P99       float64        `json:"p99_ms"`
 	Max       float64        `json:"max_ms"`
 	Errors    map[string]int `json:"errors"`
+	// ServerCPUMicros is the CPU time of Config.ServerPIDs over the
+	// measured run (set-up excluded) divided by every operation of the
+	// run, of all its workloads; 0 without ServerPIDs.
+	ServerCPUMicros float64 `json:"server_cpu_us_per_op,omitempty"`
 }
 
 // workload is one kind of operation.
@@ -75,6 +86,12 @@ type workload interface {
 	setup(ctx context.Context, c *client, prefix string) error
 	op(ctx context.Context, c *client, r *rand.Rand) error
 	cleanup(ctx context.Context, c *client, prefix string)
+}
+
+// replicated is a workload whose set-up, made through another node, must
+// have reached the node measured before the run starts.
+type replicated interface {
+	replicated(ctx context.Context, op *client) error
 }
 
 // sample is what a worker records per workload.
@@ -116,8 +133,39 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			w.cleanup(context.Background(), c, cfg.Prefix)
 		}
 	}()
+	if opc != c {
+		for _, w := range works {
+			if r, ok := w.(replicated); ok {
+				if err := r.replicated(ctx, opc); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	var cpuBefore float64
+	if len(cfg.ServerPIDs) > 0 {
+		if cpuBefore, err = cpuSeconds(cfg.ServerPIDs); err != nil {
+			return nil, err
+		}
+	}
 	samples := runWorkers(ctx, cfg, works, total, opc)
-	return summarise(cfg, samples), nil
+	results := summarise(cfg, samples)
+	if len(cfg.ServerPIDs) > 0 {
+		cpuAfter, err := cpuSeconds(cfg.ServerPIDs)
+		if err != nil {
+			return nil, err
+		}
+		ops := 0
+		for _, r := range results {
+			ops += r.Ops
+		}
+		for i := range results {
+			if ops > 0 {
+				results[i].ServerCPUMicros = (cpuAfter - cpuBefore) / float64(ops) * 1e6
+			}
+		}
+	}
+	return results, nil
 }
 
 func runWorkers(ctx context.Context, cfg Config, works []workload, total int, c *client) [][]sample {

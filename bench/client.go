@@ -51,7 +51,14 @@ func clients(cfg Config) (op, admin *client, err error) {
 	sock, ok := strings.CutPrefix(cfg.Addr, "unix://")
 	if !ok {
 		c, err := newClient(cfg.Addr, cfg.Token, cfg.CACert, cfg.Concurrency)
-		return c, c, err
+		if err != nil || cfg.Server == "" || cfg.Server == cfg.Addr {
+			return c, c, err
+		}
+		// Another node of the cluster sets up: a standby of a server
+		// whose standbys answer for mounts they have not heard of yet
+		// (OpenBao's, with 404) is measured on reads only.
+		admin, err = newClient(cfg.Server, cfg.Token, cfg.CACert, cfg.Concurrency)
+		return c, admin, err
 	}
 	if cfg.Server == "" {
 		return nil, nil, fmt.Errorf("bench: with a socket address, the server (set-up and clean-up) is needed too")
@@ -72,15 +79,24 @@ func clients(cfg Config) (op, admin *client, err error) {
 }
 
 // statusError is an HTTP error answer.
-type statusError struct{ code int }
+type statusError struct {
+	code int
+	// says is the start of the answer's body: why a set-up step failed.
+	says string
+}
 
-func (e *statusError) Error() string { return fmt.Sprintf("http %d", e.code) }
+func (e *statusError) Error() string {
+	if e.says == "" {
+		return fmt.Sprintf("http %d", e.code)
+	}
+	return fmt.Sprintf("http %d: %s", e.code, e.says)
+}
 
 func errorKind(err error) string {
 	var se *statusError
 	switch {
 	case errors.As(err, &se):
-		return se.Error()
+		return fmt.Sprintf("http %d", se.code)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}
@@ -118,8 +134,9 @@ func (c *client) do(ctx context.Context, method, path, tok string, body any, out
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
+		says, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return &statusError{code: resp.StatusCode}
+		return &statusError{code: resp.StatusCode, says: string(bytes.TrimSpace(says))}
 	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)

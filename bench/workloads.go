@@ -106,6 +106,24 @@ func firstWrite(ctx context.Context, c *client, path string, value any) error {
 	}
 }
 
+// replicated waits until the node measured reads the last key written
+// (up to upgradeWait): a standby applies the set-up's writes a moment
+// after the active node acknowledged them.
+func (w *kv) replicated(ctx context.Context, op *client) error {
+	deadline := time.Now().Add(upgradeWait)
+	for {
+		err := op.do(ctx, http.MethodGet, kvPath(w.mount, w.keys-1), "", nil, nil)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func kvPath(mount string, key int) string {
 	return mount + "/data/k" + strconv.Itoa(key)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A new KV v2 mount on OpenBao answers 400 while it sets itself up:
@@ -48,5 +49,48 @@ func TestFirstWriteWaitsForANewMount(t *testing.T) {
 				t.Errorf("got %d requests, want %d", got, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// With Server beside an HTTP Addr, the set-up and clean-up go to Server
+// only, and the run starts once Addr reads the last key set up (a standby
+// that has not applied it yet answers 404 meanwhile); the measured reads
+// all go to Addr.
+func TestSetUpThroughAnotherNode(t *testing.T) {
+	var adminReqs, standbyWrites, standbyReads, notYet atomic.Int64
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adminReqs.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer admin.Close()
+	standby := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			standbyWrites.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if notYet.Add(1) <= 3 {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		standbyReads.Add(1)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"data":{}}`))
+	}))
+	defer standby.Close()
+	res, err := Run(context.Background(), Config{Addr: standby.URL, Server: admin.URL, Token: "t", Duration: 200 * time.Millisecond,
+		Concurrency: 2, KVKeys: 10, Mix: []Weighted{{Name: "kv-read", Weight: 1}}, Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mount, 10 writes, unmount
+	if got := adminReqs.Load(); got != 12 {
+		t.Errorf("the set-up node got %d requests, want 12", got)
+	}
+	if standbyWrites.Load() != 0 {
+		t.Errorf("the measured node got %d set-up writes", standbyWrites.Load())
+	}
+	if n := res[0].Errors["http 404"]; n != 0 || res[0].Ops == 0 {
+		t.Errorf("%d operations, %d of them 404s: the run started before the set-up reached the measured node", res[0].Ops, n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -25,7 +26,7 @@ func runBench(e *env, args []string) int {
 	var quiet bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", "", "server address, or an agent's socket as unix:///path/agent.sock (default $ARCA_ADDR, then $VAULT_ADDR)")
-	fs.StringVar(&server, "server", "", "with a unix:// -addr: the server that sets up and cleans up (default $ARCA_ADDR, then $VAULT_ADDR)")
+	fs.StringVar(&server, "server", "", "the server that sets up and cleans up: with a unix:// -addr (default $ARCA_ADDR, then $VAULT_ADDR), or the active node of the cluster whose standby -addr is")
 	fs.StringVar(&token, "token", "", "token with rights to mount and write (default $ARCA_TOKEN, then $VAULT_TOKEN)")
 	fs.StringVar(&caCert, "ca-cert", "", "CA certificate for TLS (default $ARCA_CACERT)")
 	fs.StringVar(&workload, "workload", "kv-read", "workload, or weighted mix such as kv-read:9,kv-write:1; one of "+strings.Join(bench.Workloads, ", "))
@@ -35,7 +36,8 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&format, "format", "table", "table or json")
 	fs.StringVar(&prefix, "prefix", "arca-bench", "prefix of the mounts the run creates and removes")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
-	var pgURL, ceiling string
+	var pgURL, ceiling, pids string
+	fs.StringVar(&pids, "server-pids", "", "comma list of the server's process ids on this host (a cluster's nodes): reports their CPU time per operation over the run")
 	fs.StringVar(&ceiling, "ceiling", "", "instead of driving a server, serve a trivial handler on this address (host:port) until interrupted: the ceiling that -workload=ceiling measures")
 	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL for database-creds: postgres://user:password@host:port/db (default $ARCA_BENCH_POSTGRES_URL)")
 	if _, ok := parseFlags(e, fs, args); !ok {
@@ -50,7 +52,9 @@ func runBench(e *env, args []string) int {
 	if token == "" {
 		token = e.firstEnv("ARCA_TOKEN", "VAULT_TOKEN")
 	}
-	server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
+	if strings.HasPrefix(addr, "unix://") {
+		server = cmp.Or(server, e.firstEnv("ARCA_ADDR", "VAULT_ADDR")) // set-up and clean-up with a unix:// -addr
+	}
 	if caCert == "" {
 		caCert = e.firstEnv("ARCA_CACERT", "VAULT_CACERT")
 	}
@@ -71,6 +75,13 @@ func runBench(e *env, args []string) int {
 		pgURL = e.firstEnv("ARCA_BENCH_POSTGRES_URL")
 	}
 	cfg := bench.Config{Addr: addr, Server: server, Token: token, CACert: caCert, Duration: duration, Concurrency: concurrency, Mix: mix, Prefix: prefix, PostgresURL: pgURL, KVKeys: kvKeys}
+	for _, p := range strings.FieldsFunc(pids, func(r rune) bool { return r == ',' }) {
+		pid, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || pid < 1 {
+			return usageError(e, "-server-pids: %q is not a process id", p)
+		}
+		cfg.ServerPIDs = append(cfg.ServerPIDs, pid)
+	}
 	if !quiet {
 		cfg.Progress = e.stderr
 	}
@@ -91,6 +102,9 @@ func runBench(e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Workload, r.OpsPerSec, r.P50, r.P90, r.P99, r.Max, formatValue(r.Errors))
 	}
 	tw.Flush()
+	if len(cfg.ServerPIDs) > 0 && len(results) > 0 {
+		fmt.Fprintf(e.stdout, "server CPU per operation: %.0f µs\n", results[0].ServerCPUMicros)
+	}
 	return exitOK
 }
 

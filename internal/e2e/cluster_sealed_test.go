@@ -4,25 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/openbao/openbao/api/v2"
-	"go.etcd.io/bbolt"
+
+	"github.com/arca-secrets/arca/storage/raft"
 )
 
 // lastLogIndex reads the last index in a stopped node's Raft log.
 func lastLogIndex(t *testing.T, n *clusterNode) uint64 {
 	t.Helper()
-	st, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	last, err := st.LastIndex()
+	last, err := raft.LastLogIndex(n.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestREADMECertSection(t *testing.T) {
 // would not prove the feature works.
 var readmeExpect = map[string][]string{
 	"Change events":                         {`"data_path":"secret/data/billing"`, "the server closed the subscription"},
-	"Load generator":                        {"ceiling"},
+	"Load generator":                        {"ceiling", "server CPU per operation: "},
 	"Memory: nothing left behind after use": {"correct-horse-battery-staple\n", "copies left: 0\n"},
 	"Metrics":                               {`arca_http_requests_total{class="sys",status="200"}`, `"Counters"`, "arca_lease_count ", "arca_token_count "},
 	"Revoking many leases at once":          {"revoking leases under auth/approle/login: ", "Success! Revoked every lease under: auth/approle/login", "Success! Queued the revocation", "202"},

@@ -90,10 +90,53 @@ func (f *fsm) backend() *inmem.Backend {
 // Apply applies one committed log entry; its error is the Apply future's
 // response.
 func (f *fsm) Apply(l *hraft.Log) any {
-	defer f.advance(l.Index)
-	if l.Index <= f.skip.Load() {
-		return nil
+	return f.ApplyBatch([]*hraft.Log{l})[0]
+}
+
+var _ hraft.BatchingFSM = (*fsm)(nil)
+
+// ApplyBatch applies the entries one commit brought (the writes of one
+// group commit, up to MaxAppendEntries of them), each command on its own
+// and in log order; the keys they changed are announced once and the
+// applied index moves once, for the batch, after all of it is visible.
+// Raft answers each entry's Apply future with its response only after
+// this returns.
+func (f *fsm) ApplyBatch(logs []*hraft.Log) []any {
+	out := make([]any, len(logs))
+	var keys []string
+	skip := f.skip.Load()
+	for i, l := range logs {
+		if l.Index <= skip {
+			// Applied already from this node's own disk (recover.go).
+			continue
+		}
+		switch l.Type {
+		case hraft.LogCommand:
+			// This node's own writes as leader are not announced: their
+			// writer knows of them.
+			if f.applied != nil && !f.ownEntry(l.Term) {
+				out[i] = f.applyCommand(l, &keys)
+			} else {
+				out[i] = f.applyCommand(l, nil)
+			}
+		case hraft.LogConfiguration:
+			// A batching FSM is handed membership changes here, not
+			// through StoreConfiguration.
+			f.members.Store(membersOf(hraft.DecodeConfiguration(l.Data)))
+		}
 	}
+	if f.applied != nil && len(keys) > 0 {
+		f.applied(keys)
+	}
+	if len(logs) > 0 {
+		f.advance(logs[len(logs)-1].Index)
+	}
+	return out
+}
+
+// applyCommand applies one command, adding the keys it changed to keys
+// (when not nil); its error is the entry's response.
+func (f *fsm) applyCommand(l *hraft.Log, keys *[]string) any {
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("raft storage: undecodable log entry %d: %w", l.Index, err)
@@ -101,13 +144,13 @@ func (f *fsm) Apply(l *hraft.Log) any {
 	if err := storage.WriteAll(context.Background(), f.backend(), c.Puts, c.Deletes); err != nil {
 		return err
 	}
-	if f.applied != nil && !f.ownEntry(l.Term) {
-		keys := make([]string, 0, len(c.Puts)+len(c.Deletes))
-		for _, e := range c.Puts {
-			keys = append(keys, e.Key)
-		}
-		f.applied(append(keys, c.Deletes...))
+	if keys == nil {
+		return nil
 	}
+	for _, e := range c.Puts {
+		*keys = append(*keys, e.Key)
+	}
+	*keys = append(*keys, c.Deletes...)
 	return nil
 }
 

@@ -19,11 +19,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/arca-secrets/arca/storage"
 )
@@ -71,7 +69,7 @@ type Node struct {
 	fsm       *fsm
 	transport *hraft.NetworkTransport
 	stream    *tlsStream
-	logs      *raftboltdb.BoltStore
+	logs      logStore
 	dir       string
 	timeout   time.Duration
 	id        string
@@ -113,9 +111,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	logs, cached, err := openLogStore(cfg.Dir, rc.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("raft storage: opening the log: %w", err)
+		return nil, err
 	}
 	snaps, err := hraft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
 	if err != nil {
@@ -139,7 +137,7 @@ func Open(cfg Config) (*Node, error) {
 		logs.Close()
 		return nil, fmt.Errorf("raft storage: recovering this node's state: %w", err)
 	}
-	r, err := hraft.NewRaft(rc, f, logs, logs, snaps, transport)
+	r, err := hraft.NewRaft(rc, f, cached, logs, snaps, transport)
 	if err != nil {
 		transport.Close()
 		logs.Close()

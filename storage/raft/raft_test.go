@@ -33,10 +33,11 @@ func freeAddr(t testing.TB) string {
 // fast shortens Raft's timers for loopback tests.
 func fast(c *hraft.Config) {
 	// Not shorter: under -race beside the other packages' tests, a 200ms
-	// heartbeat lost the lead mid-test.
+	// heartbeat lost the lead mid-test, and so did a 200ms leader lease
+	// ("leadership lost while committing log") on a loaded machine.
 	c.HeartbeatTimeout = 400 * time.Millisecond
 	c.ElectionTimeout = 400 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 400 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 }
 
