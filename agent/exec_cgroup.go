@@ -54,7 +54,13 @@ func newChildCgroup(name string) (*childCgroup, error) {
 	}
 	path := filepath.Join(parent, name)
 	dir := filepath.Join(mount, path)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	// One left by an agent that had this pid and died without removing
+	// it holds only what that agent's child left behind: it is emptied
+	// and used again.
+	stale := false
+	if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrExist) {
+		stale = true
+	} else if err != nil {
 		return nil, fmt.Errorf("making the exec child's cgroup %s: %w", path, err)
 	}
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -62,7 +68,14 @@ func newChildCgroup(name string) (*childCgroup, error) {
 		_ = os.Remove(dir)
 		return nil, fmt.Errorf("opening the exec child's cgroup: %w", err)
 	}
-	return &childCgroup{path: path, dir: dir, fd: fd}, nil
+	c := &childCgroup{path: path, dir: dir, fd: fd}
+	if stale {
+		if err := c.killAll(); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("emptying the exec child's cgroup %s, left by an earlier agent: %w", path, err)
+		}
+	}
+	return c, nil
 }
 
 // childCgroupName is the cgroup of this agent's child: one per agent
