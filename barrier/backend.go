@@ -31,7 +31,16 @@ func (b *Barrier) Get(ctx context.Context, key string) (*storage.Entry, error) {
 	if err != nil || e == nil {
 		return nil, err
 	}
-	n, err := parseHeader(e.Value)
+	plain, err := b.openAs(key, e.Value)
+	if err != nil {
+		return nil, err
+	}
+	return &storage.Entry{Key: key, Value: plain}, nil
+}
+
+// openAs opens ct, sealed for key by whichever term of the keyring.
+func (b *Barrier) openAs(key string, ct []byte) ([]byte, error) {
+	n, err := parseHeader(ct)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +54,17 @@ func (b *Barrier) Get(ctx context.Context, key string) (*storage.Entry, error) {
 	if t == nil {
 		return nil, ErrUnknownTerm
 	}
-	plain, err := open(t.aead, key, e.Value)
-	if err != nil {
-		return nil, err
+	return open(t.aead, key, ct)
+}
+
+// activeTerm is the term new ciphertexts are sealed with.
+func (b *Barrier) activeTerm() (*term, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.sealed {
+		return nil, ErrSealed
 	}
-	return &storage.Entry{Key: key, Value: plain}, nil
+	return b.active, nil
 }
 
 // Put encrypts entry under the active term and writes it.
@@ -57,13 +72,10 @@ func (b *Barrier) Put(ctx context.Context, entry *storage.Entry) error {
 	if !storage.ValidKey(entry.Key) || reserved(entry.Key) {
 		return storage.ErrInvalidKey
 	}
-	b.mu.RLock()
-	if b.sealed {
-		b.mu.RUnlock()
-		return ErrSealed
+	t, err := b.activeTerm()
+	if err != nil {
+		return err
 	}
-	t := b.active
-	b.mu.RUnlock()
 	ct, err := seal(t, entry.Key, entry.Value)
 	if err != nil {
 		return err
@@ -113,13 +125,10 @@ var _ storage.Batcher = (*Barrier)(nil)
 // WriteAll encrypts puts under the active term and writes them, with the
 // deletes, in one step when the backend allows it.
 func (b *Barrier) WriteAll(ctx context.Context, puts []*storage.Entry, deletes []string) error {
-	b.mu.RLock()
-	if b.sealed {
-		b.mu.RUnlock()
-		return ErrSealed
+	t, err := b.activeTerm()
+	if err != nil {
+		return err
 	}
-	t := b.active
-	b.mu.RUnlock()
 	sealed := make([]*storage.Entry, len(puts))
 	for i, e := range puts {
 		if !storage.ValidKey(e.Key) || reserved(e.Key) {

@@ -5,34 +5,17 @@ package barrier
 // associated data begins with a NUL, which no storage key holds, so a
 // detached ciphertext and a stored entry never pass for each other.
 func (b *Barrier) SealDetached(purpose string, plaintext []byte) ([]byte, error) {
-	b.mu.RLock()
-	if b.sealed {
-		b.mu.RUnlock()
-		return nil, ErrSealed
+	t, err := b.activeTerm()
+	if err != nil {
+		return nil, err
 	}
-	t := b.active
-	b.mu.RUnlock()
 	return seal(t, detachedKey(purpose), plaintext)
 }
 
 // OpenDetached opens what SealDetached sealed for purpose, with whichever
 // term of the keyring sealed it.
 func (b *Barrier) OpenDetached(purpose string, ct []byte) ([]byte, error) {
-	n, err := parseHeader(ct)
-	if err != nil {
-		return nil, err
-	}
-	b.mu.RLock()
-	if b.sealed {
-		b.mu.RUnlock()
-		return nil, ErrSealed
-	}
-	t := b.terms[n]
-	b.mu.RUnlock()
-	if t == nil {
-		return nil, ErrUnknownTerm
-	}
-	return open(t.aead, detachedKey(purpose), ct)
+	return b.openAs(detachedKey(purpose), ct)
 }
 
 func detachedKey(purpose string) string { return "\x00detached/" + purpose }
