@@ -99,29 +99,7 @@ path "auth/workload/role/*" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
 	uid, gid := testUser(t, "arca-wl-child")
-	if _, err := root.Logical().Write("auth/workload/role/svc", map[string]any{
-		"bound_uids": []string{fmt.Sprint(uid)}, "bound_exe_paths": []string{"/usr/bin/dash"}, "token_policies": "app", "token_ttl": "10m",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(f.dir, "out")
-	if err := os.Mkdir(out, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(out, int(uid), int(gid)); err != nil {
-		t.Fatal(err)
-	}
-	seen := filepath.Join(out, "seen")
-	f.writeAppRoleConfig(fmt.Sprintf(`
-template_config { static_secret_render_interval = "1h" }
-env_template "APP_PASSWORD" {
-  contents = "{{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}"
-}
-exec {
-  command = ["/bin/sh", "-c", "echo \"$$ $APP_PASSWORD\" >> %s; exec sleep 600"]
-  user = "arca-wl-child"
-  restart_stop_timeout = "2s"
-}`, seen))
+	seen := f.writeExecChildConfig("arca-wl-child", uid, gid, nil, `echo "$$ $APP_PASSWORD" >> SEEN; exec sleep 600`)
 	f.start()
 	lines := func(n int) [][]string {
 		t.Helper()

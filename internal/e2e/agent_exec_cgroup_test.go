@@ -44,30 +44,8 @@ path "auth/workload/role/*" { capabilities = ["read"] }`); err != nil {
 	uid, gid := testUser(t, "arca-wl-cgroup")
 	// Bound to the agent's child cgroups: a process of the same user and
 	// executable anywhere else is not this role's.
-	if _, err := root.Logical().Write("auth/workload/role/svc", map[string]any{
-		"bound_uids": []string{fmt.Sprint(uid)}, "bound_exe_paths": []string{"/usr/bin/dash"},
-		"bound_cgroups": []string{filepath.Join(parent, "arca-exec-*")}, "token_policies": "app", "token_ttl": "10m",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(f.dir, "out")
-	if err := os.Mkdir(out, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(out, int(uid), int(gid)); err != nil {
-		t.Fatal(err)
-	}
-	seen := filepath.Join(out, "seen")
-	f.writeAppRoleConfig(fmt.Sprintf(`
-template_config { static_secret_render_interval = "1h" }
-env_template "APP_PASSWORD" {
-  contents = "{{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}"
-}
-exec {
-  command = ["/bin/sh", "-c", "sleep 600 & echo \"$! $APP_PASSWORD $(grep ^0:: /proc/self/cgroup)\" > %s.tmp; mv %s.tmp %s; exec sleep 600"]
-  user = "arca-wl-cgroup"
-  restart_stop_timeout = "2s"
-}`, seen, seen, seen))
+	seen := f.writeExecChildConfig("arca-wl-cgroup", uid, gid, map[string]any{"bound_cgroups": []string{filepath.Join(parent, "arca-exec-*")}},
+		`sleep 600 & echo "$! $APP_PASSWORD $(grep ^0:: /proc/self/cgroup)" > SEEN.tmp; mv SEEN.tmp SEEN; exec sleep 600`)
 	f.start()
 	var fields []string
 	agentEventually(t, 20*time.Second, func() (bool, string) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -108,6 +109,41 @@ listener "unix" { address = "%s"  socket_mode = "0666" }
 %s
 %s
 `, root.Address(), caLine(caCert), f.dir, f.dir, f.sock, cmp.Or(f.cache, `cache { kv_ttl = "2s" }`), extra)), 0o600))
+}
+
+// writeExecChildConfig makes role svc for the exec child's user (uid,
+// bound to /usr/bin/dash plus bind's selectors, policy "app"), a directory
+// that user owns, and the agent's config: its child runs script under
+// /bin/sh as user, with APP_PASSWORD from secret/data/app in its
+// environment; SEEN in script stands for a file in that directory, whose
+// path is returned.
+func (f *agentFixture) writeExecChildConfig(user string, uid, gid uint32, bind map[string]any, script string) string {
+	t := f.t
+	t.Helper()
+	role := map[string]any{"bound_uids": []string{fmt.Sprint(uid)}, "bound_exe_paths": []string{"/usr/bin/dash"}, "token_policies": "app", "token_ttl": "10m"}
+	maps.Copy(role, bind)
+	if _, err := f.root.Logical().Write("auth/workload/role/svc", role); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "out")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(out, int(uid), int(gid)); err != nil {
+		t.Fatal(err)
+	}
+	seen := filepath.Join(out, "seen")
+	f.writeAppRoleConfig(fmt.Sprintf(`
+template_config { static_secret_render_interval = "1h" }
+env_template "APP_PASSWORD" {
+  contents = "{{ with secret \"secret/data/app\" }}{{ .Data.data.password }}{{ end }}"
+}
+exec {
+  command = ["/bin/sh", "-c", %q]
+  user = %q
+  restart_stop_timeout = "2s"
+}`, strings.ReplaceAll(script, "SEEN", seen), user))
+	return seen
 }
 
 // prepareAgent gives the server behind root what every agent test uses
