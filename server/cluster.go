@@ -266,11 +266,7 @@ func (s *Server) handleHAStatus(w http.ResponseWriter, r *http.Request, _ string
 // and no tokens yet, and it gains nothing until it is unsealed with the
 // cluster's keys.
 func (s *Server) handleRaftJoin(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.cluster == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.cluster != nil, http.MethodPost, http.MethodPut) {
 		return
 	}
 	var req struct {
@@ -300,11 +296,7 @@ func (s *Server) handleRaftJoin(w http.ResponseWriter, r *http.Request, _ string
 // handleRaftChallenge serves sys/storage/raft/bootstrap/challenge on the
 // active node (a standby forwards it).
 func (s *Server) handleRaftChallenge(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.cluster == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.cluster != nil, http.MethodPost, http.MethodPut) {
 		return
 	}
 	var req struct {
@@ -324,11 +316,7 @@ func (s *Server) handleRaftChallenge(w http.ResponseWriter, r *http.Request, _ s
 
 // handleRaftAnswer serves sys/storage/raft/bootstrap/answer.
 func (s *Server) handleRaftAnswer(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.cluster == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.cluster != nil, http.MethodPost, http.MethodPut) {
 		return
 	}
 	var req cluster.AnswerRequest

@@ -27,14 +27,23 @@ var _ RaftStorage = (*raft.Node)(nil)
 
 var errNoRaft = errors.New("this server's storage is not raft")
 
+// allowRaft is allow for a sys/storage/raft route, which also needs this
+// server's storage to be raft (present).
+func allowRaft(w http.ResponseWriter, r *http.Request, present bool, methods ...string) bool {
+	if !allow(w, r, methods...) {
+		return false
+	}
+	if !present {
+		respondError(w, http.StatusBadRequest, errNoRaft)
+		return false
+	}
+	return true
+}
+
 // handleRaftConfiguration answers GET sys/storage/raft/configuration in
 // Vault's shape.
 func (s *Server) handleRaftConfiguration(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodGet) {
-		return
-	}
-	if s.raft == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.raft != nil, http.MethodGet) {
 		return
 	}
 	peers, err := s.raft.Peers()
@@ -53,11 +62,7 @@ func (s *Server) handleRaftConfiguration(w http.ResponseWriter, r *http.Request,
 
 // handleRaftRemovePeer serves POST sys/storage/raft/remove-peer.
 func (s *Server) handleRaftRemovePeer(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.raft == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.raft != nil, http.MethodPost, http.MethodPut) {
 		return
 	}
 	body, err := decodeBody(r)
@@ -87,11 +92,7 @@ func (s *Server) handleRaftRemovePeer(w http.ResponseWriter, r *http.Request, _ 
 // could not be unsealed with the keys its operators hold;
 // snapshot-force restores it all the same.
 func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodGet, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.raft == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.raft != nil, http.MethodGet, http.MethodPost, http.MethodPut) {
 		return
 	}
 	if r.Method == http.MethodGet {
@@ -108,11 +109,7 @@ func (s *Server) handleRaftSnapshot(w http.ResponseWriter, r *http.Request, _ st
 // handleRaftSnapshotForce serves POST sys/storage/raft/snapshot-force: a
 // restore without the check that the snapshot comes from this cluster.
 func (s *Server) handleRaftSnapshotForce(w http.ResponseWriter, r *http.Request, _ string) {
-	if !allow(w, r, http.MethodPost, http.MethodPut) {
-		return
-	}
-	if s.raft == nil {
-		respondError(w, http.StatusBadRequest, errNoRaft)
+	if !allowRaft(w, r, s.raft != nil, http.MethodPost, http.MethodPut) {
 		return
 	}
 	s.restoreSnapshot(w, r, true)
