@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,31 +18,13 @@ func TestAgentRefusesANewHolderOfAConnection(t *testing.T) {
 	requireRoot(t)
 	srv, root := startDev(t, "root")
 	f := newAgentFixture(t, srv, root)
-	self, _ := os.Executable()
-	if _, err := root.Logical().Write("auth/workload/role/self", map[string]any{
-		"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	selfRole(t, root)
 	conn, err := net.Dial("unix", f.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	br := bufio.NewReader(conn)
-	ask := func() (int, string) {
-		t.Helper()
-		if _, err := io.WriteString(conn, "GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	ask := appReader(t, conn)
 	for range 2 {
 		if code, body := ask(); code != 200 || !strings.Contains(body, "s3cret-for-app") {
 			t.Fatalf("the caller's own request: %d %s\nagent:\n%s", code, body, f.output())

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openbao/openbao/api/v2"
 )
 
 // A caller attested on a connection passes the connection (SCM_RIGHTS)
@@ -29,12 +31,7 @@ func TestAgentRefusesAConnectionPassedToAnotherProcess(t *testing.T) {
 	requireRoot(t)
 	srv, root := startDev(t, "root")
 	f := newAgentFixture(t, srv, root)
-	self, _ := os.Executable()
-	if _, err := root.Logical().Write("auth/workload/role/self", map[string]any{
-		"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	self := selfRole(t, root)
 	uidB, gidB := testUser(t, "arca-wl-b")
 	// uid B runs a copy of this binary it can reach.
 	helper := filepath.Join(f.dir, "helper")
@@ -84,20 +81,7 @@ func passConnection(t *testing.T, f *agentFixture, exe string, uid, gid uint32, 
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	br := bufio.NewReader(conn)
-	ask := func() (int, string) {
-		t.Helper()
-		if _, err := io.WriteString(conn, "GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	ask := appReader(t, conn)
 	if code, body := ask(); code != 200 || !strings.Contains(body, "s3cret-for-app") {
 		t.Fatalf("the caller's own first request: %d %s\nagent:\n%s", code, body, f.output())
 	}
@@ -176,4 +160,37 @@ func recvFD() int {
 	b, _ := io.ReadAll(resp.Body)
 	fmt.Printf("HTTP/1.1 %s\n%s%s", resp.Status, b, helperEnd)
 	return 0
+}
+
+// selfRole makes workload role "self" for this test binary run as root
+// (policy "app") and returns the binary's path.
+func selfRole(t *testing.T, root *api.Client) string {
+	t.Helper()
+	self, _ := os.Executable()
+	if _, err := root.Logical().Write("auth/workload/role/self", map[string]any{
+		"bound_uids": "0", "bound_exe_paths": self, "token_policies": "app",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
+// appReader asks for secret/data/app on conn, a raw connection to the
+// agent's socket, each time it is called, and returns the answer's status
+// and body.
+func appReader(t *testing.T, conn net.Conn) func() (int, string) {
+	br := bufio.NewReader(conn)
+	return func() (int, string) {
+		t.Helper()
+		if _, err := io.WriteString(conn, "GET /v1/secret/data/app HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 }
