@@ -42,6 +42,22 @@ func connPair(t testing.TB) (client *net.UnixConn, conn *Conn) {
 	return c, ac.(*Conn)
 }
 
+// attestedPair is connPair with a first request written, read and its
+// caller attested.
+func attestedPair(t testing.TB) (*net.UnixConn, *Conn, *Identity) {
+	t.Helper()
+	client, conn := connPair(t)
+	if _, err := client.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	read(t, conn, 1)
+	id, err := conn.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, conn, id
+}
+
 // read reads n bytes from conn, as the HTTP server would.
 func read(t testing.TB, conn *Conn, n int) string {
 	t.Helper()
@@ -70,15 +86,7 @@ func longWindow(t testing.TB) {
 // connection were created on the host: only those are looked at.
 func TestConnAttestsOnceAndRechecks(t *testing.T) {
 	longWindow(t)
-	client, conn := connPair(t)
-	if _, err := client.Write([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	read(t, conn, 1)
-	id, err := conn.Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, conn, id := attestedPair(t)
 	if id.PID != os.Getpid() {
 		t.Fatalf("pid: got %d, want %d", id.PID, os.Getpid())
 	}
@@ -128,14 +136,7 @@ func TestConnRefusesANewHolder(t *testing.T) {
 		{name: "the same program, which then execs another", child: []string{self}, exec: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, conn := connPair(t)
-			if _, err := client.Write([]byte("a")); err != nil {
-				t.Fatal(err)
-			}
-			read(t, conn, 1)
-			if _, err := conn.Identity(); err != nil {
-				t.Fatal(err)
-			}
+			client, conn, _ := attestedPair(t)
 			f, err := client.File()
 			if err != nil {
 				t.Fatal(err)
@@ -235,14 +236,7 @@ func TestPIDTrackerEpochs(t *testing.T) {
 // the attestation is kept.
 func TestConnKeepsItAcrossNewThreadsOfTheCaller(t *testing.T) {
 	longWindow(t)
-	client, conn := connPair(t)
-	if _, err := client.Write([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	read(t, conn, 1)
-	if _, err := conn.Identity(); err != nil {
-		t.Fatal(err)
-	}
+	_, conn, _ := attestedPair(t)
 	first := conn.att
 	// Goroutines locked to their threads and blocked in a system call
 	// each keep a thread: the runtime starts new ones for the rest.
@@ -298,14 +292,7 @@ func TestConnKeepsItAcrossNewThreadsOfTheCaller(t *testing.T) {
 // one by one.
 func TestConnScansInFullPastMaxProbe(t *testing.T) {
 	longWindow(t)
-	client, conn := connPair(t)
-	if _, err := client.Write([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	read(t, conn, 1)
-	if _, err := conn.Identity(); err != nil {
-		t.Fatal(err)
-	}
+	_, conn, _ := attestedPair(t)
 	first := conn.att
 	first.scanned -= maxProbe + 1 // as if that many pids were handed out since
 	n := FullAttestations(ReasonNewProcess)
@@ -321,14 +308,7 @@ func TestConnScansInFullPastMaxProbe(t *testing.T) {
 // got the descriptor) make every later request on it refused, even once
 // that process has exited and the holder scan finds no one else.
 func TestConnRefusesAnotherWriter(t *testing.T) {
-	client, conn := connPair(t)
-	if _, err := client.Write([]byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	read(t, conn, 1)
-	if _, err := conn.Identity(); err != nil {
-		t.Fatal(err)
-	}
+	client, conn, _ := attestedPair(t)
 	f, err := client.File()
 	if err != nil {
 		t.Fatal(err)
