@@ -16,10 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connPair is a connection from this process to a Listener, accepted.
-func connPair(t testing.TB) (client *net.UnixConn, conn *Conn) {
+// listenAt is a Listener on a new socket at path, closed at the test's
+// end.
+func listenAt(t testing.TB, path string) net.Listener {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "s.sock")
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +29,14 @@ func connPair(t testing.TB) (client *net.UnixConn, conn *Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// connPair is a connection from this process to a Listener, accepted.
+func connPair(t testing.TB) (client *net.UnixConn, conn *Conn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l := listenAt(t, path)
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)

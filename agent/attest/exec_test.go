@@ -117,26 +117,7 @@ func TestConnNoticesExecBetweenRequests(t *testing.T) {
 		{name: "fork, then exec", mode: "fork-exec", refused: "shared with pid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "s.sock")
-			ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := NewListener(ul)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			cmd := exec.Command(self)
-			cmd.Env = []string{helperEnv + "=" + tc.mode, "ARCA_ATTEST_SOCK=" + path}
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			l, stdin, _ := helperOnSocket(t, self, tc.mode)
 			nc, err := l.Accept()
 			if err != nil {
 				t.Fatal(err)
@@ -195,26 +176,7 @@ func TestConnsOfOneProcessShareAWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewListener(ul)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cmd := exec.Command(self)
-	cmd.Env = []string{helperEnv + "=exec-two", "ARCA_ATTEST_SOCK=" + path}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	l, stdin, cmd := helperOnSocket(t, self, "exec-two")
 	var conns [2]*Conn
 	for i := range conns {
 		nc, err := l.Accept()
@@ -283,30 +245,7 @@ func TestConnWatchFollowsACgroupMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewListener(ul)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cmd := exec.Command(self)
-	cmd.Env = []string{helperEnv + "=reconnect", "ARCA_ATTEST_SOCK=" + path}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait() // gone, it leaves the cgroup empty to remove
-	})
+	l, stdin, cmd := helperOnSocket(t, self, "reconnect")
 	accept := func() *Conn {
 		t.Helper()
 		nc, err := l.Accept()
@@ -356,4 +295,26 @@ func waitExe(t *testing.T, pid int, exe string) {
 		time.Sleep(5 * time.Millisecond) // polling the child's state
 	}
 	t.Fatalf("pid %d did not exec %s (runs %q)", pid, exe, got)
+}
+
+// helperOnSocket starts this test binary (self) as the helper in mode,
+// told the path of a new Listener's socket, which it returns with the
+// helper's stdin (closing it, or the test's end, stops the helper) and
+// the helper.
+func helperOnSocket(t *testing.T, self, mode string) (net.Listener, io.WriteCloser, *exec.Cmd) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l := listenAt(t, path)
+	cmd := exec.Command(self)
+	cmd.Env = []string{helperEnv + "=" + mode, "ARCA_ATTEST_SOCK=" + path}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Waited for, a helper gone leaves a cgroup it ran in empty to remove.
+	t.Cleanup(func() { stdin.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return l, stdin, cmd
 }
