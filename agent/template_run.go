@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/arca-secrets/arca/internal/atomicfile"
 )
 
 // agentSource fetches templates' secrets with the agent's own token:
@@ -196,7 +196,7 @@ func fileSink(t Template, log *slog.Logger) func(context.Context, [][]byte) erro
 		if err != nil {
 			return err
 		}
-		changed, err := writeAtomic(t.Destination, out[0], t.Perms, uid, gid)
+		changed, err := atomicfile.Write(t.Destination, out[0], t.Perms, uid, gid)
 		if err != nil {
 			return err
 		}
@@ -251,57 +251,6 @@ func lookupOwner(userName, groupName string) (uid, gid int, err error) {
 		gid, _ = strconv.Atoi(g.Gid)
 	}
 	return uid, gid, nil
-}
-
-// writeAtomic writes content to path, unless the file already holds
-// exactly it: into a new file in the same directory, owned and moded as
-// asked, synced, then renamed over path. A reader sees the old file or
-// the new one, never a part. uid or gid -1 leaves it as created.
-//
-// The directory is not synced after the rename: a crash before the
-// rename reaches the disk leaves the old file, whole (the new one's data
-// was synced first, so never an empty file), and the agent renders every
-// template again when it starts. Syncing it too cost every render a
-// second flush to the disk.
-func writeAtomic(path string, content []byte, perm os.FileMode, uid, gid int) (changed bool, err error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
-		return false, nil
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".arca-*")
-	if err != nil {
-		return false, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if uid >= 0 || gid >= 0 {
-		if err = f.Chown(uid, gid); err != nil {
-			return false, err
-		}
-	}
-	if err = f.Chmod(perm); err != nil {
-		return false, err
-	}
-	if _, err = f.Write(content); err != nil {
-		return false, err
-	}
-	if err = f.Sync(); err != nil {
-		return false, err
-	}
-	if err = f.Close(); err != nil {
-		return false, err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // templating runs the file templates and the exec child's environment.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,54 +211,6 @@ func TestTemplateSchedules(t *testing.T) {
 	}
 	if got := renderOne(t, r); !strings.HasSuffix(got, "v-user-2") {
 		t.Errorf("got %q, want the new credentials", got)
-	}
-}
-
-func TestWriteAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.conf")
-	changed, err := writeAtomic(path, []byte("one"), 0o640, -1, -1)
-	if err != nil || !changed {
-		t.Fatalf("first write: %v, %v", changed, err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o640 {
-		t.Errorf("mode: got %o, want 640", fi.Mode().Perm())
-	}
-	ino := fi.Sys().(*syscall.Stat_t).Ino
-	if changed, err := writeAtomic(path, []byte("one"), 0o640, -1, -1); err != nil || changed {
-		t.Fatalf("same content: changed %v, %v; want no write", changed, err)
-	}
-	fi, _ = os.Stat(path)
-	if fi.Sys().(*syscall.Stat_t).Ino != ino {
-		t.Errorf("the file was replaced though its content did not change")
-	}
-	if changed, err := writeAtomic(path, []byte("two"), 0o600, -1, -1); err != nil || !changed {
-		t.Fatalf("new content: %v, %v", changed, err)
-	}
-	b, _ := os.ReadFile(path)
-	fi, _ = os.Stat(path)
-	if string(b) != "two" || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Ino == ino {
-		t.Errorf("got %q mode %o, want a new file holding \"two\" with 600", b, fi.Mode().Perm())
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temporary files left: %v", entries)
-	}
-	if _, err := writeAtomic(filepath.Join(dir, "sub", "x"), []byte("x"), 0o600, -1, -1); err != nil {
-		t.Errorf("a missing directory: %v, want it created", err)
-	}
-	if os.Getuid() == 0 {
-		if _, err := writeAtomic(path, []byte("three"), 0o640, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
-		fi, _ = os.Stat(path)
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
-			t.Errorf("owner: got %d:%d, want 65534:65534", st.Uid, st.Gid)
-		}
 	}
 }
 

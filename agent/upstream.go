@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/quietconn"
 	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
@@ -42,8 +43,9 @@ func newUpstream(c *Config) (*upstream, error) {
 	}
 	tr := &http.Transport{
 		// Answers carry secrets and requests the agent's tokens: the
-		// connections' buffers are cleared (wipehttp.Conn).
-		DialContext:         wipehttp.Dial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
+		// connections' buffers are cleared (wipehttp.Conn). Their reads
+		// and writes do not wake the runtime's monitor (quietconn).
+		DialContext:         wipehttp.Dial(quietconn.Dial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)),
 		TLSClientConfig:     tlsConf,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
