@@ -171,6 +171,7 @@ type procState struct {
 }
 
 func (a *attested) close() {
+	newPIDs.release()
 	for _, w := range a.holders {
 		w.release()
 	}
@@ -240,6 +241,7 @@ func attestConn(conn *net.UnixConn, accepted, arrived uint64) (*attested, error)
 		return nil, refuse("cannot open /proc: %v", err)
 	}
 	a := &attested{id: id, scanned: hb.last, epoch: hb.epoch, probe: probe}
+	newPIDs.hold() // until a.close
 	held := hb.pids
 	changed := refuse("pid %d changed while it was being attested", id.PID)
 	// The connecting process first.

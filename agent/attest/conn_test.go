@@ -189,13 +189,40 @@ func TestConnRefusesANewHolder(t *testing.T) {
 	}
 }
 
+// The tracker's goroutine reads the newest pid while an attested
+// connection is open and stops when the last one closes (an idle agent
+// does not wake every few milliseconds); the next connection starts it
+// again.
+func TestPIDTrackerKeepsUpOnlyWhileHeld(t *testing.T) {
+	keeping := func() bool {
+		newPIDs.mu.Lock()
+		defer newPIDs.mu.Unlock()
+		return newPIDs.stop != nil
+	}
+	holders := func() int {
+		newPIDs.mu.Lock()
+		defer newPIDs.mu.Unlock()
+		return newPIDs.holders
+	}
+	for round := range 2 {
+		h0 := holders()
+		_, conn, _ := attestedPair(t)
+		if holders() != h0+1 || !keeping() {
+			t.Fatalf("round %d: an attested connection open: holders %d (was %d), keeping up %v", round, holders(), h0, keeping())
+		}
+		conn.Close()
+		if holders() != h0 || keeping() != (h0 > 0) {
+			t.Fatalf("round %d: closed: holders %d (want %d), keeping up %v", round, holders(), h0, keeping())
+		}
+	}
+}
+
 // The tracker trusts two readings to name every new pid between them
 // only when the second is not below the first (no wrap) and they are
 // less than the window apart.
 func TestPIDTrackerEpochs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "loadavg")
-	tr := &pidTracker{window: time.Hour}
-	tr.once.Do(func() {}) // no keepUp: the test's readings only
+	tr := &pidTracker{window: time.Hour} // no hold, so no keepUp: the test's readings only
 	at := func(newest string) (int, uint64) {
 		t.Helper()
 		if err := os.WriteFile(path, []byte("0.50 0.40 0.30 2/120 "+newest+"\n"), 0o600); err != nil {

@@ -31,12 +31,14 @@ import (
 // out at most one pid per 250 ns (it allocates them under one lock) and
 // one per 2 µs per CPU (the least a clone costs before it gets its pid).
 // Readings are taken at every request on every connection, and by a
-// goroutine every quarter window while the agent runs, so gaps come only
-// from the agent not being scheduled at all.
+// goroutine every quarter window while an attested connection is open,
+// so gaps come only from the agent not being scheduled at all. With no
+// connection open the goroutine stops (on a host whose pid_max is 32768
+// it would wake every 8 ms for nothing): the next connection is attested
+// in full anyway.
 
 // pidTracker follows the kernel's newest pid.
 type pidTracker struct {
-	once   sync.Once // starts keepUp
 	mu     sync.Mutex
 	fd     int // /proc/loadavg
 	err    error
@@ -45,6 +47,10 @@ type pidTracker struct {
 	at     time.Time // before the last reading
 	ticket uint64    // taken before the last reading
 	epoch  uint64
+	// holders counts the attestations that compare against the epochs
+	// (hold, release); keepUp runs while there is one, until stop closes.
+	holders int
+	stop    chan struct{}
 }
 
 // The least time the kernel is assumed to take per pid: host-wide, and
@@ -71,14 +77,42 @@ func newPIDTracker() *pidTracker {
 	return t
 }
 
+// hold says that an attestation compares against the tracker's epochs:
+// until it lets go (release), keepUp keeps the readings chained.
+func (t *pidTracker) hold() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.holders++
+	if t.stop == nil && t.err == nil {
+		t.stop = make(chan struct{})
+		go t.keepUp(t.stop)
+	}
+}
+
+func (t *pidTracker) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.holders--
+	if t.holders == 0 && t.stop != nil {
+		close(t.stop)
+		t.stop = nil
+	}
+}
+
 // keepUp reads the newest pid every quarter window, so that readings
-// chain while no request comes.
-func (t *pidTracker) keepUp() {
+// chain while no request comes, until stop closes.
+func (t *pidTracker) keepUp(stop chan struct{}) {
 	for {
 		t.mu.Lock()
 		w := t.window
 		t.mu.Unlock()
-		time.Sleep(max(w/4, time.Millisecond))
+		timer := time.NewTimer(max(w/4, time.Millisecond))
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
 		_, _, _ = t.sample(tickets.Add(1))
 	}
 }
@@ -107,7 +141,6 @@ func (t *pidTracker) sample(arrived uint64) (pid int, epoch uint64, err error) {
 	if t.err != nil {
 		return 0, 0, t.err
 	}
-	t.once.Do(func() { go t.keepUp() })
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ticket > arrived {

@@ -217,10 +217,11 @@ func TestAgentEventRenderLatency(t *testing.T) {
 		// The watcher must not wait for the CPU behind the 100 agents it
 		// times: it stamps each rename when it reads it, so a watcher the
 		// scheduler put off would add its own wait to every figure. Its
-		// thread takes a real-time priority (root runs this test).
+		// thread takes a real-time priority (root runs this test; a host
+		// that refuses it, as a container may, gets figures that say so).
 		runtime.LockOSThread()
 		if err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 10}, 0); err != nil {
-			t.Errorf("the watcher's real-time priority: %v", err)
+			t.Logf("the watcher runs without a real-time priority (%v): its own waits are in the figures", err)
 		}
 		buf := make([]byte, 64<<10)
 		for {
