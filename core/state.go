@@ -6,6 +6,7 @@ import (
 	"github.com/arca-secrets/arca/storage"
 
 	"github.com/arca-secrets/arca/auth/tokenauth"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/lease"
 	"github.com/arca-secrets/arca/token"
 )
@@ -114,6 +115,9 @@ func (c *Core) SetActive(active bool) error {
 		c.log.Info("this node is now the active node")
 	case !active && st.role == Active:
 		st.stepDown()
+		// It publishes nothing more: its subscribers subscribe again,
+		// through it to the new active node.
+		c.events.EndAll(events.ErrNotActive)
 		c.log.Info("this node is now a standby")
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arca-secrets/arca/core/sealconf"
+	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/secmem"
 )
 
@@ -215,6 +216,7 @@ func (c *Core) Seal(ctx context.Context) error {
 func (c *Core) sealLocked() {
 	st := c.state
 	st.stepDown()
+	c.events.EndAll(events.ErrSealed)
 	c.state = nil
 	c.audit.Close()
 	st.router.closeEngines()

@@ -23,9 +23,23 @@ import (
 var (
 	// ErrTokenRevoked: the subscriber's token was revoked.
 	ErrTokenRevoked = errors.New("the subscription's token was revoked")
-	// ErrClosed: the bus was closed (the server is stopping or sealing).
+	// ErrClosed: the bus was closed (the server is stopping).
 	ErrClosed = errors.New("the event bus is closed")
+	// ErrSealed: the server was sealed; subscribe again once it is
+	// unsealed.
+	ErrSealed = errors.New("the server was sealed: subscribe again once it is unsealed")
+	// ErrNotActive: the node is no longer the cluster's active node, and
+	// publishes nothing more; subscribe again (a standby forwards the
+	// subscription to the new active node).
+	ErrNotActive = errors.New("this node is no longer the active node: subscribe again")
 )
+
+// Retry says whether a subscription that ended with err may be made
+// again at once: the node sealed, stepped down or stopped, not a token
+// revoked.
+func Retry(err error) bool {
+	return errors.Is(err, ErrSealed) || errors.Is(err, ErrNotActive) || errors.Is(err, ErrClosed)
+}
 
 // Default queue sizes (Config).
 const (
@@ -115,6 +129,21 @@ func (b *Bus) RevokeToken(accessor string) {
 	}
 }
 
+// EndAll ends every subscription with err (ErrSealed, ErrNotActive);
+// the bus takes new ones.
+func (b *Bus) EndAll(err error) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	subs := b.subs
+	b.subs = map[*Subscription]struct{}{}
+	b.mu.Unlock()
+	for s := range subs {
+		s.end(err)
+	}
+}
+
 // Close ends every subscription and stops the dispatcher.
 func (b *Bus) Close() {
 	if b == nil {
@@ -126,13 +155,9 @@ func (b *Bus) Close() {
 		return
 	}
 	b.closed = true
-	subs := b.subs
-	b.subs = map[*Subscription]struct{}{}
 	b.mu.Unlock()
 	close(b.done)
-	for s := range subs {
-		s.end(ErrClosed)
-	}
+	b.EndAll(ErrClosed)
 }
 
 // Subscribers is how many subscriptions are open.

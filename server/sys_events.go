@@ -20,10 +20,11 @@ import (
 // Subscription timing (variables so that tests of the server package
 // may shorten them; nothing else changes them).
 var (
-	// eventTokenRecheck is how often a quiet subscription checks that its
-	// token still lives (revocation ends it at once; this catches expiry
-	// and sealing).
-	eventTokenRecheck = 5 * time.Second
+	// eventTokenRecheck is how often a subscription checks that its token
+	// still lives. Revocation, sealing and a step-down end it at once
+	// through the bus, and expiry when it is due (expiryTimer): this is a
+	// backstop for an end of a token that none of them tells of.
+	eventTokenRecheck = time.Minute
 	// eventWriteTimeout bounds the sending of one batch: a subscriber that
 	// does not read is disconnected, never waited for.
 	eventWriteTimeout = 10 * time.Second
@@ -80,14 +81,42 @@ func (s *Server) eventFilter(te *token.Entry) events.Filter {
 	}
 }
 
-// tokenLive says whether te is still a live token.
-func (s *Server) tokenLive(ctx context.Context, te *token.Entry) bool {
+// tokenExpiry says whether te is still a live token, and when it
+// expires now (zero: never), which a renewal may have moved.
+func (s *Server) tokenExpiry(ctx context.Context, te *token.Entry) (expires time.Time, live bool) {
 	if te.Accessor == "" {
 		// A batch token has no accessor to look up; its expiry is its end.
-		return te.ExpireTime.IsZero() || time.Now().Before(te.ExpireTime)
+		return te.ExpireTime, te.ExpireTime.IsZero() || time.Now().Before(te.ExpireTime)
 	}
-	_, err := s.core.LookupAccessor(ctx, te.Accessor)
-	return err == nil
+	e, err := s.core.LookupAccessor(ctx, te.Accessor)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return e.ExpireTime, true
+}
+
+// expiryTimer fires when a token that expires at expires does; never
+// (a nil channel) for one that does not expire. A renewed token's timer
+// is set again for its new expiry, at least a second on, so that a token
+// still listed past its expiry (its lease not yet revoked) is not looked
+// up in a loop.
+type expiryTimer struct{ t *time.Timer }
+
+func (e *expiryTimer) set(expires time.Time) {
+	if e.t != nil {
+		e.t.Stop()
+		e.t = nil
+	}
+	if !expires.IsZero() {
+		e.t = time.NewTimer(max(time.Until(expires), time.Second))
+	}
+}
+
+func (e *expiryTimer) C() <-chan time.Time {
+	if e.t == nil {
+		return nil
+	}
+	return e.t.C
 }
 
 // streamEvents upgrades the connection and sends the subscription's
@@ -119,26 +148,39 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, pattern st
 	ctx := conn.CloseRead(context.WithoutCancel(r.Context()))
 	tick := time.NewTicker(eventTokenRecheck)
 	defer tick.Stop()
+	var expiry expiryTimer
+	expiry.set(te.ExpireTime)
+	defer expiry.set(time.Time{})
 	for {
 		select {
 		case <-ctx.Done():
 			s.log.Debug("event subscription ended by the subscriber", "error", context.Cause(ctx))
 			return
 		case <-sub.Done():
-			reason := "subscription closed"
+			// A revoked token, or this node sealed or no longer active:
+			// the client may subscribe again in the last cases only.
+			reason, status := "subscription closed", websocket.StatusPolicyViolation
 			if err := sub.Err(); err != nil {
 				reason = err.Error()
+				if events.Retry(err) {
+					status = websocket.StatusTryAgainLater
+				}
 			}
-			_ = conn.Close(websocket.StatusPolicyViolation, reason)
+			_ = conn.Close(status, reason)
 			return
+		case <-expiry.C():
+			expires, live := s.tokenExpiry(ctx, te)
+			if !live {
+				_ = conn.Close(websocket.StatusPolicyViolation, "the subscription's token has expired")
+				return
+			}
+			expiry.set(expires)
 		case <-tick.C:
-			if !s.tokenLive(ctx, te) {
+			if _, live := s.tokenExpiry(ctx, te); !live {
 				_ = conn.Close(websocket.StatusPolicyViolation, "the subscription's token is no longer valid")
 				return
 			}
 		case <-sub.Ready():
-			// A revoked token ends the subscription through the bus at
-			// once; the ticker catches expiry.
 			evs, missed := sub.Take()
 			if err := s.sendEvents(ctx, conn, evs, missed); err != nil {
 				s.log.Debug("event subscription ended: sending failed", "error", err)
