@@ -56,7 +56,7 @@ path "auth/token/renew-self" { capabilities = ["update"] }
 `)
 	mk := func(typ string) string {
 		t.Helper()
-		s, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"watch"}, TTL: "3s", Type: typ, ExplicitMaxTTL: "1h"})
+		s, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"watch"}, TTL: "6s", Type: typ, ExplicitMaxTTL: "1h"})
 		if err != nil {
 			t.Fatal(err)
 		}
