@@ -47,6 +47,9 @@ type change struct {
 	path, dataPath, mount, leaseID string
 	// all: anything may have changed (a resync).
 	all bool
+	// index is the X-Vault-Index of the state the change was made in
+	// (empty from a server without one).
+	index string
 }
 
 // Reconnection backoff, and the wait before asking again a server that
@@ -188,7 +191,7 @@ func changeOf(ev events.Received) change {
 	if typ == events.TypeMissed {
 		return change{typ: typ, all: true}
 	}
-	c := change{typ: typ, path: md["path"], dataPath: md["data_path"], leaseID: md["lease_id"]}
+	c := change{typ: typ, path: md["path"], dataPath: md["data_path"], leaseID: md["lease_id"], index: md["index"]}
 	if i := strings.IndexByte(c.path, '/'); i > 0 {
 		c.mount = c.path[:i+1]
 	}
@@ -197,6 +200,10 @@ func changeOf(ev events.Received) change {
 
 // deliver applies a change to the cache and the templates.
 func (w *watcher) deliver(c change) {
+	if c.index != "" {
+		// Before anything is read again because of it.
+		w.up.sawIndex(c.index)
+	}
 	if c.all {
 		w.log.Info("change events: reading cached and rendered secrets again", "reason", cmpOr(c.typ, "subscribed"))
 	} else {

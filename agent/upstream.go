@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/arca-secrets/arca/internal/quietconn"
+	"github.com/arca-secrets/arca/internal/vaultindex"
 	"github.com/arca-secrets/arca/internal/wipehttp"
 )
 
@@ -26,6 +28,23 @@ const maxBody = 32 << 20
 type upstream struct {
 	base   string
 	client *http.Client
+	// floor is the highest applied index a change event named (0: none).
+	// Every read asks for at least that state (X-Vault-Index): once the
+	// agent has heard of a change, whichever node of a cluster answers
+	// (a standby that has not applied it yet waits, then forwards), what
+	// it reads holds the change.
+	floor atomic.Uint64
+}
+
+// sawIndex raises the floor to the index of an X-Vault-Index value.
+func (u *upstream) sawIndex(v string) {
+	i, ok := vaultindex.Parse([]string{v})
+	for ok {
+		cur := u.floor.Load()
+		if i <= cur || u.floor.CompareAndSwap(cur, i) {
+			return
+		}
+	}
 }
 
 func newUpstream(c *Config) (*upstream, error) {
@@ -98,6 +117,10 @@ func (u *upstream) do(ctx context.Context, method, path, rawQuery, token string,
 	}
 	if token != "" {
 		req.Header.Set("X-Vault-Token", token)
+	}
+	if f := u.floor.Load(); f > 0 && (method == http.MethodGet || method == "LIST") {
+		// Beside the caller's own, if any: the server takes the highest.
+		req.Header.Add("X-Vault-Index", vaultindex.Encode(f))
 	}
 	resp, err := u.client.Do(req)
 	if err != nil {

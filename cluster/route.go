@@ -2,19 +2,17 @@ package cluster
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/arca-secrets/arca/internal/vaultindex"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/raft"
 )
@@ -219,44 +217,9 @@ func (n *Node) awaitLeader(ctx context.Context) bool {
 	}
 }
 
-// IndexHeader is X-Vault-Index for this node's applied state, in the
-// shape Vault clients parse (base64 of "v1:cluster:local:replicated:mac").
-// The mac is a plain checksum, not a key's: a forged index costs only a
-// bounded wait and then a forward.
-func (n *Node) IndexHeader() string { return encodeIndex(n.raft.AppliedIndex()) }
-
-func encodeIndex(i uint64) string {
-	state := "v1:arca:" + strconv.FormatUint(i, 10) + ":0"
-	sum := sha256.Sum256([]byte(state))
-	return base64.StdEncoding.EncodeToString([]byte(state + ":" + hex.EncodeToString(sum[:])))
-}
-
-// ParseIndex is the highest index among X-Vault-Index values; ok false
-// when none parses.
-func ParseIndex(values []string) (uint64, bool) {
-	var best uint64
-	var ok bool
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			f := strings.Split(string(raw), ":")
-			if len(f) != 5 || f[0] != "v1" {
-				continue
-			}
-			i, err := strconv.ParseUint(f[2], 10, 64)
-			if err != nil {
-				continue
-			}
-			if !ok || i > best {
-				best, ok = i, true
-			}
-		}
-	}
-	return best, ok
-}
+// IndexHeader is X-Vault-Index for this node's applied state
+// (vaultindex).
+func (n *Node) IndexHeader() string { return vaultindex.Encode(n.raft.AppliedIndex()) }
 
 // indexWait bounds how long a standby waits to apply a client's index
 // before it forwards (or refuses, with X-Vault-Inconsistent: fail).

@@ -51,6 +51,10 @@ const (
 type Config struct {
 	// Now stamps events; time.Now when nil.
 	Now func() time.Time
+	// Index, when set, stamps each event with the X-Vault-Index of the
+	// state it is published in (Event.Index): a cluster's applied index,
+	// read after the change was applied.
+	Index func() string
 	// Queue bounds each subscriber's queue (DefaultQueue when 0).
 	Queue int
 	// DispatcherQueue bounds the events waiting for the dispatcher
@@ -63,6 +67,7 @@ type Config struct {
 // a core built without one needs no checks.
 type Bus struct {
 	now   func() time.Time
+	index func() string
 	queue int
 	in    chan Event
 	// missedIn counts events the dispatcher's queue had no room for.
@@ -75,7 +80,7 @@ type Bus struct {
 
 // New starts a bus and its dispatcher; Close stops them.
 func New(cfg Config) *Bus {
-	b := &Bus{now: cfg.Now, queue: cfg.Queue, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
+	b := &Bus{now: cfg.Now, index: cfg.Index, queue: cfg.Queue, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -101,6 +106,9 @@ func (b *Bus) Publish(ev Event) {
 	}
 	if ev.ID == "" {
 		ev.ID = newID()
+	}
+	if b.index != nil && ev.Index == "" {
+		ev.Index = b.index()
 	}
 	select {
 	case b.in <- ev:

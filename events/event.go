@@ -28,6 +28,10 @@ type Event struct {
 	Plugin        string
 	// Metadata holds other non-secret facts (a lease's id).
 	Metadata map[string]string
+	// Index is the X-Vault-Index of the state the event was published in
+	// (Config.Index; empty without one): a reader that sends it back
+	// reads, on any node of a cluster, a state that holds the change.
+	Index string
 	// encoded is the CloudEvent JSON, made once by the dispatcher.
 	encoded []byte
 }
@@ -162,6 +166,9 @@ func (ev Event) CloudEvent() ([]byte, error) {
 	}
 	for k, v := range ev.Metadata {
 		meta[k] = v
+	}
+	if ev.Index != "" {
+		meta["index"] = ev.Index
 	}
 	if ev.Type == TypeMissed {
 		meta["modified"] = "false"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arca-secrets/arca/cluster"
 	"github.com/arca-secrets/arca/core"
+	"github.com/arca-secrets/arca/internal/vaultindex"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/storage/raft"
 )
@@ -75,7 +76,7 @@ func (s *Server) serveInCluster(w http.ResponseWriter, r *http.Request, op logic
 // count, a lease), or that is refused (a token this node has not
 // applied yet), is dropped unsent and forwarded.
 func (s *Server) serveStandbyRead(w http.ResponseWriter, r *http.Request, op logical.Operation, path string, linear bool) {
-	want, ok := cluster.ParseIndex(r.Header.Values("X-Vault-Index"))
+	want, ok := vaultindex.Parse(r.Header.Values("X-Vault-Index"))
 	if ok || linear {
 		err := s.cluster.AwaitIndex(r.Context(), want)
 		if err == nil && linear {

@@ -26,6 +26,7 @@ import (
 	"github.com/arca-secrets/arca/core"
 	"github.com/arca-secrets/arca/events"
 	"github.com/arca-secrets/arca/internal/config"
+	"github.com/arca-secrets/arca/internal/vaultindex"
 	"github.com/arca-secrets/arca/logical"
 	"github.com/arca-secrets/arca/metrics"
 	"github.com/arca-secrets/arca/seal"
@@ -167,8 +168,14 @@ func Run(ctx context.Context, f Options, conf *config.Config, stdout, stderr io.
 		AuditFailures: func() uint64 { return c.AuditFailures() },
 		Counts:        func() (int64, int64, bool) { return c.Counts(context.Background()) },
 	})
-	// Change events: published by core, served by every listener.
-	bus := events.New(events.Config{})
+	// Change events: published by core, served by every listener. On
+	// raft storage each carries the applied index, so that a subscriber
+	// reading through a standby reads a state that holds the change.
+	var evConf events.Config
+	if ra, ok := backend.(interface{ AppliedIndex() uint64 }); ok {
+		evConf.Index = func() string { return vaultindex.Encode(ra.AppliedIndex()) }
+	}
+	bus := events.New(evConf)
 	defer bus.Close()
 	c = core.New(core.Config{
 		Storage: reg.Instrument(backend), StorageType: conf.Storage.Type, Seal: sl, MigrateFrom: oldSeal, Engines: engines(), AuthMethods: authMethods(),
