@@ -14,9 +14,9 @@ import (
 // Conn does a TCP connection's reads and writes as raw system calls,
 // which the Go runtime does not see. Its ordinary system calls tell its
 // monitor thread (sysmon) to wake, and that thread then polls every 20
-// µs for as long as the agent runs: for an agent re-rendering a file on a
-// change event, a fifth of its CPU went to that polling, times every
-// agent on the host. A read or write of a non-blocking socket returns at
+// µs for as long as the process is busy: for an agent re-rendering a
+// file on a change event, a fifth of its CPU went to that polling, times
+// every agent on the host. A read or write of a non-blocking socket returns at
 // once (EAGAIN when it would wait, and then the runtime's poller waits,
 // as for any connection), so the runtime loses nothing by not knowing.
 // Deadlines, closing and the poller are the connection's own (it is a
