@@ -138,14 +138,7 @@ path "auth/workload/role/*" { capabilities = ["read"] }`); err != nil {
 		t.Fatalf("after the rotation the child wrote %q, want one new process with the new password", all)
 	}
 	// Its role is deleted: the child is stopped and the agent says why.
-	if _, err := root.Logical().Delete("auth/workload/role/svc"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-f.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the agent did not stop its child after the role was deleted:\n%s", f.output())
-	}
+	f.deleteChildRole()
 	if !strings.Contains(f.output(), "the child's workload identity was revoked") || f.agent.ProcessState.ExitCode() == 0 {
 		t.Fatalf("the agent exited %d without saying the child was revoked:\n%s", f.agent.ProcessState.ExitCode(), f.output())
 	}

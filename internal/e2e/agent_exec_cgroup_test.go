@@ -69,14 +69,7 @@ path "auth/workload/role/*" { capabilities = ["read"] }`); err != nil {
 		t.Fatalf("a process of the child's user joined its cgroup: %s", b)
 	}
 
-	if _, err := root.Logical().Delete("auth/workload/role/svc"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-f.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the agent did not stop its child after the role was deleted:\n%s", f.output())
-	}
+	f.deleteChildRole()
 	if st := processState(grandchild); st != "" && st != "Z" {
 		t.Fatalf("what the child started (pid %s, state %s) outlived it\nagent:\n%s", grandchild, st, f.output())
 	}

@@ -146,6 +146,22 @@ exec {
 	return seen
 }
 
+// deleteChildRole deletes role svc (writeExecChildConfig) and waits for
+// the agent, which stops its child when the child's identity is revoked,
+// to exit.
+func (f *agentFixture) deleteChildRole() {
+	t := f.t
+	t.Helper()
+	if _, err := f.root.Logical().Delete("auth/workload/role/svc"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the agent did not stop its child after the role was deleted:\n%s", f.output())
+	}
+}
+
 // prepareAgent gives the server behind root what every agent test uses
 // (the "agent" policy that may log workloads in, the "app" policy, the
 // workload method, the secret at secret/data/app) and returns a fixture

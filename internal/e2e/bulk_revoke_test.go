@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,7 @@ import (
 // bulkLeaseCount is how many leases the bulk revocation tests make: a
 // short run in CI, 100,000 with ARCA_LONG_TESTS=1.
 func bulkLeaseCount() int {
-	if os.Getenv("ARCA_LONG_TESTS") == "1" {
+	if longTests() {
 		return 100_000
 	}
 	return 5_000

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/openbao/openbao/api/v2"
@@ -16,14 +14,7 @@ import (
 // in a heap depends on the garbage collector's timing, so one clean dump
 // proves little. ARCA_DUMP_ROUNDS raises it for a longer run.
 func dumpRounds(t *testing.T) int {
-	if s := os.Getenv("ARCA_DUMP_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("ARCA_DUMP_ROUNDS=%q: want a positive number", s)
-		}
-		return n
-	}
-	return 3
+	return envCount(t, "ARCA_DUMP_ROUNDS", 3)
 }
 
 // dumpServer is a production-mode server (in-memory storage, keys in
