@@ -28,24 +28,35 @@ func revokeWithProgress(e *env, c *api.Client, prefix string, force bool, every 
 		}
 		done <- c.Sys().RevokeWithOptions(&api.RevokeOptions{LeaseID: prefix, Prefix: true, Sync: true})
 	}()
+	report := func() {
+		took := time.Since(start)
+		left, ok := countLeasesUnder(c, prefix)
+		if !ok || !countable {
+			fmt.Fprintf(e.stderr, "revoking leases under %s: %s so far\n", prefix, took.Round(time.Second))
+			return
+		}
+		gone := max(0, total-left)
+		fmt.Fprintf(e.stderr, "revoking leases under %s: %d revoked, %d left (%.0f/s)\n", prefix, gone, left, float64(gone)/took.Seconds())
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
+			// A report that fell due before the answer came is made: a
+			// loop the scheduler ran late, and then found both ready,
+			// must not drop it.
+			select {
+			case <-tick.C:
+				report()
+			default:
+			}
 			if err == nil && countable && time.Since(start) >= every {
 				fmt.Fprintf(e.stderr, "revoked %d leases under %s in %s\n", total, prefix, time.Since(start).Round(time.Millisecond))
 			}
 			return err
 		case <-tick.C:
-			took := time.Since(start)
-			left, ok := countLeasesUnder(c, prefix)
-			if !ok || !countable {
-				fmt.Fprintf(e.stderr, "revoking leases under %s: %s so far\n", prefix, took.Round(time.Second))
-				continue
-			}
-			gone := max(0, total-left)
-			fmt.Fprintf(e.stderr, "revoking leases under %s: %d revoked, %d left (%.0f/s)\n", prefix, gone, left, float64(gone)/took.Seconds())
+			report()
 		}
 	}
 }
